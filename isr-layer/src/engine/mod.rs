@@ -1,0 +1,284 @@
+//! The framework-agnostic engine: lookup states, single-flight, admission, responses.
+//!
+//! Adapters (the tower service in this crate, the actix middleware elsewhere) translate requests
+//! and own the task that calls the inner service; every decision about what is served, stored
+//! and regenerated is made here.
+
+mod admit;
+mod backoff;
+mod flight;
+mod respond;
+mod variance;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::HeaderValue;
+use tokio::sync::Semaphore;
+
+pub(crate) use self::admit::{Admission, RenderTarget, admit};
+pub(crate) use self::flight::{FlightGuard, Join, Landing};
+pub(crate) use self::respond::serve_entry;
+use self::backoff::Backoff;
+use self::flight::Flights;
+use self::variance::VaryIndex;
+use crate::clock::{Clock, Micros};
+use crate::entry::Entry;
+use crate::filters::BypassReason;
+use crate::invalidate::{InvalidationMode, TagClock, Validity};
+use crate::key::KeyOptions;
+use crate::policy::Revalidate;
+use crate::stats::Counters;
+use crate::store::Store;
+
+/// The value of the `x-isr-cache` header: how the layer answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CacheStatus {
+    /// Served from a fresh entry.
+    Hit,
+    /// Served from an entry past its revalidate time (or whose fresh render failed); one
+    /// regeneration runs in the background.
+    Stale,
+    /// Rendered for this request (never cached, or invalidated), then cached.
+    Miss,
+    /// Not cacheable: the inner response was passed through untouched.
+    Bypass,
+}
+
+impl CacheStatus {
+    /// The header name: `x-isr-cache`.
+    pub const HEADER: http::HeaderName = http::HeaderName::from_static("x-isr-cache");
+
+    /// `HIT`, `STALE`, `MISS` or `BYPASS`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "HIT",
+            Self::Stale => "STALE",
+            Self::Miss => "MISS",
+            Self::Bypass => "BYPASS",
+        }
+    }
+
+    pub(crate) const fn header_value(self) -> HeaderValue {
+        HeaderValue::from_static(self.as_str())
+    }
+}
+
+impl fmt::Display for CacheStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an entry stands for a request now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Freshness {
+    /// Serve it (`HIT`).
+    Fresh,
+    /// Serve it (`STALE`) and regenerate in the background.
+    Stale,
+    /// Invalidated by a purge: render first, keep it only as the fallback.
+    Expired,
+}
+
+/// The layer's configuration, fixed at build time.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) revalidate: Revalidate,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) key: KeyOptions,
+    pub(crate) regeneration_timeout: Duration,
+    pub(crate) waiter_timeout: Duration,
+    pub(crate) max_background_regenerations: usize,
+    /// `stale-while-revalidate` window of the downstream `Cache-Control`; `None`: not emitted.
+    pub(crate) downstream_swr: Option<Duration>,
+    pub(crate) debug: bool,
+    pub(crate) retry_backoff: (Duration, Duration),
+    pub(crate) max_tag_stamps: usize,
+    pub(crate) uncacheable_memory: Duration,
+}
+
+/// The shared state behind an [`IsrLayer`](crate::IsrLayer) handle.
+pub(crate) struct Engine {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Clock,
+    pub(crate) tags: TagClock,
+    pub(crate) stats: Counters,
+    flights: Flights,
+    backoff: Backoff,
+    vary: VaryIndex,
+    /// Keys whose last response could not be cached; their requests skip single-flight, so a
+    /// dynamic route under load is not serialised behind one render (pingora's "predictor").
+    uncacheable: moka::sync::Cache<Arc<str>, BypassReason>,
+    regenerations: Arc<Semaphore>,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.config)
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub(crate) fn new(config: Config, store: Arc<dyn Store>) -> Self {
+        let uncacheable = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(config.uncacheable_memory)
+            .build();
+        Self {
+            tags: TagClock::new(config.max_tag_stamps),
+            backoff: Backoff::new(config.retry_backoff.0, config.retry_backoff.1),
+            regenerations: Arc::new(Semaphore::new(config.max_background_regenerations)),
+            flights: Flights::default(),
+            vary: VaryIndex::default(),
+            clock: Clock::new(),
+            stats: Counters::default(),
+            uncacheable,
+            store,
+            config,
+        }
+    }
+
+    /// How `entry` stands at `now`.
+    pub(crate) fn freshness(&self, entry: &Entry, now: Micros) -> Freshness {
+        match self.tags.validity(entry) {
+            Validity::Expired => Freshness::Expired,
+            Validity::Stale => Freshness::Stale,
+            Validity::Valid if entry.is_fresh_at_micros(now) => Freshness::Fresh,
+            Validity::Valid => Freshness::Stale,
+        }
+    }
+
+    /// The key to look up for a request: the primary key, or the variant key when responses
+    /// for this primary key named headers in `Vary`.
+    pub(crate) fn lookup_key<'k>(
+        &self,
+        primary: &'k str,
+        headers: &http::HeaderMap,
+    ) -> std::borrow::Cow<'k, str> {
+        self.vary.lookup_key(primary, headers)
+    }
+
+    pub(crate) fn learn_vary(&self, primary: &Arc<str>, names: Option<Arc<[http::HeaderName]>>) {
+        self.vary.learn(primary, names);
+    }
+
+    /// Starts or joins the render of `key`.
+    pub(crate) fn join_flight(&self, key: &Arc<str>) -> Join {
+        self.flights.join(key)
+    }
+
+    /// Leads the render of `key` only if nobody else is rendering it.
+    pub(crate) fn try_lead_flight(&self, key: &Arc<str>) -> Option<FlightGuard> {
+        self.flights.try_lead(key)
+    }
+
+    /// Whether `key` failed recently and its retry is not due yet.
+    pub(crate) fn is_backing_off(&self, key: &str) -> bool {
+        self.backoff.is_backing_off(key, self.clock.now())
+    }
+
+    /// A permit for one background regeneration, if the bound allows one more.
+    pub(crate) fn regeneration_permit(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let permit = Arc::clone(&self.regenerations).try_acquire_owned().ok();
+        if permit.is_none() {
+            self.stats.inc_regenerations_deferred();
+        }
+        permit
+    }
+
+    pub(crate) fn is_known_uncacheable(&self, key: &str) -> bool {
+        self.uncacheable.contains_key(key)
+    }
+
+    pub(crate) fn remember_uncacheable(&self, key: &Arc<str>, reason: BypassReason) {
+        self.uncacheable.insert(Arc::clone(key), reason);
+    }
+
+    /// Stores a freshly rendered entry. Store failures are logged, never returned: the entry
+    /// is still served to everyone waiting for this render.
+    pub(crate) async fn commit(&self, primary: &Arc<str>, entry: &Arc<Entry>) {
+        self.uncacheable.invalidate(&**primary);
+        self.backoff.succeeded(&entry.key);
+        if let Err(error) = self.store.put(Arc::clone(entry)).await {
+            self.stats.inc_store_errors();
+            tracing::warn!(target: "isr", key = %entry.key, %error, "store write failed; the page is served but not kept");
+        }
+    }
+
+    /// Removes an entry whose page is no longer cacheable.
+    pub(crate) async fn discard(&self, key: &str) {
+        if let Err(error) = self.store.remove(key).await {
+            self.stats.inc_store_errors();
+            tracing::warn!(target: "isr", key, %error, "store remove failed");
+        }
+    }
+
+    /// Counts and logs how one request was answered.
+    pub(crate) fn trace_request(
+        &self,
+        status: CacheStatus,
+        key: &str,
+        route: Option<&str>,
+        reason: Option<&dyn fmt::Display>,
+    ) {
+        self.stats.count(status);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("isr_requests_total", "status" => status.as_str()).increment(1);
+        let route = route.unwrap_or("-");
+        if self.config.debug {
+            match reason {
+                Some(reason) => tracing::info!(target: "isr", cache = status.as_str(), key, route, %reason),
+                None => tracing::info!(target: "isr", cache = status.as_str(), key, route),
+            }
+        } else {
+            match reason {
+                Some(reason) => tracing::debug!(target: "isr", cache = status.as_str(), key, route, %reason),
+                None => tracing::debug!(target: "isr", cache = status.as_str(), key, route),
+            }
+        }
+    }
+
+    pub(crate) fn trace_invalidation(
+        &self,
+        target: &str,
+        mode: InvalidationMode,
+        origin: &str,
+        affected: Option<u64>,
+    ) {
+        self.stats.inc_invalidations();
+        #[cfg(feature = "metrics")]
+        metrics::counter!("isr_invalidations_total").increment(1);
+        let affected = affected.map_or_else(|| "unknown (O(1), no scan)".to_owned(), |n| n.to_string());
+        let mode = match mode {
+            InvalidationMode::Expire => "expire",
+            InvalidationMode::Stale => "stale",
+        };
+        if self.config.debug {
+            tracing::info!(target: "isr", %target, mode, by = origin, affected, "REVALIDATE");
+        } else {
+            tracing::debug!(target: "isr", %target, mode, by = origin, affected, "REVALIDATE");
+        }
+    }
+
+    /// Counts and logs a failed render, and backs off the key's next retry.
+    pub(crate) fn render_failed(&self, key: &str, why: &dyn fmt::Display) {
+        self.stats.inc_failed_renders();
+        let retry_in = self.backoff.failed(key, self.clock.now());
+        #[cfg(feature = "metrics")]
+        metrics::counter!("isr_failed_renders_total").increment(1);
+        tracing::warn!(
+            target: "isr",
+            key,
+            reason = %why,
+            retry_in_secs = retry_in.as_secs_f64(),
+            "render failed; the last good page is kept"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! The stored entry: one rendered page and what is known about it.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use crate::clock::{Micros, saturating_micros};
+use crate::policy::Revalidate;
+
+/// One cached page: the response as it is served, and when and how it was made.
+///
+/// Entries are immutable and shared (`Arc<Entry>`); a regeneration stores a new entry.
+#[derive(Debug)]
+pub struct Entry {
+    pub(crate) key: Arc<str>,
+    pub(crate) path: Box<str>,
+    pub(crate) route: Option<Arc<str>>,
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) etag: HeaderValue,
+    pub(crate) rendered_at: Micros,
+    pub(crate) stored_at: Micros,
+    pub(crate) revalidate: Revalidate,
+    pub(crate) tags: Box<[Arc<str>]>,
+    pub(crate) shared_with_authorization: bool,
+}
+
+/// Bytes an entry costs besides its key, headers and body (the struct, `Arc`s, the index).
+const ENTRY_OVERHEAD: usize = 256;
+
+impl Entry {
+    /// The cache key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The canonical path of the page (its key without host, query and variant).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The route name the render reported (e.g. `/docs/{slug}`), if any.
+    pub fn route(&self) -> Option<&str> {
+        self.route.as_deref()
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers as served (without `Age` and `x-isr-cache`, which are per request).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The response body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The entity tag served with the page.
+    pub fn etag(&self) -> &HeaderValue {
+        &self.etag
+    }
+
+    /// The revalidate policy the page was stored with.
+    pub fn revalidate(&self) -> Revalidate {
+        self.revalidate
+    }
+
+    /// The page's explicit cache tags (the implicit path tags are not listed).
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        self.tags.iter().map(|t| &**t)
+    }
+
+    /// When the render that produced this entry started.
+    pub fn rendered_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(self.rendered_at)
+    }
+
+    /// When the entry was stored.
+    pub fn stored_at(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_micros(self.stored_at)
+    }
+
+    /// Whether the entry is still fresh by time at `now` (invalidations are checked apart).
+    pub fn is_fresh_at(&self, now: SystemTime) -> bool {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, saturating_micros);
+        self.is_fresh_at_micros(now)
+    }
+
+    pub(crate) fn is_fresh_at_micros(&self, now: Micros) -> bool {
+        match self.revalidate {
+            Revalidate::Never => true,
+            Revalidate::Dynamic => false,
+            Revalidate::After(ttl) => now < self.stored_at.saturating_add(saturating_micros(ttl)),
+        }
+    }
+
+    /// Whole seconds since the entry was stored, for the `Age` header.
+    pub(crate) fn age_secs_at(&self, now: Micros) -> u64 {
+        now.saturating_sub(self.stored_at) / 1_000_000
+    }
+
+    /// The bytes this entry holds in memory, for byte-bounded stores.
+    pub fn weight(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 32)
+            .sum();
+        let tags: usize = self.tags.iter().map(|t| t.len() + 16).sum();
+        ENTRY_OVERHEAD + self.key.len() + self.path.len() + headers + tags + self.body.len()
+    }
+}

@@ -1,0 +1,489 @@
+//! On-demand revalidation: the tag clock and the [`Revalidator`].
+//!
+//! Invalidation works by clocks, not scans. Every tag, every page path and every layout prefix
+//! has a "last invalidated" stamp; an entry is invalid when one of its tags, its path or one of
+//! its path's prefixes was invalidated *after its render started*. So invalidating a tag costs
+//! the same whether one page or a hundred thousand carry it, and a purge that lands while a page
+//! is rendering is never lost: the render's result is already older than the purge when it is
+//! stored, and the next visitor gets a fresh render.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::clock::Micros;
+use crate::engine::Engine;
+use crate::entry::Entry;
+use crate::key;
+
+/// Longest tag accepted, in bytes (as in Next.js).
+pub const MAX_TAG_LEN: usize = 256;
+/// Most tags kept on one entry (as in Next.js); further tags are dropped with a warning.
+pub const MAX_TAGS_PER_ENTRY: usize = 128;
+
+/// What a revalidation does to the pages it reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidationMode {
+    /// The next visitor waits for a fresh render (`MISS`); concurrent visitors share it, and if
+    /// it fails the old copy is served (`STALE`). Next.js `revalidatePath` / `revalidateTag`.
+    #[default]
+    Expire,
+    /// The old copy is served at once (`STALE`) while one regeneration runs in the background.
+    /// Next.js 16's `revalidateTag(tag, 'max')`.
+    Stale,
+}
+
+/// Which pages a path revalidation reaches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PathScope {
+    /// Exactly this page (every query string and variant of it).
+    #[default]
+    Page,
+    /// This path and every path under it (Next.js `revalidatePath(path, 'layout')`).
+    Layout,
+}
+
+/// Why a revalidation was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevalidateError {
+    /// The tag is empty.
+    #[error("tag must not be empty")]
+    EmptyTag,
+    /// The tag is longer than [`MAX_TAG_LEN`] bytes.
+    #[error("tag is longer than {MAX_TAG_LEN} bytes")]
+    TagTooLong,
+    /// The path does not start with `/`.
+    #[error("path must start with '/'")]
+    PathNotAbsolute,
+    /// The path has malformed percent-encoding.
+    #[error("path has malformed percent-encoding")]
+    MalformedPath,
+}
+
+/// The outcome of one revalidation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Revalidation {
+    /// When the revalidation took effect: pages whose render started before it are invalid.
+    pub at: SystemTime,
+    /// Entries in this process's memory it reached, when that is cheap to know (a single page);
+    /// `None` for tags, layouts and everything, which are applied in O(1) without a scan.
+    pub affected: Option<u64>,
+}
+
+/// Who asked for a revalidation, for the debug log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Origin {
+    /// Application code calling the [`Revalidator`].
+    Code,
+    /// The purge endpoint.
+    PurgeRouter,
+}
+
+impl Origin {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::PurgeRouter => "purge router",
+        }
+    }
+}
+
+/// Invalidates cached pages by path, layout prefix, tag, or all at once.
+///
+/// Obtained from [`IsrLayer::revalidator`](crate::IsrLayer::revalidator); a cheap `Clone` that
+/// can be moved into handlers, background tasks or a CLI. Every call is O(1) in the number of
+/// cached pages.
+///
+/// ```
+/// use isr_layer::{IsrLayer, InvalidationMode, PathScope};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), isr_layer::RevalidateError> {
+/// let isr = IsrLayer::new();
+/// let revalidator = isr.revalidator();
+/// revalidator.revalidate_path("/docs/getting-started").await?;
+/// revalidator.revalidate_path_scoped("/docs", PathScope::Layout, InvalidationMode::Expire).await?;
+/// revalidator.revalidate_tag("product-blue-sneakers").await?;
+/// revalidator.revalidate_tags(["all-products", "home"]).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Revalidator {
+    engine: Arc<Engine>,
+    origin: Origin,
+}
+
+impl fmt::Debug for Revalidator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Revalidator").field("origin", &self.origin).finish_non_exhaustive()
+    }
+}
+
+impl Revalidator {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        Self {
+            engine,
+            origin: Origin::Code,
+        }
+    }
+
+    /// The same revalidator, reporting `origin` in the debug log.
+    #[must_use]
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Invalidates one page (every query string and variant of it); the next visitor waits for
+    /// a fresh render. The path is normalised like cache keys, so any spelling reaches the page.
+    pub async fn revalidate_path(&self, path: &str) -> Result<Revalidation, RevalidateError> {
+        self.revalidate_path_scoped(path, PathScope::Page, InvalidationMode::Expire)
+            .await
+    }
+
+    /// Invalidates one page or a whole subtree, in the given mode.
+    pub async fn revalidate_path_scoped(
+        &self,
+        path: &str,
+        scope: PathScope,
+        mode: InvalidationMode,
+    ) -> Result<Revalidation, RevalidateError> {
+        let path = canonical_path(path)?;
+        let target = match scope {
+            PathScope::Page => Target::Page(&path),
+            PathScope::Layout => Target::Layout(layout_prefix(&path)),
+        };
+        let stamp = self.engine.tags.invalidate(&target, mode, &self.engine.clock);
+        let affected = match scope {
+            PathScope::Page => Some(u64::from(self.engine.store.get_local(&path).is_some())),
+            PathScope::Layout => None,
+        };
+        Ok(self.report(&target, mode, stamp, affected))
+    }
+
+    /// Invalidates every page (and data entry) carrying `tag`.
+    pub async fn revalidate_tag(&self, tag: &str) -> Result<Revalidation, RevalidateError> {
+        self.revalidate_tag_with(tag, InvalidationMode::Expire).await
+    }
+
+    /// Invalidates every page carrying `tag`, in the given mode.
+    pub async fn revalidate_tag_with(
+        &self,
+        tag: &str,
+        mode: InvalidationMode,
+    ) -> Result<Revalidation, RevalidateError> {
+        validate_tag(tag)?;
+        let target = Target::Tag(tag);
+        let stamp = self.engine.tags.invalidate(&target, mode, &self.engine.clock);
+        Ok(self.report(&target, mode, stamp, None))
+    }
+
+    /// Invalidates every page carrying any of `tags`. All tags are checked before any is applied.
+    pub async fn revalidate_tags<I, T>(&self, tags: I) -> Result<Revalidation, RevalidateError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let tags: Vec<T> = tags.into_iter().collect();
+        for tag in &tags {
+            validate_tag(tag.as_ref())?;
+        }
+        let mut last = None;
+        for tag in &tags {
+            last = Some(self.revalidate_tag(tag.as_ref()).await?);
+        }
+        Ok(last.unwrap_or_else(|| Revalidation {
+            at: SystemTime::now(),
+            affected: Some(0),
+        }))
+    }
+
+    /// Invalidates every cached page.
+    pub async fn revalidate_all(&self) -> Result<Revalidation, RevalidateError> {
+        let stamp =
+            self.engine.tags.invalidate(&Target::All, InvalidationMode::Expire, &self.engine.clock);
+        Ok(self.report(&Target::All, InvalidationMode::Expire, stamp, None))
+    }
+
+    fn report(
+        &self,
+        target: &Target<'_>,
+        mode: InvalidationMode,
+        stamp: Micros,
+        affected: Option<u64>,
+    ) -> Revalidation {
+        self.engine
+            .trace_invalidation(&target.to_string(), mode, self.origin.as_str(), affected);
+        Revalidation {
+            at: UNIX_EPOCH + Duration::from_micros(stamp),
+            affected,
+        }
+    }
+}
+
+fn validate_tag(tag: &str) -> Result<(), RevalidateError> {
+    if tag.is_empty() {
+        Err(RevalidateError::EmptyTag)
+    } else if tag.len() > MAX_TAG_LEN {
+        Err(RevalidateError::TagTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+/// The canonical page path of a revalidation target: normalised, without query or fragment.
+fn canonical_path(path: &str) -> Result<String, RevalidateError> {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    if !path.starts_with('/') {
+        return Err(RevalidateError::PathNotAbsolute);
+    }
+    key::normalize_path(path)
+        .map(|p| p.into_owned())
+        .map_err(|_| RevalidateError::MalformedPath)
+}
+
+/// Layout prefixes are compared without a trailing slash, so `/docs` and `/docs/` are one layout.
+fn layout_prefix(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    }
+}
+
+/// Every layout prefix a page path belongs to, from itself up to `/`.
+fn prefixes_of(path: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(layout_prefix(path));
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = match current.rfind('/') {
+            _ if current == "/" => None,
+            Some(0) => Some("/"),
+            Some(i) => Some(&current[..i]),
+            None => None,
+        };
+        Some(current)
+    })
+}
+
+/// What one invalidation names.
+#[derive(Debug)]
+pub(crate) enum Target<'a> {
+    Page(&'a str),
+    Layout(&'a str),
+    Tag(&'a str),
+    All,
+}
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Page(p) => write!(f, "path {p}"),
+            Self::Layout(p) => write!(f, "layout {p}"),
+            Self::Tag(t) => write!(f, "tag {t}"),
+            Self::All => f.write_str("everything"),
+        }
+    }
+}
+
+/// How an entry stands against the invalidations made since it was rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Validity {
+    Valid,
+    Stale,
+    Expired,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Stamps {
+    expired: Micros,
+    staled: Micros,
+}
+
+impl Stamps {
+    fn record(&mut self, mode: InvalidationMode, stamp: Micros) {
+        match mode {
+            InvalidationMode::Expire => self.expired = self.expired.max(stamp),
+            InvalidationMode::Stale => self.staled = self.staled.max(stamp),
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.expired = self.expired.max(other.expired);
+        self.staled = self.staled.max(other.staled);
+    }
+
+    fn newest(self) -> Micros {
+        self.expired.max(self.staled)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tables {
+    tags: HashMap<Box<str>, Stamps>,
+    pages: HashMap<Box<str>, Stamps>,
+    layouts: HashMap<Box<str>, Stamps>,
+    /// `revalidate_all`, and what pruned stamps leave behind.
+    everything: Stamps,
+}
+
+impl Tables {
+    fn len(&self) -> usize {
+        self.tags.len() + self.pages.len() + self.layouts.len()
+    }
+}
+
+/// The "last invalidated" stamps of tags, paths and layouts.
+#[derive(Debug)]
+pub(crate) struct TagClock {
+    /// The newest stamp of any invalidation. An entry rendered after it is valid without
+    /// looking at the tables, which keeps the cache-hit path lock-free.
+    newest: AtomicU64,
+    tables: RwLock<Tables>,
+    max_stamps: usize,
+}
+
+impl TagClock {
+    pub(crate) fn new(max_stamps: usize) -> Self {
+        Self {
+            newest: AtomicU64::new(0),
+            tables: RwLock::new(Tables::default()),
+            max_stamps: max_stamps.max(2),
+        }
+    }
+
+    /// Records an invalidation and returns its stamp.
+    pub(crate) fn invalidate(
+        &self,
+        target: &Target<'_>,
+        mode: InvalidationMode,
+        clock: &crate::clock::Clock,
+    ) -> Micros {
+        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+        // Taken under the lock so stamps land in the tables in increasing order.
+        let stamp = clock.stamp();
+        let map = match target {
+            Target::Page(p) => Some((&mut tables.pages, *p)),
+            Target::Layout(p) => Some((&mut tables.layouts, *p)),
+            Target::Tag(t) => Some((&mut tables.tags, *t)),
+            Target::All => None,
+        };
+        match map {
+            Some((map, name)) => match map.get_mut(name) {
+                Some(stamps) => stamps.record(mode, stamp),
+                None => {
+                    let mut stamps = Stamps::default();
+                    stamps.record(mode, stamp);
+                    map.insert(name.into(), stamps);
+                }
+            },
+            None => tables.everything.record(mode, stamp),
+        }
+        if tables.len() > self.max_stamps {
+            prune(&mut tables);
+        }
+        self.newest.fetch_max(stamp, Ordering::AcqRel);
+        stamp
+    }
+
+    /// How `entry` stands against the invalidations recorded so far.
+    pub(crate) fn validity(&self, entry: &Entry) -> Validity {
+        let rendered = entry.rendered_at;
+        if rendered > self.newest.load(Ordering::Acquire) {
+            return Validity::Valid;
+        }
+        let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
+        let mut stamps = tables.everything;
+        for tag in entry.tags.iter() {
+            if let Some(s) = tables.tags.get(&**tag) {
+                stamps.merge(*s);
+            }
+        }
+        if let Some(s) = tables.pages.get(entry.path()) {
+            stamps.merge(*s);
+        }
+        if !tables.layouts.is_empty() {
+            for prefix in prefixes_of(entry.path()) {
+                if let Some(s) = tables.layouts.get(prefix) {
+                    stamps.merge(*s);
+                }
+            }
+        }
+        if stamps.expired >= rendered {
+            Validity::Expired
+        } else if stamps.staled >= rendered {
+            Validity::Stale
+        } else {
+            Validity::Valid
+        }
+    }
+
+    /// Stamps currently held (for the bound test and stats).
+    pub(crate) fn len(&self) -> usize {
+        self.tables.read().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// Forgets the older half of the stamps. What they said is folded into `everything`: entries
+/// rendered before the newest forgotten stamp count as invalidated, so pruning can make a page
+/// re-render once but can never let a purged page pass as fresh.
+fn prune(tables: &mut Tables) {
+    let mut all: Vec<Micros> = tables
+        .tags
+        .values()
+        .chain(tables.pages.values())
+        .chain(tables.layouts.values())
+        .map(|s| s.newest())
+        .collect();
+    let mid = all.len() / 2;
+    let (_, cutoff, _) = all.select_nth_unstable(mid);
+    let cutoff = *cutoff;
+    let mut folded = Stamps::default();
+    for map in [&mut tables.tags, &mut tables.pages, &mut tables.layouts] {
+        map.retain(|_, s| {
+            let keep = s.newest() > cutoff;
+            if !keep {
+                folded.merge(*s);
+            }
+            keep
+        });
+    }
+    tables.everything.merge(folded);
+    tracing::debug!(target: "isr", kept = tables.len(), "pruned old invalidation stamps");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_walk_up_to_the_root() {
+        let p: Vec<_> = prefixes_of("/docs/a/b").collect();
+        assert_eq!(p, ["/docs/a/b", "/docs/a", "/docs", "/"]);
+        let p: Vec<_> = prefixes_of("/docs/").collect();
+        assert_eq!(p, ["/docs", "/"]);
+        let p: Vec<_> = prefixes_of("/").collect();
+        assert_eq!(p, ["/"]);
+    }
+
+    #[test]
+    fn tags_are_validated() {
+        assert_eq!(validate_tag(""), Err(RevalidateError::EmptyTag));
+        assert_eq!(validate_tag(&"x".repeat(257)), Err(RevalidateError::TagTooLong));
+        assert!(validate_tag(&"x".repeat(256)).is_ok());
+    }
+
+    #[test]
+    fn paths_are_canonical() {
+        assert_eq!(canonical_path("/a/../b?x=1").unwrap(), "/b");
+        assert_eq!(canonical_path("docs"), Err(RevalidateError::PathNotAbsolute));
+        assert_eq!(canonical_path("/a%zz"), Err(RevalidateError::MalformedPath));
+    }
+}

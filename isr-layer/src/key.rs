@@ -1,0 +1,450 @@
+//! Cache keys and their normalisation.
+//!
+//! Two spellings of one page must share one entry, and no spelling may land on another page's
+//! entry. The key is built from the *canonical* form of the path and query, and when a request
+//! was spelled differently the layer rewrites its URI to that canonical form before the inner
+//! service sees it. So the key always names exactly what the service rendered: a crafted path
+//! cannot make the service render one thing and the cache file it under another.
+//!
+//! Canonical form (RFC 3986 §6.2.2): percent-encoded unreserved characters are decoded
+//! (`%62` → `b`), other escapes get upper-case hex (`%2f` → `%2F`), dot segments are resolved
+//! (`/a/../b` → `/b`, also when spelled `%2E%2E`), and runs of slashes are merged (`//b` → `/b`).
+//! An encoded slash (`%2F`) stays encoded: decoding it would change how routers split the path.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderName, Uri};
+
+/// How the query string takes part in the cache key.
+///
+/// Whatever the mode, the inner service sees the same query the key was built from: in
+/// [`QueryMode::Ignore`] and [`QueryMode::AllowList`] the other parameters are removed from
+/// the request, so they cannot change a page that is then served to everyone.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum QueryMode {
+    /// The query string as sent (with percent-encoding normalised).
+    #[default]
+    Full,
+    /// Parameters sorted by name, so `?b=2&a=1` and `?a=1&b=2` share one entry.
+    Sorted,
+    /// No query: `/a?x=1` and `/a` share one entry, and the service sees `/a`.
+    Ignore,
+    /// Only the named parameters, sorted by name; the service sees only those.
+    AllowList(Arc<[String]>),
+}
+
+impl QueryMode {
+    /// Keeps only the given parameter names.
+    pub fn allow_list<I, T>(names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self::AllowList(names.into_iter().map(Into::into).collect())
+    }
+}
+
+/// How keys are built; set through [`IsrBuilder`](crate::IsrBuilder).
+#[derive(Clone, Debug)]
+pub(crate) struct KeyOptions {
+    pub(crate) query: QueryMode,
+    pub(crate) include_host: bool,
+    pub(crate) headers: Vec<HeaderName>,
+    pub(crate) max_len: usize,
+}
+
+impl Default for KeyOptions {
+    fn default() -> Self {
+        Self {
+            query: QueryMode::Full,
+            include_host: false,
+            headers: Vec::new(),
+            max_len: 4096,
+        }
+    }
+}
+
+/// Why a request has no cache key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    /// The path is not an absolute path (`*`, authority form).
+    NotAbsolute,
+    /// A `%` not followed by two hex digits.
+    BadEscape,
+    /// Longer than the configured limit.
+    TooLong,
+}
+
+impl KeyError {
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::NotAbsolute => "request target is not an absolute path",
+            Self::BadEscape => "malformed percent-encoding in the request target",
+            Self::TooLong => "cache key longer than the limit",
+        }
+    }
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The key of one request.
+#[derive(Debug)]
+pub(crate) struct RequestKey<'a> {
+    /// The key: `[host]path[?query][\nheader:value]*`.
+    pub(crate) key: Cow<'a, str>,
+    /// Where the canonical path sits inside `key`.
+    pub(crate) path: Range<usize>,
+    /// The canonical path and query, when the request spelled them differently.
+    pub(crate) rewrite: Option<PathAndQuery>,
+}
+
+impl RequestKey<'_> {
+    pub(crate) fn path(&self) -> &str {
+        &self.key[self.path.clone()]
+    }
+}
+
+/// Builds the key of a request.
+pub(crate) fn request_key<'a>(
+    opts: &KeyOptions,
+    uri: &'a Uri,
+    headers: &HeaderMap,
+) -> Result<RequestKey<'a>, KeyError> {
+    let raw_path = uri.path();
+    if !raw_path.starts_with('/') {
+        return Err(KeyError::NotAbsolute);
+    }
+    let path = normalize_path(raw_path)?;
+    let raw_query = uri.query();
+    let query = match (&opts.query, raw_query) {
+        (_, None) | (QueryMode::Ignore, _) => None,
+        (QueryMode::Full, Some(q)) => Some(normalize_escapes(q)?),
+        (QueryMode::Sorted, Some(q)) => Some(sorted_query(q, None)?),
+        (QueryMode::AllowList(names), Some(q)) => Some(sorted_query(q, Some(names))?),
+    }
+    .filter(|q| !q.is_empty());
+
+    let rewrite = if path != raw_path || query.as_deref() != raw_query {
+        let mut pq = String::with_capacity(path.len() + query.as_ref().map_or(0, |q| q.len() + 1));
+        pq.push_str(&path);
+        if let Some(q) = &query {
+            pq.push('?');
+            pq.push_str(q);
+        }
+        // The canonical form only removes or decodes characters that were valid already.
+        Some(PathAndQuery::try_from(pq).map_err(|_| KeyError::BadEscape)?)
+    } else {
+        None
+    };
+
+    let host = if opts.include_host { host_of(uri, headers) } else { None };
+    let key_len = host.as_ref().map_or(0, |h| h.len())
+        + path.len()
+        + query.as_ref().map_or(0, |q| q.len() + 1);
+    if key_len > opts.max_len {
+        return Err(KeyError::TooLong);
+    }
+
+    // The common case borrows the request's own path and query: no allocation.
+    if host.is_none() && opts.headers.is_empty() && rewrite.is_none() {
+        if let Some(pq) = uri.path_and_query() {
+            return Ok(RequestKey {
+                key: Cow::Borrowed(pq.as_str()),
+                path: 0..raw_path.len(),
+                rewrite,
+            });
+        }
+    }
+
+    let mut key = String::with_capacity(key_len + 16);
+    if let Some(host) = &host {
+        key.push_str(host);
+    }
+    let start = key.len();
+    key.push_str(&path);
+    let end = key.len();
+    if let Some(q) = &query {
+        key.push('?');
+        key.push_str(q);
+    }
+    for name in &opts.headers {
+        key.push('\n');
+        key.push_str(name.as_str());
+        key.push(':');
+        for value in headers.get_all(name) {
+            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            key.push(',');
+        }
+    }
+    if key.len() > opts.max_len {
+        return Err(KeyError::TooLong);
+    }
+    Ok(RequestKey {
+        key: Cow::Owned(key),
+        path: start..end,
+        rewrite,
+    })
+}
+
+/// The key of one variant of a page whose response named headers in `Vary`.
+pub(crate) fn variant_key(primary: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
+    let mut key = String::with_capacity(primary.len() + 32 * names.len());
+    key.push_str(primary);
+    for name in names {
+        key.push_str("\n~");
+        key.push_str(name.as_str());
+        key.push('=');
+        for (i, value) in headers.get_all(name).iter().enumerate() {
+            if i > 0 {
+                key.push(',');
+            }
+            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+        }
+    }
+    key
+}
+
+fn host_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))?;
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Canonical form of an absolute path (see the module docs).
+pub(crate) fn normalize_path(path: &str) -> Result<Cow<'_, str>, KeyError> {
+    if !path_needs_work(path) {
+        return Ok(Cow::Borrowed(path));
+    }
+    let decoded = normalize_escapes(path)?;
+    let mut segments: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    for segment in decoded.split('/') {
+        trailing_slash = false;
+        match segment {
+            "" => trailing_slash = true,
+            "." => trailing_slash = true,
+            ".." => {
+                segments.pop();
+                trailing_slash = true;
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len());
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if trailing_slash || out.is_empty() {
+        out.push('/');
+    }
+    Ok(Cow::Owned(out))
+}
+
+fn path_needs_work(path: &str) -> bool {
+    path.contains('%') || path.contains("//") || path.split('/').any(|s| s == "." || s == "..")
+}
+
+const fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+const fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes escaped unreserved characters and upper-cases the hex of the other escapes.
+pub(crate) fn normalize_escapes(s: &str) -> Result<Cow<'_, str>, KeyError> {
+    if !s.contains('%') {
+        return Ok(Cow::Borrowed(s));
+    }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let (Some(hi), Some(lo)) = (
+                bytes.get(i + 1).copied().and_then(hex_value),
+                bytes.get(i + 2).copied().and_then(hex_value),
+            ) else {
+                return Err(KeyError::BadEscape);
+            };
+            let value = hi << 4 | lo;
+            if is_unreserved(value) {
+                out.push(char::from(value));
+            } else {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(hi)]));
+                out.push(char::from(HEX[usize::from(lo)]));
+            }
+            i += 3;
+        } else {
+            // `Uri` only holds ASCII, so byte-wise copying keeps the string valid.
+            out.push(char::from(b));
+            i += 1;
+        }
+    }
+    Ok(Cow::Owned(out))
+}
+
+fn sorted_query<'a>(
+    query: &'a str,
+    allow: Option<&Arc<[String]>>,
+) -> Result<Cow<'a, str>, KeyError> {
+    let normalized = normalize_escapes(query)?;
+    let mut pairs: Vec<&str> = normalized
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            allow.is_none_or(|names| {
+                let name = p.split_once('=').map_or(*p, |(n, _)| n);
+                names.iter().any(|allowed| allowed == name)
+            })
+        })
+        .collect();
+    // Stable sort by name only, so repeated parameters keep their relative order.
+    pairs.sort_by(|a, b| {
+        let name = |p: &&str| p.split_once('=').map_or(*p, |(n, _)| n).to_owned();
+        name(a).cmp(&name(b))
+    });
+    Ok(Cow::Owned(pairs.join("&")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_with(opts: &KeyOptions, target: &str) -> Result<(String, Option<String>), KeyError> {
+        let uri: Uri = target.parse().unwrap();
+        let k = request_key(opts, &uri, &HeaderMap::new())?;
+        Ok((k.key.into_owned(), k.rewrite.map(|r| r.to_string())))
+    }
+
+    fn key(target: &str) -> String {
+        key_with(&KeyOptions::default(), target).unwrap().0
+    }
+
+    #[test]
+    fn paths_normalise_to_one_spelling() {
+        let cases = [
+            ("/b", "/b"),
+            ("/a/../b", "/b"),
+            ("//b", "/b"),
+            ("/a//b", "/a/b"),
+            ("/./b", "/b"),
+            ("/%62", "/b"),
+            ("/a/%2E%2E/b", "/b"),
+            ("/a/%2e%2e/b", "/b"),
+            ("/../../b", "/b"),
+            ("/docs/", "/docs/"),
+            ("/docs//", "/docs/"),
+            ("/docs/a/..", "/docs/"),
+            ("/docs/.", "/docs/"),
+            ("/", "/"),
+            ("//", "/"),
+            ("/a%2fb", "/a%2Fb"),
+            ("/%7Euser", "/~user"),
+            ("/caf%c3%a9", "/caf%C3%A9"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(key(input), expected, "normalising {input}");
+        }
+    }
+
+    #[test]
+    fn an_encoded_slash_never_lands_on_another_page() {
+        assert_ne!(key("/%2Fb"), key("/b"));
+        assert_ne!(key("/a%2F..%2Fb"), key("/b"));
+    }
+
+    #[test]
+    fn canonical_requests_borrow_their_key() {
+        let uri: Uri = "/docs/a?x=1".parse().unwrap();
+        let k = request_key(&KeyOptions::default(), &uri, &HeaderMap::new()).unwrap();
+        assert!(matches!(k.key, Cow::Borrowed(_)));
+        assert!(k.rewrite.is_none());
+        assert_eq!(k.path(), "/docs/a");
+    }
+
+    #[test]
+    fn non_canonical_requests_are_rewritten_to_the_key() {
+        let (key, rewrite) = key_with(&KeyOptions::default(), "/a/../b?x=%7e").unwrap();
+        assert_eq!(key, "/b?x=~");
+        assert_eq!(rewrite.as_deref(), Some("/b?x=~"));
+    }
+
+    #[test]
+    fn query_modes() {
+        let mut opts = KeyOptions::default();
+        assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap().0, "/p?b=2&a=1");
+        opts.query = QueryMode::Sorted;
+        assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap().0, "/p?a=1&b=2");
+        assert_eq!(key_with(&opts, "/p?a=1&b=2").unwrap().0, "/p?a=1&b=2");
+        assert_eq!(key_with(&opts, "/p?b=2&a=3&a=1").unwrap().0, "/p?a=3&a=1&b=2");
+        opts.query = QueryMode::Ignore;
+        assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap(), ("/p".into(), Some("/p".into())));
+        opts.query = QueryMode::allow_list(["page"]);
+        assert_eq!(
+            key_with(&opts, "/p?utm=x&page=2").unwrap(),
+            ("/p?page=2".into(), Some("/p?page=2".into()))
+        );
+        opts.query = QueryMode::Full;
+        assert_eq!(key_with(&opts, "/p?").unwrap().0, "/p");
+    }
+
+    #[test]
+    fn bad_input_has_no_key() {
+        assert_eq!(key_with(&KeyOptions::default(), "/a%zz"), Err(KeyError::BadEscape));
+        assert_eq!(key_with(&KeyOptions::default(), "/a%2"), Err(KeyError::BadEscape));
+        let opts = KeyOptions {
+            max_len: 16,
+            ..KeyOptions::default()
+        };
+        assert_eq!(key_with(&opts, "/a-very-long-path-indeed"), Err(KeyError::TooLong));
+    }
+
+    #[test]
+    fn host_and_headers_join_the_key_when_asked() {
+        let opts = KeyOptions {
+            include_host: true,
+            headers: vec![HeaderName::from_static("x-forwarded-host")],
+            ..KeyOptions::default()
+        };
+        let uri: Uri = "/a".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::HOST, "Example.COM".parse().unwrap());
+        headers.insert("x-forwarded-host", "evil.test".parse().unwrap());
+        let k = request_key(&opts, &uri, &headers).unwrap();
+        assert_eq!(k.key, "example.com/a\nx-forwarded-host:evil.test,");
+        assert_eq!(k.path(), "/a");
+    }
+
+    #[test]
+    fn variants_differ_by_header_values() {
+        let names = [HeaderName::from_static("accept-language")];
+        let mut en = HeaderMap::new();
+        en.insert("accept-language", "en".parse().unwrap());
+        let mut de = HeaderMap::new();
+        de.insert("accept-language", "de".parse().unwrap());
+        assert_ne!(variant_key("/a", &names, &en), variant_key("/a", &names, &de));
+        assert_eq!(variant_key("/a", &names, &en), variant_key("/a", &names, &en.clone()));
+    }
+}

@@ -1,0 +1,97 @@
+//! Incremental Static Regeneration for any [tower] service.
+//!
+//! Pages are served from the cache at once; when a page's revalidate time runs out, the next
+//! visitor still gets the old page at once while **one** regeneration runs in the background
+//! (stale-while-revalidate); when content changes, [`Revalidator::revalidate_path`] and
+//! [`Revalidator::revalidate_tag`] purge exactly the pages that show it. A regeneration that
+//! fails never replaces the last good page.
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::{BodyExt, Full};
+//! use isr_layer::{IsrLayer, Revalidate};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let isr = IsrLayer::builder()
+//!     .revalidate(Revalidate::After(Duration::from_secs(60)))
+//!     .build()
+//!     .unwrap();
+//! let app = ServiceBuilder::new().layer(isr.clone()).service(service_fn(
+//!     |_req: Request<Full<Bytes>>| async {
+//!         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from("<h1>Hello</h1>"))))
+//!     },
+//! ));
+//!
+//! let first = app.clone().oneshot(Request::new(Full::default())).await.unwrap();
+//! assert_eq!(first.headers()["x-isr-cache"], "MISS");
+//! let second = app.oneshot(Request::new(Full::default())).await.unwrap();
+//! assert_eq!(second.headers()["x-isr-cache"], "HIT");
+//! assert_eq!(second.into_body().collect().await.unwrap().to_bytes(), "<h1>Hello</h1>");
+//! assert_eq!(isr.stats().renders, 1);
+//! # }
+//! ```
+//!
+//! # What is cached
+//!
+//! `GET` and `HEAD` requests (a `HEAD` is answered from the `GET` entry); responses with status
+//! 200, 203, 301, 308, 404 or 410 and no `Set-Cookie`, `Cache-Control: private`, `no-store` or
+//! `no-cache`, no `Vary: *`, a body within [`IsrBuilder::max_body_bytes`] and a policy that is not
+//! dynamic. Everything else passes through with `x-isr-cache: BYPASS`, and the debug log
+//! (`ISR_DEBUG_CACHE=1`) says why.
+//!
+//! # Policies: the lowest revalidate wins
+//!
+//! The layer's default, an [`IsrPolicyLayer`] on a nested router, the handler (through the
+//! [`RenderContext`] in the request extensions, or a [`Revalidate`] in the response extensions)
+//! and `Cache-Control: s-maxage` from the inner service each may set a revalidate; the lowest
+//! applies, and [`Revalidate::Dynamic`] anywhere makes the page uncached.
+//!
+//! # Headers
+//!
+//! Every response that went through the layer carries `x-isr-cache` (`HIT`, `STALE`, `MISS` or
+//! `BYPASS`). Cached answers also carry `Age`, a strong `ETag` (a matching `If-None-Match`
+//! gets `304 Not Modified`) and, unless turned off, `Cache-Control: s-maxage=<ttl>,
+//! stale-while-revalidate=<window>` for caches in front.
+//!
+//! [tower]: https://docs.rs/tower
+
+mod body;
+mod builder;
+mod clock;
+mod engine;
+mod entry;
+mod filters;
+mod future;
+mod invalidate;
+mod key;
+mod layer;
+mod policy;
+mod policy_layer;
+mod render;
+mod service;
+mod stats;
+pub mod store;
+
+pub use self::body::IsrBody;
+pub use self::builder::{BuildError, DEBUG_ENV, IsrBuilder};
+pub use self::engine::CacheStatus;
+pub use self::entry::Entry;
+pub use self::filters::BypassReason;
+pub use self::future::ResponseFuture;
+pub use self::invalidate::{
+    InvalidationMode, MAX_TAG_LEN, MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError,
+    Revalidation, Revalidator,
+};
+pub use self::key::QueryMode;
+pub use self::layer::IsrLayer;
+pub use self::policy::{CacheTags, PolicySource, RenderContext, Revalidate};
+pub use self::policy_layer::{IsrPolicy, IsrPolicyLayer};
+pub use self::service::IsrService;
+pub use self::stats::IsrStats;
+pub use self::store::MemoryStore;

@@ -1,0 +1,222 @@
+//! Renders owned by the cache: the inner service is called in a spawned task.
+//!
+//! A render outlives the request that started it: a visitor who disconnects does not cancel the
+//! render others wait on, and a panic or timeout inside it is caught here, counted as a failed
+//! render, and never leaves its key locked (the [`FlightGuard`] lands when the task ends).
+
+use std::any::Any;
+use std::future::{Future, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE};
+use http::uri::PathAndQuery;
+use http::{Method, Request, Response, Uri};
+use http_body::Body;
+use pin_project_lite::pin_project;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinHandle;
+use tower_service::Service;
+
+use crate::body::IsrBody;
+use crate::engine::{Admission, Engine, FlightGuard, Landing, RenderTarget, admit};
+use crate::entry::Entry;
+use crate::filters::BypassReason;
+use crate::policy::RenderContext;
+
+/// How one render ended.
+pub(crate) enum Rendered<B: Body, E> {
+    /// Stored; serve the entry.
+    Stored(Arc<Entry>),
+    /// Not cacheable; the response for the visitor who asked.
+    Passed(Response<IsrBody<B>>, BypassReason),
+    /// Failed with a response (5xx, broken body) or without one (timeout).
+    Failed(Option<Response<IsrBody<B>>>),
+    /// The inner service returned an error.
+    Errored(E),
+    /// The inner service panicked.
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// One render to run.
+pub(crate) struct RenderJob<S, ReqB> {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) service: S,
+    pub(crate) request: Request<ReqB>,
+    pub(crate) target: RenderTarget,
+    /// The flight this render leads, if any.
+    pub(crate) guard: Option<FlightGuard>,
+    /// Whether the render is bounded by the regeneration timeout (when an older copy exists to
+    /// fall back on; a first render is the visitor's own request and is not cut short).
+    pub(crate) deadline: bool,
+    /// A background regeneration's place under the concurrency bound.
+    pub(crate) permit: Option<OwnedSemaphorePermit>,
+    /// The key of the entry this render replaces, removed if the page is no longer cacheable.
+    pub(crate) replaces: Option<Arc<str>>,
+}
+
+/// Starts a render in a task of its own.
+pub(crate) fn spawn_render<S, ReqB, ResB>(job: RenderJob<S, ReqB>) -> JoinHandle<Rendered<ResB, S::Error>>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqB: Send + 'static,
+    ResB: Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Send + 'static,
+{
+    tokio::spawn(run(job))
+}
+
+async fn run<S, ReqB, ResB>(job: RenderJob<S, ReqB>) -> Rendered<ResB, S::Error>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Future: Send + 'static,
+    ResB: Body<Data = Bytes> + Send + 'static,
+{
+    let RenderJob {
+        engine,
+        mut service,
+        mut request,
+        target,
+        guard,
+        deadline,
+        permit,
+        replaces,
+    } = job;
+    let _permit = permit;
+    let render = RenderContext::new();
+    request.extensions_mut().insert(render.clone());
+    let started = engine.clock.stamp();
+    engine.stats.inc_renders();
+    let key = &target.primary;
+
+    let call = CatchUnwind::new(async move {
+        poll_fn(|cx| service.poll_ready(cx)).await?;
+        service.call(request).await
+    });
+    let outcome = if deadline {
+        match tokio::time::timeout(engine.config.regeneration_timeout, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                engine.render_failed(key, &"timed out");
+                return Rendered::Failed(None);
+            }
+        }
+    } else {
+        call.await
+    };
+    let response = match outcome {
+        Ok(Ok(response)) => response,
+        Ok(Err(error)) => {
+            engine.render_failed(key, &"the inner service returned an error");
+            return Rendered::Errored(error);
+        }
+        Err(panic) => {
+            engine.render_failed(key, &"the inner service panicked");
+            return Rendered::Panicked(panic);
+        }
+    };
+
+    // Reading the body runs the inner service's code too, so it is guarded the same way.
+    let admission = CatchUnwind::new(admit(&engine, &target, started, render.take(), response));
+    let admission = if deadline {
+        match tokio::time::timeout(engine.config.regeneration_timeout, admission).await {
+            Ok(admission) => admission,
+            Err(_) => {
+                engine.render_failed(key, &"timed out reading the body");
+                return Rendered::Failed(None);
+            }
+        }
+    } else {
+        admission.await
+    };
+    match admission {
+        Ok(Admission::Store(entry)) => {
+            engine.commit(key, &entry).await;
+            if let Some(guard) = guard {
+                guard.land(Landing::Entry(Arc::clone(&entry)));
+            }
+            Rendered::Stored(entry)
+        }
+        Ok(Admission::Pass { response, reason }) => {
+            if reason != BypassReason::Authorization {
+                engine.remember_uncacheable(key, reason);
+            }
+            if let Some(old) = replaces {
+                engine.discard(&old).await;
+            }
+            if let Some(guard) = guard {
+                guard.land(Landing::Nothing);
+            }
+            Rendered::Passed(response, reason)
+        }
+        Ok(Admission::Fail { response, failure }) => {
+            engine.render_failed(key, &failure);
+            Rendered::Failed(Some(response))
+        }
+        Err(panic) => {
+            engine.render_failed(key, &"the response body panicked");
+            Rendered::Panicked(panic)
+        }
+    }
+}
+
+/// The request a render sends: the visitor's request with its canonical URI, as `GET`, and
+/// without conditional or range headers (the cache wants the whole page, not a `304`).
+pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Option<&PathAndQuery>) {
+    if let Some(pq) = rewrite {
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query = Some(pq.clone());
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+    *request.method_mut() = Method::GET;
+    let headers = request.headers_mut();
+    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_MATCH, IF_UNMODIFIED_SINCE, IF_RANGE, RANGE] {
+        headers.remove(name);
+    }
+}
+
+/// A copy of a request's head (method, URI, version, headers and extensions) with a fresh body,
+/// for a background regeneration that outlives the visitor's request.
+pub(crate) fn clone_request<A, B: Default>(request: &Request<A>) -> Request<B> {
+    let mut copy = Request::new(B::default());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    copy
+}
+
+pin_project! {
+    /// Resolves to `Err(payload)` if polling the inner future panics.
+    struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    fn new(inner: F) -> Self {
+        Self { inner }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.project().inner;
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}

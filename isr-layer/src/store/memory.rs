@@ -1,0 +1,100 @@
+//! The in-memory store, bounded by bytes.
+
+use std::fmt;
+use std::sync::Arc;
+
+use moka::sync::Cache;
+
+use super::{Store, StoreFuture, StoreUsage};
+use crate::entry::Entry;
+
+/// The default store: entries in process memory, bounded by their total size in bytes.
+///
+/// Built on [`moka`]'s synchronous cache, whose lookups never wait, so a cache hit is served
+/// without a future or an allocation. Entries are weighed with [`Entry::weight`] (body, headers,
+/// key and a fixed overhead); when the total passes the bound, the least useful entries are
+/// evicted (moka's TinyLFU policy).
+///
+/// ```
+/// use isr_layer::{IsrLayer, MemoryStore};
+///
+/// let isr = IsrLayer::builder()
+///     .store(MemoryStore::new(64 * 1024 * 1024)) // 64 MiB
+///     .build()
+///     .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct MemoryStore {
+    cache: Cache<Arc<str>, Arc<Entry>>,
+    max_bytes: u64,
+}
+
+impl MemoryStore {
+    /// The default bound: 256 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+    /// A store holding at most `max_bytes` of entries.
+    pub fn new(max_bytes: u64) -> Self {
+        let cache = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|_key: &Arc<str>, entry: &Arc<Entry>| {
+                u32::try_from(entry.weight()).unwrap_or(u32::MAX)
+            })
+            .build();
+        Self { cache, max_bytes }
+    }
+
+    /// The byte bound this store was built with.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
+    pub(crate) fn insert(&self, entry: Arc<Entry>) {
+        self.cache.insert(entry.key.clone(), entry);
+    }
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_MAX_BYTES)
+    }
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("max_bytes", &self.max_bytes)
+            .field("entries", &self.cache.entry_count())
+            .field("bytes", &self.cache.weighted_size())
+            .finish()
+    }
+}
+
+impl Store for MemoryStore {
+    fn get_local(&self, key: &str) -> Option<Arc<Entry>> {
+        self.cache.get(key)
+    }
+
+    fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
+        self.insert(entry);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        self.cache.invalidate(key);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn usage(&self) -> StoreUsage {
+        // Counts are updated by moka's housekeeping; run it so the numbers are current.
+        self.cache.run_pending_tasks();
+        StoreUsage {
+            entries: self.cache.entry_count(),
+            bytes: self.cache.weighted_size(),
+        }
+    }
+
+    fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
+        self.cache.iter().take(limit).map(|(_, e)| e).collect()
+    }
+}

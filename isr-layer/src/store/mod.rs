@@ -1,0 +1,85 @@
+//! Where entries live.
+//!
+//! A store keeps entries and knows nothing of HTTP semantics: freshness, invalidation and
+//! coalescing are the engine's. Store failures never fail a request: the engine logs them under
+//! the `isr` target and renders instead.
+//!
+//! The trait splits lookups in two so the cache-hit path of an in-memory store needs no future
+//! and no allocation: [`Store::get_local`] answers from process memory without waiting, and
+//! only when it finds nothing and the store has a remote tier does the engine call
+//! [`Store::get`].
+
+mod memory;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use self::memory::MemoryStore;
+use crate::entry::Entry;
+
+/// The future returned by store operations that may do I/O.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A boxed error from a store backend.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Reading or writing the backing medium failed.
+    #[error("store I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored entry could not be decoded; it is never served.
+    #[error("corrupt entry: {0}")]
+    Corrupt(String),
+    /// The backend (e.g. a remote server) reported an error.
+    #[error("store backend failed: {0}")]
+    Backend(#[source] BoxError),
+}
+
+/// How much a store holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreUsage {
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held, as weighed by [`Entry::weight`].
+    pub bytes: u64,
+}
+
+/// A place to keep entries.
+///
+/// Implementations must be cheap to call concurrently; the engine never holds a lock across
+/// a store call.
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// Looks `key` up in process memory only. Must not block or wait.
+    fn get_local(&self, key: &str) -> Option<Arc<Entry>>;
+
+    /// Looks `key` up everywhere the store keeps entries. Called only after
+    /// [`get_local`](Store::get_local) found nothing and [`is_local_only`](Store::is_local_only)
+    /// is `false`.
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        let entry = self.get_local(key);
+        Box::pin(async move { Ok(entry) })
+    }
+
+    /// Whether [`get_local`](Store::get_local) sees everything (no remote or disk tier).
+    fn is_local_only(&self) -> bool {
+        true
+    }
+
+    /// Stores `entry` under its key, replacing what was there.
+    fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()>;
+
+    /// Removes the entry under `key`, if any.
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+
+    /// How much the store holds now.
+    fn usage(&self) -> StoreUsage;
+
+    /// Up to `limit` entries held in process memory, for inspection. Order is unspecified.
+    fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>>;
+}
