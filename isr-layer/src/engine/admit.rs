@@ -107,9 +107,13 @@ where
             true => Err(BypassReason::Authorization),
             false => Ok(()),
         })
-        .and_then(|()| match content_length(&parts.headers) {
-            Some(len) if len > engine.config.max_body_bytes as u64 => Err(BypassReason::TooLarge),
-            _ => Ok(()),
+        .and_then(|()| {
+            let declared = content_length(&parts.headers).unwrap_or(0);
+            let at_least = body.size_hint().lower().max(declared);
+            match at_least > engine.config.max_body_bytes as u64 {
+                true => Err(BypassReason::TooLarge),
+                false => Ok(()),
+            }
         });
     if let Err(reason) = verdict {
         let response = passed(parts, IsrBody::inner(body), target.head);

@@ -1,0 +1,285 @@
+//! What is cached and what passes through, keys and their normalisation, and size limits.
+
+mod common;
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use common::{Origin, get, request, send};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use isr_layer::{IsrLayer, MemoryStore, QueryMode, RenderContext, Revalidate};
+use tower::{Layer, ServiceExt};
+
+fn isr() -> IsrLayer {
+    IsrLayer::builder()
+        .revalidate(Revalidate::secs(60))
+        .build()
+        .unwrap()
+}
+
+/// Two visits: the second must render again, and both are BYPASS.
+async fn never_cached(origin: &Origin, app: &isr_layer::IsrService<common::OriginService>) {
+    let before = origin.renders();
+    assert_eq!(get(app, "/p").await.cache(), "BYPASS");
+    assert_eq!(get(app, "/p").await.cache(), "BYPASS");
+    assert_eq!(origin.renders(), before + 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn responses_for_one_visitor_are_never_cached() {
+    for (name, value) in [
+        ("set-cookie", "session=abc"),
+        ("cache-control", "private, max-age=60"),
+        ("cache-control", "no-store"),
+        ("cache-control", "no-cache"),
+        ("vary", "*"),
+    ] {
+        let origin = Origin::new();
+        origin.on_response(move |_, res| {
+            res.headers_mut().insert(name, value.parse().unwrap());
+        });
+        never_cached(&origin, &origin.behind(&isr())).await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_listed_statuses_are_cached() {
+    for (status, cached) in [
+        (200, true),
+        (203, true),
+        (301, true),
+        (308, true),
+        (404, true),
+        (410, true),
+        (201, false),
+        (204, false),
+        (302, false),
+        (307, false),
+        (400, false),
+        (403, false),
+    ] {
+        let origin = Origin::new();
+        origin.on_response(move |_, res| *res.status_mut() = StatusCode::from_u16(status).unwrap());
+        let app = origin.behind(&isr());
+        get(&app, "/p").await;
+        let second = get(&app, "/p").await;
+        let expected = if cached { "HIT" } else { "BYPASS" };
+        assert_eq!(second.cache(), expected, "status {status}");
+        assert_eq!(second.status.as_u16(), status);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn other_methods_pass_straight_through() {
+    let origin = Origin::new();
+    let app = origin.behind(&isr());
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        let got = send(&app, request(method, "/p")).await;
+        assert_eq!(got.cache(), "BYPASS", "{method}");
+    }
+    assert_eq!(get(&app, "/p").await.cache(), "MISS");
+}
+
+#[tokio::test(start_paused = true)]
+async fn websocket_upgrades_pass_straight_through() {
+    let origin = Origin::new();
+    let app = origin.behind(&isr());
+    let mut req = request("GET", "/ws");
+    req.headers_mut().insert("connection", "upgrade".parse().unwrap());
+    req.headers_mut().insert("upgrade", "websocket".parse().unwrap());
+    assert_eq!(send(&app, req).await.cache(), "BYPASS");
+}
+
+fn with_auth(user: &str) -> Request<Full<Bytes>> {
+    let mut req = request("GET", "/account");
+    req.headers_mut()
+        .insert("authorization", format!("Bearer {user}").parse().unwrap());
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_for_one_user_is_never_served_to_another() {
+    let origin = Origin::new();
+    origin.on_response(|req, res| {
+        let who = req.headers().get("authorization").map_or("anonymous", |v| v.to_str().unwrap());
+        *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
+    });
+    let app = origin.behind(&isr());
+    let alice = send(&app, with_auth("alice")).await;
+    assert_eq!((alice.cache(), alice.body.as_str()), ("BYPASS", "hello Bearer alice"));
+    let bob = send(&app, with_auth("bob")).await;
+    assert_eq!(bob.body, "hello Bearer bob");
+    let anonymous = get(&app, "/account").await;
+    assert_eq!((anonymous.cache(), anonymous.body.as_str()), ("MISS", "hello anonymous"));
+    // The anonymous page is cached, and still not served to a signed-in user.
+    let carol = send(&app, with_auth("carol")).await;
+    assert_eq!(carol.body, "hello Bearer carol");
+    assert_eq!(get(&app, "/account").await.cache(), "HIT");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_route_may_opt_in_to_caching_with_authorization() {
+    let origin = Origin::new();
+    origin.on_response(|req, _| {
+        req.extensions().get::<RenderContext>().unwrap().allow_authorization();
+    });
+    let app = origin.behind(&isr());
+    assert_eq!(send(&app, with_auth("alice")).await.cache(), "MISS");
+    let bob = send(&app, with_auth("bob")).await;
+    assert_eq!((bob.cache(), bob.body.as_str()), ("HIT", "/account v1"));
+
+    // RFC 9111 §3.5: `Cache-Control: public` is the same opt-in for any service.
+    let origin = Origin::new();
+    origin.on_response(|_, res| {
+        res.headers_mut().insert("cache-control", "public".parse().unwrap());
+    });
+    let app = origin.behind(&isr());
+    send(&app, with_auth("alice")).await;
+    assert_eq!(send(&app, with_auth("bob")).await.cache(), "HIT");
+}
+
+#[tokio::test(start_paused = true)]
+async fn vary_headers_key_separate_variants() {
+    let origin = Origin::new();
+    origin.on_response(|req, res| {
+        let lang = req.headers().get("accept-language").map_or("none", |v| v.to_str().unwrap());
+        *res.body_mut() = Full::new(Bytes::from(format!("lang={lang}")));
+        res.headers_mut().insert("vary", "Accept-Language".parse().unwrap());
+    });
+    let app = origin.behind(&isr());
+    let lang = |l: &'static str| {
+        let mut req = request("GET", "/");
+        req.headers_mut().insert("accept-language", l.parse().unwrap());
+        send(&app, req)
+    };
+    assert_eq!(lang("en").await.body, "lang=en");
+    assert_eq!(lang("de").await.body, "lang=de");
+    let en = lang("en").await;
+    assert_eq!((en.cache(), en.body.as_str()), ("HIT", "lang=en"));
+    let de = lang("de").await;
+    assert_eq!((de.cache(), de.body.as_str()), ("HIT", "lang=de"));
+    assert_eq!(origin.renders(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn spellings_of_one_page_share_one_entry_and_the_service_sees_the_canonical_one() {
+    let origin = Origin::new();
+    let app = origin.behind(&isr());
+    assert_eq!(get(&app, "/b").await.cache(), "MISS");
+    for spelling in ["/a/../b", "//b", "/%62", "/./b", "/a/%2E%2E/b"] {
+        assert_eq!(get(&app, spelling).await.cache(), "HIT", "{spelling}");
+    }
+    // An encoded slash is another page: it never lands on /b's entry.
+    let encoded = get(&app, "/%2Fb").await;
+    assert_eq!(encoded.cache(), "MISS");
+    assert_eq!(origin.seen(), ["/b", "/%2Fb"]);
+
+    // A first visit spelled oddly renders the canonical path.
+    get(&app, "/x/./y//z").await;
+    assert_eq!(origin.seen().last().unwrap(), "/x/y/z");
+}
+
+#[tokio::test(start_paused = true)]
+async fn query_modes_decide_which_queries_share_an_entry() {
+    let origin = Origin::new();
+    let sorted = IsrLayer::builder().query_mode(QueryMode::Sorted).build().unwrap();
+    let app = origin.behind(&sorted);
+    get(&app, "/s?b=2&a=1").await;
+    assert_eq!(get(&app, "/s?a=1&b=2").await.cache(), "HIT");
+    assert_eq!(origin.seen(), ["/s?a=1&b=2"]);
+
+    let origin = Origin::new();
+    let allow = IsrLayer::builder()
+        .query_mode(QueryMode::allow_list(["page"]))
+        .build()
+        .unwrap();
+    let app = origin.behind(&allow);
+    get(&app, "/list?page=2&utm_source=mail").await;
+    assert_eq!(get(&app, "/list?utm_source=ad&page=2").await.cache(), "HIT");
+    assert_eq!(get(&app, "/list?page=3").await.cache(), "MISS");
+    assert_eq!(origin.seen(), ["/list?page=2", "/list?page=3"], "unkeyed params never reach the page");
+
+    let origin = Origin::new();
+    let full = IsrLayer::new();
+    let app = origin.behind(&full);
+    get(&app, "/f?b=2&a=1").await;
+    assert_eq!(get(&app, "/f?a=1&b=2").await.cache(), "MISS");
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_long_and_malformed_targets_bypass_without_panicking() {
+    let origin = Origin::new();
+    let isr = IsrLayer::builder().max_key_bytes(64).build().unwrap();
+    let app = origin.behind(&isr);
+    let long = format!("/{}", "a".repeat(100));
+    assert_eq!(get(&app, &long).await.cache(), "BYPASS");
+    assert_eq!(get(&app, "/bad%zzescape").await.cache(), "BYPASS");
+}
+
+/// A body that arrives in chunks, with no length known in advance.
+struct Chunked(std::collections::VecDeque<Bytes>);
+
+impl http_body::Body for Chunked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn bodies_over_the_limit_stream_through_untouched() {
+    let isr = IsrLayer::builder().max_body_bytes(1000).build().unwrap();
+    let svc = tower::service_fn(|req: Request<Full<Bytes>>| async move {
+        let n = if req.uri().path() == "/small" { 2 } else { 3 };
+        let chunks = (0..n).map(|i| Bytes::from(vec![b'a' + i; 400])).collect();
+        Ok::<_, Infallible>(Response::new(Chunked(chunks)))
+    });
+    let app = isr.layer(svc);
+    for _ in 0..2 {
+        let res = app.clone().oneshot(request("GET", "/big")).await.unwrap();
+        assert_eq!(res.headers()["x-isr-cache"], "BYPASS");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let expected: Vec<u8> = [vec![b'a'; 400], vec![b'b'; 400], vec![b'c'; 400]].concat();
+        assert_eq!(body, expected, "every byte arrives, in order");
+    }
+    let res = app.clone().oneshot(request("GET", "/small")).await.unwrap();
+    assert_eq!(res.headers()["x-isr-cache"], "MISS");
+    let res = app.oneshot(request("GET", "/small")).await.unwrap();
+    assert_eq!(res.headers()["x-isr-cache"], "HIT");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_memory_store_evicts_by_bytes() {
+    let origin = Origin::new();
+    origin.on_response(|_, res| *res.body_mut() = Full::new(Bytes::from(vec![b'p'; 10_000])));
+    let isr = IsrLayer::builder()
+        .store(MemoryStore::new(100_000))
+        .build()
+        .unwrap();
+    let app = origin.behind(&isr);
+    for i in 0..50 {
+        get(&app, &format!("/page/{i}")).await;
+    }
+    let stats = isr.stats();
+    assert!(stats.bytes <= 100_000, "held {} bytes", stats.bytes);
+    assert!(stats.entries < 50 && stats.entries > 0, "held {} entries", stats.entries);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_declared_length_over_the_limit_is_not_read_at_all() {
+    let origin = Origin::new();
+    origin.on_response(|_, res| {
+        *res.body_mut() = Full::new(Bytes::from(vec![b'z'; 5000]));
+        res.headers_mut().insert("content-length", "5000".parse().unwrap());
+    });
+    let isr = IsrLayer::builder().max_body_bytes(1000).build().unwrap();
+    let app = origin.behind(&isr);
+    let got = get(&app, "/big").await;
+    assert_eq!((got.cache(), got.body.len()), ("BYPASS", 5000));
+}
