@@ -120,13 +120,19 @@ where
                 frames,
                 error,
                 rest,
-            } => frames.is_empty() && error.is_none() && rest.as_ref().is_none_or(|b| b.is_end_stream()),
+            } => {
+                frames.is_empty()
+                    && error.is_none()
+                    && rest.as_ref().is_none_or(|b| b.is_end_stream())
+            }
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
-            Kind::Full { data } => SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64)),
+            Kind::Full { data } => {
+                SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
+            }
             Kind::Inner { body } => body.size_hint(),
             Kind::Replay { .. } => SizeHint::default(),
         }

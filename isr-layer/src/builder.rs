@@ -211,7 +211,10 @@ impl IsrBuilder {
             (c.key.max_len == 0, "max_key_bytes"),
             (c.regeneration_timeout.is_zero(), "regeneration_timeout"),
             (c.waiter_timeout.is_zero(), "waiter_timeout"),
-            (c.max_background_regenerations == 0, "max_background_regenerations"),
+            (
+                c.max_background_regenerations == 0,
+                "max_background_regenerations",
+            ),
             (c.retry_backoff.0.is_zero(), "retry_backoff"),
             (c.max_tag_stamps == 0, "max_invalidation_stamps"),
         ];

@@ -24,7 +24,7 @@ impl Clock {
     pub(crate) fn new() -> Self {
         let base_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| saturating_micros(d));
+            .map_or(0, saturating_micros);
         Self {
             base_unix,
             base: Instant::now(),
@@ -34,8 +34,9 @@ impl Clock {
 
     /// The current time.
     pub(crate) fn now(&self) -> Micros {
-        self.base_unix
-            .saturating_add(saturating_micros(Instant::now().saturating_duration_since(self.base)))
+        self.base_unix.saturating_add(saturating_micros(
+            Instant::now().saturating_duration_since(self.base),
+        ))
     }
 
     /// A strictly increasing timestamp.

@@ -257,14 +257,23 @@ mod tests {
         let h = HeaderMap::new();
         assert!(classify_request(&Method::GET, &h).is_ok());
         assert!(classify_request(&Method::HEAD, &h).unwrap().head);
-        assert_eq!(classify_request(&Method::POST, &h).unwrap_err(), BypassReason::Method);
+        assert_eq!(
+            classify_request(&Method::POST, &h).unwrap_err(),
+            BypassReason::Method
+        );
         let ws = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
-        assert_eq!(classify_request(&Method::GET, &ws).unwrap_err(), BypassReason::Upgrade);
+        assert_eq!(
+            classify_request(&Method::GET, &ws).unwrap_err(),
+            BypassReason::Upgrade
+        );
     }
 
     #[test]
     fn directives_parse() {
-        let d = Directives::parse(&headers(&[("cache-control", "public, S-MaxAge=60, max-age=\"5\"")]));
+        let d = Directives::parse(&headers(&[(
+            "cache-control",
+            "public, S-MaxAge=60, max-age=\"5\"",
+        )]));
         assert!(d.public);
         assert_eq!(d.s_maxage, Some(60));
         assert_eq!(d.max_age, Some(5));
@@ -278,10 +287,22 @@ mod tests {
             let h = headers(pairs);
             check_response_headers(StatusCode::OK, &h, &Directives::parse(&h))
         };
-        assert_eq!(check(&[("set-cookie", "a=b")]), Err(BypassReason::SetCookie));
-        assert_eq!(check(&[("cache-control", "private")]), Err(BypassReason::Private));
-        assert_eq!(check(&[("cache-control", "no-store")]), Err(BypassReason::NoStore));
-        assert_eq!(check(&[("cache-control", "no-cache")]), Err(BypassReason::NoCache));
+        assert_eq!(
+            check(&[("set-cookie", "a=b")]),
+            Err(BypassReason::SetCookie)
+        );
+        assert_eq!(
+            check(&[("cache-control", "private")]),
+            Err(BypassReason::Private)
+        );
+        assert_eq!(
+            check(&[("cache-control", "no-store")]),
+            Err(BypassReason::NoStore)
+        );
+        assert_eq!(
+            check(&[("cache-control", "no-cache")]),
+            Err(BypassReason::NoCache)
+        );
         assert_eq!(check(&[("vary", "accept, *")]), Err(BypassReason::VaryAll));
         assert_eq!(check(&[("vary", "Accept-Language")]), Ok(()));
         let h = HeaderMap::new();

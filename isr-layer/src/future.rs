@@ -73,9 +73,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().expect("ResponseFuture polled after completion")))
-            }
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("ResponseFuture polled after completion"))),
             KindProj::Bypass { future } => {
                 let response = ready!(future.poll(cx))?;
                 let (mut parts, body) = response.into_parts();
@@ -96,6 +96,8 @@ impl<F, B: Body, E> fmt::Debug for ResponseFuture<F, B, E> {
             Kind::Bypass { .. } => "Bypass",
             Kind::Render { .. } => "Render",
         };
-        f.debug_struct("ResponseFuture").field("kind", &kind).finish()
+        f.debug_struct("ResponseFuture")
+            .field("kind", &kind)
+            .finish()
     }
 }

@@ -123,7 +123,9 @@ pub struct Revalidator {
 
 impl fmt::Debug for Revalidator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Revalidator").field("origin", &self.origin).finish_non_exhaustive()
+        f.debug_struct("Revalidator")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
     }
 }
 
@@ -161,7 +163,10 @@ impl Revalidator {
             PathScope::Page => Target::Page(&path),
             PathScope::Layout => Target::Layout(layout_prefix(&path)),
         };
-        let stamp = self.engine.tags.invalidate(&target, mode, &self.engine.clock);
+        let stamp = self
+            .engine
+            .tags
+            .invalidate(&target, mode, &self.engine.clock);
         let affected = match scope {
             PathScope::Page => Some(u64::from(self.engine.store.get_local(&path).is_some())),
             PathScope::Layout => None,
@@ -171,7 +176,8 @@ impl Revalidator {
 
     /// Invalidates every page (and data entry) carrying `tag`.
     pub async fn revalidate_tag(&self, tag: &str) -> Result<Revalidation, RevalidateError> {
-        self.revalidate_tag_with(tag, InvalidationMode::Expire).await
+        self.revalidate_tag_with(tag, InvalidationMode::Expire)
+            .await
     }
 
     /// Invalidates every page carrying `tag`, in the given mode.
@@ -182,7 +188,10 @@ impl Revalidator {
     ) -> Result<Revalidation, RevalidateError> {
         validate_tag(tag)?;
         let target = Target::Tag(tag);
-        let stamp = self.engine.tags.invalidate(&target, mode, &self.engine.clock);
+        let stamp = self
+            .engine
+            .tags
+            .invalidate(&target, mode, &self.engine.clock);
         Ok(self.report(&target, mode, stamp, None))
     }
 
@@ -209,7 +218,9 @@ impl Revalidator {
     /// Invalidates every cached page.
     pub async fn revalidate_all(&self) -> Result<Revalidation, RevalidateError> {
         let stamp =
-            self.engine.tags.invalidate(&Target::All, InvalidationMode::Expire, &self.engine.clock);
+            self.engine
+                .tags
+                .invalidate(&Target::All, InvalidationMode::Expire, &self.engine.clock);
         Ok(self.report(&Target::All, InvalidationMode::Expire, stamp, None))
     }
 
@@ -427,7 +438,10 @@ impl TagClock {
 
     /// Stamps currently held (for the bound test and stats).
     pub(crate) fn len(&self) -> usize {
-        self.tables.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.tables
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -476,14 +490,20 @@ mod tests {
     #[test]
     fn tags_are_validated() {
         assert_eq!(validate_tag(""), Err(RevalidateError::EmptyTag));
-        assert_eq!(validate_tag(&"x".repeat(257)), Err(RevalidateError::TagTooLong));
+        assert_eq!(
+            validate_tag(&"x".repeat(257)),
+            Err(RevalidateError::TagTooLong)
+        );
         assert!(validate_tag(&"x".repeat(256)).is_ok());
     }
 
     #[test]
     fn paths_are_canonical() {
         assert_eq!(canonical_path("/a/../b?x=1").unwrap(), "/b");
-        assert_eq!(canonical_path("docs"), Err(RevalidateError::PathNotAbsolute));
+        assert_eq!(
+            canonical_path("docs"),
+            Err(RevalidateError::PathNotAbsolute)
+        );
         assert_eq!(canonical_path("/a%zz"), Err(RevalidateError::MalformedPath));
     }
 }

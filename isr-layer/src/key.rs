@@ -146,7 +146,11 @@ pub(crate) fn request_key<'a>(
         None
     };
 
-    let host = if opts.include_host { host_of(uri, headers) } else { None };
+    let host = if opts.include_host {
+        host_of(uri, headers)
+    } else {
+        None
+    };
     let key_len = host.as_ref().map_or(0, |h| h.len())
         + path.len()
         + query.as_ref().map_or(0, |q| q.len() + 1);
@@ -398,9 +402,15 @@ mod tests {
         opts.query = QueryMode::Sorted;
         assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap().0, "/p?a=1&b=2");
         assert_eq!(key_with(&opts, "/p?a=1&b=2").unwrap().0, "/p?a=1&b=2");
-        assert_eq!(key_with(&opts, "/p?b=2&a=3&a=1").unwrap().0, "/p?a=3&a=1&b=2");
+        assert_eq!(
+            key_with(&opts, "/p?b=2&a=3&a=1").unwrap().0,
+            "/p?a=3&a=1&b=2"
+        );
         opts.query = QueryMode::Ignore;
-        assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap(), ("/p".into(), Some("/p".into())));
+        assert_eq!(
+            key_with(&opts, "/p?b=2&a=1").unwrap(),
+            ("/p".into(), Some("/p".into()))
+        );
         opts.query = QueryMode::allow_list(["page"]);
         assert_eq!(
             key_with(&opts, "/p?utm=x&page=2").unwrap(),
@@ -412,13 +422,22 @@ mod tests {
 
     #[test]
     fn bad_input_has_no_key() {
-        assert_eq!(key_with(&KeyOptions::default(), "/a%zz"), Err(KeyError::BadEscape));
-        assert_eq!(key_with(&KeyOptions::default(), "/a%2"), Err(KeyError::BadEscape));
+        assert_eq!(
+            key_with(&KeyOptions::default(), "/a%zz"),
+            Err(KeyError::BadEscape)
+        );
+        assert_eq!(
+            key_with(&KeyOptions::default(), "/a%2"),
+            Err(KeyError::BadEscape)
+        );
         let opts = KeyOptions {
             max_len: 16,
             ..KeyOptions::default()
         };
-        assert_eq!(key_with(&opts, "/a-very-long-path-indeed"), Err(KeyError::TooLong));
+        assert_eq!(
+            key_with(&opts, "/a-very-long-path-indeed"),
+            Err(KeyError::TooLong)
+        );
     }
 
     #[test]
@@ -444,7 +463,13 @@ mod tests {
         en.insert("accept-language", "en".parse().unwrap());
         let mut de = HeaderMap::new();
         de.insert("accept-language", "de".parse().unwrap());
-        assert_ne!(variant_key("/a", &names, &en), variant_key("/a", &names, &de));
-        assert_eq!(variant_key("/a", &names, &en), variant_key("/a", &names, &en.clone()));
+        assert_ne!(
+            variant_key("/a", &names, &en),
+            variant_key("/a", &names, &de)
+        );
+        assert_eq!(
+            variant_key("/a", &names, &en),
+            variant_key("/a", &names, &en.clone())
+        );
     }
 }

@@ -280,7 +280,10 @@ mod tests {
         let mut r = Resolved::new(Revalidate::Never, PolicySource::Layer);
         r.lower(Revalidate::secs(600), PolicySource::Layout);
         r.lower(Revalidate::secs(900), PolicySource::Handler);
-        assert_eq!(r, Resolved::new(Revalidate::secs(600), PolicySource::Layout));
+        assert_eq!(
+            r,
+            Resolved::new(Revalidate::secs(600), PolicySource::Layout)
+        );
         r.lower(Revalidate::Dynamic, PolicySource::Fetch);
         assert_eq!(r, Resolved::new(Revalidate::Dynamic, PolicySource::Fetch));
     }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE};
+use http::header::{
+    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, Uri};
 use http_body::Body;
@@ -59,7 +61,9 @@ pub(crate) struct RenderJob<S, ReqB> {
 }
 
 /// Starts a render in a task of its own.
-pub(crate) fn spawn_render<S, ReqB, ResB>(job: RenderJob<S, ReqB>) -> JoinHandle<Rendered<ResB, S::Error>>
+pub(crate) fn spawn_render<S, ReqB, ResB>(
+    job: RenderJob<S, ReqB>,
+) -> JoinHandle<Rendered<ResB, S::Error>>
 where
     S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
     S::Future: Send + 'static,
@@ -177,7 +181,14 @@ pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Optio
     }
     *request.method_mut() = Method::GET;
     let headers = request.headers_mut();
-    for name in [IF_NONE_MATCH, IF_MODIFIED_SINCE, IF_MATCH, IF_UNMODIFIED_SINCE, IF_RANGE, RANGE] {
+    for name in [
+        IF_NONE_MATCH,
+        IF_MODIFIED_SINCE,
+        IF_MATCH,
+        IF_UNMODIFIED_SINCE,
+        IF_RANGE,
+        RANGE,
+    ] {
         headers.remove(name);
     }
 }

@@ -89,12 +89,14 @@ where
                 match engine.freshness(&entry, now) {
                     Freshness::Fresh => {
                         engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
-                        let response = serve_entry(&entry, CacheStatus::Hit, now, class.head, if_none_match);
+                        let response =
+                            serve_entry(&entry, CacheStatus::Hit, now, class.head, if_none_match);
                         return ResponseFuture::ready(response);
                     }
                     Freshness::Stale => {
                         engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
-                        let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
+                        let response =
+                            serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
                         let target = RenderTarget {
                             primary: Arc::from(&*key.key),
                             path: key.path().into(),
@@ -153,8 +155,12 @@ impl<S> IsrService<S> {
         S: Service<Request<ReqBody>, Response = Response<ResBody>>,
         ResBody: Body,
     {
-        self.engine
-            .trace_request(CacheStatus::Bypass, request.uri().path(), None, Some(&reason));
+        self.engine.trace_request(
+            CacheStatus::Bypass,
+            request.uri().path(),
+            None,
+            Some(&reason),
+        );
         ResponseFuture::bypass(self.inner.call(request))
     }
 }
@@ -234,7 +240,13 @@ where
                             let mut target = visit.target.clone();
                             target.head = false;
                             let copy = clone_request(&self.request);
-                            regenerate_in_background(&engine, self.service.clone(), copy, target, &entry);
+                            regenerate_in_background(
+                                &engine,
+                                self.service.clone(),
+                                copy,
+                                target,
+                                &entry,
+                            );
                             return Ok(self.visit.serve(&entry, CacheStatus::Stale));
                         }
                         Freshness::Expired => visit.fallback = Some(entry),
@@ -275,7 +287,10 @@ where
         }
     }
 
-    async fn render(self, guard: Option<FlightGuard>) -> Result<Response<IsrBody<ResBody>>, S::Error> {
+    async fn render(
+        self,
+        guard: Option<FlightGuard>,
+    ) -> Result<Response<IsrBody<ResBody>>, S::Error> {
         let SlowPath {
             visit,
             service,
@@ -297,7 +312,10 @@ where
 }
 
 impl Visit {
-    fn finish<B, E>(&self, joined: Result<Rendered<B, E>, JoinError>) -> Result<Response<IsrBody<B>>, E>
+    fn finish<B, E>(
+        &self,
+        joined: Result<Rendered<B, E>, JoinError>,
+    ) -> Result<Response<IsrBody<B>>, E>
     where
         B: Body,
     {
@@ -318,7 +336,12 @@ impl Visit {
             }
             (Ok(Rendered::Failed(None)), None) => Ok(self.unavailable("render timed out")),
             (Ok(Rendered::Errored(error)), None) => {
-                engine.trace_request(CacheStatus::Bypass, key, None, Some(&"the render returned an error"));
+                engine.trace_request(
+                    CacheStatus::Bypass,
+                    key,
+                    None,
+                    Some(&"the render returned an error"),
+                );
                 Err(error)
             }
             // No older copy: the visitor sees the panic as if there were no cache.
@@ -335,7 +358,8 @@ impl Visit {
     }
 
     fn serve<B: Body>(&self, entry: &Entry, status: CacheStatus) -> Response<IsrBody<B>> {
-        self.engine.trace_request(status, &entry.key, entry.route(), None);
+        self.engine
+            .trace_request(status, &entry.key, entry.route(), None);
         serve_entry(
             entry,
             status,

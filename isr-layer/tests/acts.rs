@@ -46,7 +46,10 @@ async fn the_five_acts_of_stale_while_revalidate() {
     assert_eq!(origin.renders(), 2);
 
     let stats = isr.stats();
-    assert_eq!((stats.hits, stats.stale, stats.misses, stats.renders), (2, 2, 1, 2));
+    assert_eq!(
+        (stats.hits, stats.stale, stats.misses, stats.renders),
+        (2, 2, 1, 2)
+    );
     assert_eq!(stats.entries, 1);
 }
 
@@ -56,7 +59,10 @@ async fn cached_answers_carry_age_etag_and_downstream_cache_control() {
     let app = origin.behind(&isr(60));
     let miss = get(&app, "/").await;
     let etag = miss.header("etag").unwrap().to_owned();
-    assert!(etag.starts_with('"') && etag.ends_with('"'), "strong etag: {etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "strong etag: {etag}"
+    );
     assert_eq!(miss.header("age"), Some("0"));
     assert_eq!(
         miss.header("cache-control"),
@@ -83,7 +89,10 @@ async fn downstream_cache_control_can_be_turned_off() {
         .unwrap();
     let app = origin.behind(&isr);
     get(&app, "/").await;
-    assert_eq!(get(&app, "/").await.header("cache-control"), Some("public, s-maxage=30"));
+    assert_eq!(
+        get(&app, "/").await.header("cache-control"),
+        Some("public, s-maxage=30")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -93,7 +102,8 @@ async fn if_none_match_gets_304_without_a_body() {
     let etag = get(&app, "/").await.header("etag").unwrap().to_owned();
 
     let mut req = request("GET", "/");
-    req.headers_mut().insert("if-none-match", etag.parse().unwrap());
+    req.headers_mut()
+        .insert("if-none-match", etag.parse().unwrap());
     let not_modified = send(&app, req).await;
     assert_eq!(not_modified.status, 304);
     assert_eq!(not_modified.body, "");
@@ -112,13 +122,18 @@ async fn if_none_match_gets_304_without_a_body() {
 async fn a_conditional_miss_renders_the_whole_page() {
     let origin = Origin::new();
     origin.on_response(|req, _| {
-        assert!(!req.headers().contains_key("if-none-match"), "conditionals are stripped");
+        assert!(
+            !req.headers().contains_key("if-none-match"),
+            "conditionals are stripped"
+        );
         assert!(!req.headers().contains_key("range"), "ranges are stripped");
     });
     let app = origin.behind(&isr(60));
     let mut req = request("GET", "/");
-    req.headers_mut().insert("if-none-match", "\"x\"".parse().unwrap());
-    req.headers_mut().insert("range", "bytes=0-1".parse().unwrap());
+    req.headers_mut()
+        .insert("if-none-match", "\"x\"".parse().unwrap());
+    req.headers_mut()
+        .insert("range", "bytes=0-1".parse().unwrap());
     let got = send(&app, req).await;
     assert_eq!((got.status.as_u16(), got.cache()), (200, "MISS"));
 }
@@ -134,7 +149,10 @@ async fn head_is_answered_from_the_get_entry() {
     assert_eq!(head_miss.header("content-length"), Some("8"));
 
     let get_hit = get(&app, "/page").await;
-    assert_eq!((get_hit.cache(), get_hit.body.as_str()), ("HIT", "/page v1"));
+    assert_eq!(
+        (get_hit.cache(), get_hit.body.as_str()),
+        ("HIT", "/page v1")
+    );
     let head_hit = send(&app, request("HEAD", "/page")).await;
     assert_eq!((head_hit.cache(), head_hit.body.as_str()), ("HIT", ""));
     assert_eq!(origin.renders(), 1);
@@ -143,7 +161,10 @@ async fn head_is_answered_from_the_get_entry() {
 #[tokio::test(start_paused = true)]
 async fn revalidate_never_keeps_the_page_until_invalidated() {
     let origin = Origin::new();
-    let isr = IsrLayer::builder().revalidate(Revalidate::Never).build().unwrap();
+    let isr = IsrLayer::builder()
+        .revalidate(Revalidate::Never)
+        .build()
+        .unwrap();
     let app = origin.behind(&isr);
     get(&app, "/").await;
     advance(365 * 86_400).await;

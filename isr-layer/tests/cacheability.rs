@@ -86,8 +86,10 @@ async fn websocket_upgrades_pass_straight_through() {
     let origin = Origin::new();
     let app = origin.behind(&isr());
     let mut req = request("GET", "/ws");
-    req.headers_mut().insert("connection", "upgrade".parse().unwrap());
-    req.headers_mut().insert("upgrade", "websocket".parse().unwrap());
+    req.headers_mut()
+        .insert("connection", "upgrade".parse().unwrap());
+    req.headers_mut()
+        .insert("upgrade", "websocket".parse().unwrap());
     assert_eq!(send(&app, req).await.cache(), "BYPASS");
 }
 
@@ -102,16 +104,25 @@ fn with_auth(user: &str) -> Request<Full<Bytes>> {
 async fn a_page_for_one_user_is_never_served_to_another() {
     let origin = Origin::new();
     origin.on_response(|req, res| {
-        let who = req.headers().get("authorization").map_or("anonymous", |v| v.to_str().unwrap());
+        let who = req
+            .headers()
+            .get("authorization")
+            .map_or("anonymous", |v| v.to_str().unwrap());
         *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
     });
     let app = origin.behind(&isr());
     let alice = send(&app, with_auth("alice")).await;
-    assert_eq!((alice.cache(), alice.body.as_str()), ("BYPASS", "hello Bearer alice"));
+    assert_eq!(
+        (alice.cache(), alice.body.as_str()),
+        ("BYPASS", "hello Bearer alice")
+    );
     let bob = send(&app, with_auth("bob")).await;
     assert_eq!(bob.body, "hello Bearer bob");
     let anonymous = get(&app, "/account").await;
-    assert_eq!((anonymous.cache(), anonymous.body.as_str()), ("MISS", "hello anonymous"));
+    assert_eq!(
+        (anonymous.cache(), anonymous.body.as_str()),
+        ("MISS", "hello anonymous")
+    );
     // The anonymous page is cached, and still not served to a signed-in user.
     let carol = send(&app, with_auth("carol")).await;
     assert_eq!(carol.body, "hello Bearer carol");
@@ -122,7 +133,10 @@ async fn a_page_for_one_user_is_never_served_to_another() {
 async fn a_route_may_opt_in_to_caching_with_authorization() {
     let origin = Origin::new();
     origin.on_response(|req, _| {
-        req.extensions().get::<RenderContext>().unwrap().allow_authorization();
+        req.extensions()
+            .get::<RenderContext>()
+            .unwrap()
+            .allow_authorization();
     });
     let app = origin.behind(&isr());
     assert_eq!(send(&app, with_auth("alice")).await.cache(), "MISS");
@@ -132,7 +146,8 @@ async fn a_route_may_opt_in_to_caching_with_authorization() {
     // RFC 9111 §3.5: `Cache-Control: public` is the same opt-in for any service.
     let origin = Origin::new();
     origin.on_response(|_, res| {
-        res.headers_mut().insert("cache-control", "public".parse().unwrap());
+        res.headers_mut()
+            .insert("cache-control", "public".parse().unwrap());
     });
     let app = origin.behind(&isr());
     send(&app, with_auth("alice")).await;
@@ -143,14 +158,19 @@ async fn a_route_may_opt_in_to_caching_with_authorization() {
 async fn vary_headers_key_separate_variants() {
     let origin = Origin::new();
     origin.on_response(|req, res| {
-        let lang = req.headers().get("accept-language").map_or("none", |v| v.to_str().unwrap());
+        let lang = req
+            .headers()
+            .get("accept-language")
+            .map_or("none", |v| v.to_str().unwrap());
         *res.body_mut() = Full::new(Bytes::from(format!("lang={lang}")));
-        res.headers_mut().insert("vary", "Accept-Language".parse().unwrap());
+        res.headers_mut()
+            .insert("vary", "Accept-Language".parse().unwrap());
     });
     let app = origin.behind(&isr());
     let lang = |l: &'static str| {
         let mut req = request("GET", "/");
-        req.headers_mut().insert("accept-language", l.parse().unwrap());
+        req.headers_mut()
+            .insert("accept-language", l.parse().unwrap());
         send(&app, req)
     };
     assert_eq!(lang("en").await.body, "lang=en");
@@ -183,7 +203,10 @@ async fn spellings_of_one_page_share_one_entry_and_the_service_sees_the_canonica
 #[tokio::test(start_paused = true)]
 async fn query_modes_decide_which_queries_share_an_entry() {
     let origin = Origin::new();
-    let sorted = IsrLayer::builder().query_mode(QueryMode::Sorted).build().unwrap();
+    let sorted = IsrLayer::builder()
+        .query_mode(QueryMode::Sorted)
+        .build()
+        .unwrap();
     let app = origin.behind(&sorted);
     get(&app, "/s?b=2&a=1").await;
     assert_eq!(get(&app, "/s?a=1&b=2").await.cache(), "HIT");
@@ -198,7 +221,11 @@ async fn query_modes_decide_which_queries_share_an_entry() {
     get(&app, "/list?page=2&utm_source=mail").await;
     assert_eq!(get(&app, "/list?utm_source=ad&page=2").await.cache(), "HIT");
     assert_eq!(get(&app, "/list?page=3").await.cache(), "MISS");
-    assert_eq!(origin.seen(), ["/list?page=2", "/list?page=3"], "unkeyed params never reach the page");
+    assert_eq!(
+        origin.seen(),
+        ["/list?page=2", "/list?page=3"],
+        "unkeyed params never reach the page"
+    );
 
     let origin = Origin::new();
     let full = IsrLayer::new();
@@ -268,7 +295,11 @@ async fn the_memory_store_evicts_by_bytes() {
     }
     let stats = isr.stats();
     assert!(stats.bytes <= 100_000, "held {} bytes", stats.bytes);
-    assert!(stats.entries < 50 && stats.entries > 0, "held {} entries", stats.entries);
+    assert!(
+        stats.entries < 50 && stats.entries > 0,
+        "held {} entries",
+        stats.entries
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -276,7 +307,8 @@ async fn a_declared_length_over_the_limit_is_not_read_at_all() {
     let origin = Origin::new();
     origin.on_response(|_, res| {
         *res.body_mut() = Full::new(Bytes::from(vec![b'z'; 5000]));
-        res.headers_mut().insert("content-length", "5000".parse().unwrap());
+        res.headers_mut()
+            .insert("content-length", "5000".parse().unwrap());
     });
     let isr = IsrLayer::builder().max_body_bytes(1000).build().unwrap();
     let app = origin.behind(&isr);

@@ -36,7 +36,10 @@ async fn a_thousand_visitors_of_a_cold_key_share_one_render() {
 
     let got = storm(&app, 1000).await;
     assert_eq!(origin.renders(), 1);
-    assert!(got.iter().all(|g| g.body == "/hot v1"), "everyone got the one render");
+    assert!(
+        got.iter().all(|g| g.body == "/hot v1"),
+        "everyone got the one render"
+    );
     assert!(got.iter().all(|g| g.cache() == "MISS"));
 }
 
@@ -49,7 +52,10 @@ async fn a_thousand_visitors_of_a_stale_key_start_one_regeneration() {
     advance(61).await;
 
     let got = storm(&app, 1000).await;
-    assert!(got.iter().all(|g| g.cache() == "STALE" && g.body == "/hot v1"));
+    assert!(
+        got.iter()
+            .all(|g| g.cache() == "STALE" && g.body == "/hot v1")
+    );
     settle().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(origin.renders(), 2, "one first render, one regeneration");
@@ -93,7 +99,10 @@ async fn waiters_give_up_after_the_waiter_timeout_and_render_on_their_own() {
     settle().await;
     origin.set_delay(Duration::ZERO);
     let waiter = get(&app, "/slow").await;
-    assert_eq!(waiter.body, "/slow v2", "the waiter rendered for itself after 2 s");
+    assert_eq!(
+        waiter.body, "/slow v2",
+        "the waiter rendered for itself after 2 s"
+    );
     assert_eq!(leader.await.unwrap().body, "/slow v1");
     assert_eq!(origin.renders(), 2);
 }

@@ -11,13 +11,16 @@ use common::{Mode, Origin, advance, get, settle};
 use http_body_util::Full;
 use isr_layer::store::{Store, StoreFuture, StoreUsage};
 use isr_layer::{
-    CacheTags, Entry, InvalidationMode, IsrLayer, MemoryStore, PathScope, RevalidateError,
-    Revalidate,
+    CacheTags, Entry, InvalidationMode, IsrLayer, MemoryStore, PathScope, Revalidate,
+    RevalidateError,
 };
 use tokio::sync::Notify;
 
 fn isr() -> IsrLayer {
-    IsrLayer::builder().revalidate(Revalidate::Never).build().unwrap()
+    IsrLayer::builder()
+        .revalidate(Revalidate::Never)
+        .build()
+        .unwrap()
 }
 
 fn tagged(origin: &Origin) {
@@ -40,12 +43,27 @@ async fn revalidate_path_purges_one_page_in_any_spelling() {
     get(&app, "/docs/a?ref=home").await;
     get(&app, "/docs/b").await;
 
-    let report = isr.revalidator().revalidate_path("/docs/x/../a").await.unwrap();
+    let report = isr
+        .revalidator()
+        .revalidate_path("/docs/x/../a")
+        .await
+        .unwrap();
     assert_eq!(report.affected, Some(1));
     let purged = get(&app, "/docs/a").await;
-    assert_eq!((purged.cache(), purged.body.as_str()), ("MISS", "/docs/a v4"));
-    assert_eq!(get(&app, "/docs/a?ref=home").await.cache(), "MISS", "query variants too");
-    assert_eq!(get(&app, "/docs/b").await.cache(), "HIT", "other pages untouched");
+    assert_eq!(
+        (purged.cache(), purged.body.as_str()),
+        ("MISS", "/docs/a v4")
+    );
+    assert_eq!(
+        get(&app, "/docs/a?ref=home").await.cache(),
+        "MISS",
+        "query variants too"
+    );
+    assert_eq!(
+        get(&app, "/docs/b").await.cache(),
+        "HIT",
+        "other pages untouched"
+    );
     assert_eq!(get(&app, "/docs/a").await.cache(), "HIT");
 }
 
@@ -54,7 +72,14 @@ async fn revalidate_layout_purges_a_subtree() {
     let origin = Origin::new();
     let isr = isr();
     let app = origin.behind(&isr);
-    for path in ["/docs", "/docs/", "/docs/a", "/docs/a/b", "/docsearch", "/blog/x"] {
+    for path in [
+        "/docs",
+        "/docs/",
+        "/docs/a",
+        "/docs/a/b",
+        "/docsearch",
+        "/blog/x",
+    ] {
         get(&app, path).await;
     }
     isr.revalidator()
@@ -82,7 +107,10 @@ async fn revalidate_tag_reaches_every_tagged_page_and_nothing_else() {
     for path in ["/products/blue-sneakers", "/products/red-hat", "/"] {
         get(&app, path).await;
     }
-    isr.revalidator().revalidate_tag("product-blue-sneakers").await.unwrap();
+    isr.revalidator()
+        .revalidate_tag("product-blue-sneakers")
+        .await
+        .unwrap();
     assert_eq!(get(&app, "/products/blue-sneakers").await.cache(), "MISS");
     assert_eq!(get(&app, "/products/red-hat").await.cache(), "HIT");
     isr.revalidator().revalidate_tags(["all"]).await.unwrap();
@@ -117,7 +145,10 @@ async fn a_failing_render_after_a_purge_serves_the_old_copy() {
     isr.revalidator().revalidate_path("/p").await.unwrap();
     origin.set_mode(Mode::ServerError);
     let got = get(&app, "/p").await;
-    assert_eq!((got.status.as_u16(), got.cache(), got.body.as_str()), (200, "STALE", "/p v1"));
+    assert_eq!(
+        (got.status.as_u16(), got.cache(), got.body.as_str()),
+        (200, "STALE", "/p v1")
+    );
     // Backed off: the next visitors get the old copy without another render.
     assert_eq!(get(&app, "/p").await.cache(), "STALE");
     assert_eq!(origin.renders(), 2);
@@ -140,7 +171,10 @@ async fn stale_mode_serves_the_old_copy_while_one_regeneration_runs() {
         .await
         .unwrap();
     let got = get(&app, "/products/x").await;
-    assert_eq!((got.cache(), got.body.as_str()), ("STALE", "/products/x v1"));
+    assert_eq!(
+        (got.cache(), got.body.as_str()),
+        ("STALE", "/products/x v1")
+    );
     settle().await;
     let got = get(&app, "/products/x").await;
     assert_eq!((got.cache(), got.body.as_str()), ("HIT", "/products/x v2"));
@@ -171,9 +205,14 @@ async fn a_purge_during_a_render_is_never_lost() {
     let isr = isr();
     let app = tower::Layer::layer(&isr, svc);
     let visit = |app: isr_layer::IsrService<_>| async move {
-        let res = tower::ServiceExt::oneshot(app, common::request("GET", "/p")).await.unwrap();
+        let res = tower::ServiceExt::oneshot(app, common::request("GET", "/p"))
+            .await
+            .unwrap();
         let cache = res.headers()["x-isr-cache"].to_str().unwrap().to_owned();
-        let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         (cache, String::from_utf8(body.to_vec()).unwrap())
     };
 
@@ -239,9 +278,20 @@ async fn invalidating_a_tag_on_100k_pages_touches_none_of_them() {
     assert_eq!(isr.stats().entries, 100_000);
 
     let before = ops.load(Ordering::Relaxed);
-    isr.revalidator().revalidate_tag("everywhere").await.unwrap();
-    assert_eq!(ops.load(Ordering::Relaxed), before, "no entry is read, written or scanned");
-    assert_eq!(isr.stats().invalidation_stamps, 1, "one stamp, whatever the page count");
+    isr.revalidator()
+        .revalidate_tag("everywhere")
+        .await
+        .unwrap();
+    assert_eq!(
+        ops.load(Ordering::Relaxed),
+        before,
+        "no entry is read, written or scanned"
+    );
+    assert_eq!(
+        isr.stats().invalidation_stamps,
+        1,
+        "one stamp, whatever the page count"
+    );
 
     // ...and yet every page is invalid.
     assert_eq!(get(&app, "/p/0").await.cache(), "MISS");
@@ -259,18 +309,31 @@ async fn the_stamp_table_stays_bounded_without_losing_a_purge() {
         .unwrap();
     let app = origin.behind(&isr);
     get(&app, "/products/early").await;
-    isr.revalidator().revalidate_tag("product-early").await.unwrap();
+    isr.revalidator()
+        .revalidate_tag("product-early")
+        .await
+        .unwrap();
     for i in 0..1_000 {
-        isr.revalidator().revalidate_tag(&format!("unrelated-{i}")).await.unwrap();
+        isr.revalidator()
+            .revalidate_tag(&format!("unrelated-{i}"))
+            .await
+            .unwrap();
     }
     assert!(isr.stats().invalidation_stamps <= 100);
-    assert_eq!(get(&app, "/products/early").await.cache(), "MISS", "the purge survived pruning");
+    assert_eq!(
+        get(&app, "/products/early").await.cache(),
+        "MISS",
+        "the purge survived pruning"
+    );
 }
 
 #[tokio::test]
 async fn bad_targets_are_refused_with_a_reason() {
     let r = IsrLayer::new().revalidator();
-    assert_eq!(r.revalidate_tag("").await.unwrap_err(), RevalidateError::EmptyTag);
+    assert_eq!(
+        r.revalidate_tag("").await.unwrap_err(),
+        RevalidateError::EmptyTag
+    );
     assert_eq!(
         r.revalidate_tag(&"t".repeat(257)).await.unwrap_err(),
         RevalidateError::TagTooLong

@@ -27,7 +27,11 @@ async fn last_good_page_survives(mode: Mode) {
     origin.set_mode(mode);
 
     let stale = get(&app, "/p").await;
-    assert_eq!((stale.cache(), stale.body.as_str()), ("STALE", "/p v1"), "{mode:?}");
+    assert_eq!(
+        (stale.cache(), stale.body.as_str()),
+        ("STALE", "/p v1"),
+        "{mode:?}"
+    );
     failures_reach(&isr, 1).await;
     assert_eq!(origin.renders(), 2, "{mode:?}: one regeneration tried");
 
@@ -35,7 +39,11 @@ async fn last_good_page_survives(mode: Mode) {
     let mut renders = origin.renders();
     for _ in 0..5 {
         let got = get(&app, "/p").await;
-        assert_eq!((got.cache(), got.body.as_str()), ("STALE", "/p v1"), "{mode:?}");
+        assert_eq!(
+            (got.cache(), got.body.as_str()),
+            ("STALE", "/p v1"),
+            "{mode:?}"
+        );
     }
     settle().await;
     assert_eq!(origin.renders(), renders, "{mode:?}: backed off");
@@ -100,11 +108,17 @@ async fn a_failed_first_render_returns_the_inner_response_and_caches_nothing() {
     let isr = isr();
     let app = origin.behind(&isr);
     let got = get(&app, "/p").await;
-    assert_eq!((got.status.as_u16(), got.cache(), got.body.as_str()), (500, "BYPASS", "/p v1"));
+    assert_eq!(
+        (got.status.as_u16(), got.cache(), got.body.as_str()),
+        (500, "BYPASS", "/p v1")
+    );
 
     origin.set_mode(Mode::Ok);
     let next = get(&app, "/p").await;
-    assert_eq!((next.status.as_u16(), next.cache(), next.body.as_str()), (200, "MISS", "/p v2"));
+    assert_eq!(
+        (next.status.as_u16(), next.cache(), next.body.as_str()),
+        (200, "MISS", "/p v2")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -117,7 +131,11 @@ async fn a_first_render_error_is_the_inner_services_own_error() {
         .unwrap_err();
     assert_eq!(err.to_string(), "origin error");
     origin.set_mode(Mode::Ok);
-    assert_eq!(get(&app, "/p").await.cache(), "MISS", "the key is not left locked");
+    assert_eq!(
+        get(&app, "/p").await.cache(),
+        "MISS",
+        "the key is not left locked"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -129,7 +147,10 @@ async fn a_first_render_panic_reaches_the_caller_and_leaves_no_lock() {
         let app = app.clone();
         tokio::spawn(async move { get(&app, "/p").await })
     };
-    assert!(visitor.await.unwrap_err().is_panic(), "as if there were no cache");
+    assert!(
+        visitor.await.unwrap_err().is_panic(),
+        "as if there were no cache"
+    );
     origin.set_mode(Mode::Ok);
     assert_eq!(get(&app, "/p").await.body, "/p v2");
 }

@@ -98,23 +98,15 @@ where
     }
     let shared_with_authorization = collected.allow_authorization || directives.allows_authorized();
 
-    let verdict = filters::check_response_headers(parts.status, &parts.headers, &directives)
-        .and_then(|()| match policy.revalidate {
-            Revalidate::Dynamic => Err(BypassReason::Dynamic(policy.source)),
-            _ => Ok(()),
-        })
-        .and_then(|()| match target.authorized && !shared_with_authorization {
-            true => Err(BypassReason::Authorization),
-            false => Ok(()),
-        })
-        .and_then(|()| {
-            let declared = content_length(&parts.headers).unwrap_or(0);
-            let at_least = body.size_hint().lower().max(declared);
-            match at_least > engine.config.max_body_bytes as u64 {
-                true => Err(BypassReason::TooLarge),
-                false => Ok(()),
-            }
-        });
+    let verdict = check(
+        engine,
+        target,
+        &parts,
+        &body,
+        &directives,
+        policy,
+        shared_with_authorization,
+    );
     if let Err(reason) = verdict {
         let response = passed(parts, IsrBody::inner(body), target.head);
         return Admission::Pass { response, reason };
@@ -159,7 +151,10 @@ where
     };
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     if let Some(window) = engine.config.downstream_swr {
-        headers.insert(CACHE_CONTROL, downstream_cache_control(policy.revalidate, window));
+        headers.insert(
+            CACHE_CONTROL,
+            downstream_cache_control(policy.revalidate, window),
+        );
     }
 
     let mut tags = collected.tags;
@@ -186,6 +181,30 @@ where
         tags,
         shared_with_authorization,
     }))
+}
+
+/// Every rule a response must pass to be stored, in the order the debug log reports them.
+fn check<B: Body>(
+    engine: &Engine,
+    target: &RenderTarget,
+    parts: &http::response::Parts,
+    body: &B,
+    directives: &Directives,
+    policy: Resolved,
+    shared_with_authorization: bool,
+) -> Result<(), BypassReason> {
+    filters::check_response_headers(parts.status, &parts.headers, directives)?;
+    if policy.revalidate.is_dynamic() {
+        return Err(BypassReason::Dynamic(policy.source));
+    }
+    if target.authorized && !shared_with_authorization {
+        return Err(BypassReason::Authorization);
+    }
+    let declared = content_length(&parts.headers).unwrap_or(0);
+    if body.size_hint().lower().max(declared) > engine.config.max_body_bytes as u64 {
+        return Err(BypassReason::TooLarge);
+    }
+    Ok(())
 }
 
 /// A response passed to the visitor as the inner service made it, marked `BYPASS`.
@@ -249,7 +268,10 @@ where
     }
     let bytes = match chunks.len() {
         0 => Bytes::new(),
-        1 => chunks.pop_front().and_then(|f| f.into_data().ok()).unwrap_or_default(),
+        1 => chunks
+            .pop_front()
+            .and_then(|f| f.into_data().ok())
+            .unwrap_or_default(),
         _ => {
             let mut all = BytesMut::with_capacity(size);
             for frame in chunks {
@@ -278,7 +300,10 @@ fn downstream_cache_control(revalidate: Revalidate, window: Duration) -> HeaderV
     let value = if window.is_zero() || revalidate == Revalidate::Never {
         format!("s-maxage={max_age}")
     } else {
-        format!("s-maxage={max_age}, stale-while-revalidate={}", window.as_secs())
+        format!(
+            "s-maxage={max_age}, stale-while-revalidate={}",
+            window.as_secs()
+        )
     };
     HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static("s-maxage=0"))
 }
@@ -310,8 +335,14 @@ mod tests {
             downstream_cache_control(Revalidate::secs(60), w),
             "s-maxage=60, stale-while-revalidate=86400"
         );
-        assert_eq!(downstream_cache_control(Revalidate::Never, w), "s-maxage=31536000");
-        assert_eq!(downstream_cache_control(Revalidate::secs(60), Duration::ZERO), "s-maxage=60");
+        assert_eq!(
+            downstream_cache_control(Revalidate::Never, w),
+            "s-maxage=31536000"
+        );
+        assert_eq!(
+            downstream_cache_control(Revalidate::secs(60), Duration::ZERO),
+            "s-maxage=60"
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ impl Backoff {
 
     /// Records a failure at `now` and returns the delay before the next retry.
     pub(crate) fn failed(&self, key: &str, now: Micros) -> Duration {
-        let count = self.failing.get(key).map_or(1, |f| f.count.saturating_add(1));
+        let count = self
+            .failing
+            .get(key)
+            .map_or(1, |f| f.count.saturating_add(1));
         let delay = self.delay(count);
         self.failing.insert(
             Arc::from(key),
@@ -53,7 +56,9 @@ impl Backoff {
     }
 
     fn delay(&self, failures: u32) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(failures.saturating_sub(1).min(31))
+            .unwrap_or(u32::MAX);
         self.min.saturating_mul(factor).min(self.max)
     }
 }

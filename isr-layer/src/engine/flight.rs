@@ -110,8 +110,15 @@ impl FlightGuard {
         // Publish first, then free the key: a visitor arriving in between joins as a waiter
         // and sees the landing at once; one arriving after finds the stored entry.
         self.tx.send_replace(Some(landing));
-        let mut map = self.flights.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.get(&self.key).is_some_and(|rx| rx.same_channel(&self.tx.subscribe())) {
+        let mut map = self
+            .flights
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if map
+            .get(&self.key)
+            .is_some_and(|rx| rx.same_channel(&self.tx.subscribe()))
+        {
             map.remove(&self.key);
         }
     }
@@ -131,8 +138,12 @@ mod tests {
     async fn a_dropped_guard_releases_the_key_and_its_waiters() {
         let flights = Flights::default();
         let key: Arc<str> = Arc::from("/a");
-        let Join::Lead(guard) = flights.join(&key) else { panic!("first joins lead") };
-        let Join::Wait(waiter) = flights.join(&key) else { panic!("second joins wait") };
+        let Join::Lead(guard) = flights.join(&key) else {
+            panic!("first joins lead")
+        };
+        let Join::Wait(waiter) = flights.join(&key) else {
+            panic!("second joins wait")
+        };
         assert!(flights.try_lead(&key).is_none());
         drop(guard);
         assert!(matches!(waiter.landing().await, Landing::Nothing));

@@ -18,10 +18,10 @@ use http::HeaderValue;
 use tokio::sync::Semaphore;
 
 pub(crate) use self::admit::{Admission, RenderTarget, admit};
-pub(crate) use self::flight::{FlightGuard, Join, Landing};
-pub(crate) use self::respond::serve_entry;
 use self::backoff::Backoff;
 use self::flight::Flights;
+pub(crate) use self::flight::{FlightGuard, Join, Landing};
+pub(crate) use self::respond::serve_entry;
 use self::variance::VaryIndex;
 use crate::clock::{Clock, Micros};
 use crate::entry::Entry;
@@ -234,12 +234,16 @@ impl Engine {
         let route = route.unwrap_or("-");
         if self.config.debug {
             match reason {
-                Some(reason) => tracing::info!(target: "isr", cache = status.as_str(), key, route, %reason),
+                Some(reason) => {
+                    tracing::info!(target: "isr", cache = status.as_str(), key, route, %reason)
+                }
                 None => tracing::info!(target: "isr", cache = status.as_str(), key, route),
             }
         } else {
             match reason {
-                Some(reason) => tracing::debug!(target: "isr", cache = status.as_str(), key, route, %reason),
+                Some(reason) => {
+                    tracing::debug!(target: "isr", cache = status.as_str(), key, route, %reason)
+                }
                 None => tracing::debug!(target: "isr", cache = status.as_str(), key, route),
             }
         }
@@ -255,7 +259,8 @@ impl Engine {
         self.stats.inc_invalidations();
         #[cfg(feature = "metrics")]
         metrics::counter!("isr_invalidations_total").increment(1);
-        let affected = affected.map_or_else(|| "unknown (O(1), no scan)".to_owned(), |n| n.to_string());
+        let affected =
+            affected.map_or_else(|| "unknown (O(1), no scan)".to_owned(), |n| n.to_string());
         let mode = match mode {
             InvalidationMode::Expire => "expire",
             InvalidationMode::Stale => "stale",

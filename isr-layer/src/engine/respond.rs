@@ -71,7 +71,10 @@ mod tests {
         let etag = HeaderValue::from_static("\"abc\"");
         assert!(etag_matches(&HeaderValue::from_static("\"abc\""), &etag));
         assert!(etag_matches(&HeaderValue::from_static("W/\"abc\""), &etag));
-        assert!(etag_matches(&HeaderValue::from_static("\"x\", \"abc\""), &etag));
+        assert!(etag_matches(
+            &HeaderValue::from_static("\"x\", \"abc\""),
+            &etag
+        ));
         assert!(etag_matches(&HeaderValue::from_static("*"), &etag));
         assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), &etag));
     }

@@ -103,7 +103,10 @@ impl Origin {
             let state = Arc::clone(&state);
             async move {
                 let n = state.renders.fetch_add(1, Ordering::SeqCst) + 1;
-                let target = req.uri().path_and_query().map_or("/".into(), |pq| pq.to_string());
+                let target = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/".into(), |pq| pq.to_string());
                 state.seen.lock().unwrap().push(target.clone());
                 let delay = *state.delay.lock().unwrap();
                 if !delay.is_zero() {
