@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every test and doctest of the workspace.
+# The whole test suite: formatting, lints, every doctest and test of the workspace.
+# Ends with one line "N passed, N failed" counting doctests and tests together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -9,12 +13,24 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
-echo "== tests"
-if cargo nextest --version >/dev/null 2>&1; then
-    cargo nextest run --workspace --all-features --no-fail-fast
-else
-    cargo test --workspace --all-features --no-fail-fast --lib --bins --tests
-fi
-
 echo "== doctests"
-cargo test --workspace --all-features --doc
+cargo test --workspace --all-features --doc 2>&1 | tee "$log"
+doc_passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}' || true)
+
+echo "== tests"
+# Counting below must not stop the script when a pattern is absent.
+set +e +o pipefail
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --all-features --no-fail-fast 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    passed=$(grep -oE '[0-9]+ passed' "$log" | tail -1 | awk '{print $1}')
+    failed=$(grep -oE '[0-9]+ failed' "$log" | tail -1 | awk '{print $1}')
+else
+    cargo test --workspace --all-features --no-fail-fast --lib --bins --tests 2>&1 | tee "$log"
+    status=${PIPESTATUS[0]}
+    passed=$(grep -oE '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}' || true)
+    failed=$(grep -oE '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+fi
+echo
+echo "$(( ${passed:-0} + doc_passed )) passed, ${failed:-0} failed"
+exit "$status"
