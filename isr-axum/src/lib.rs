@@ -1,23 +1,27 @@
 //! axum ergonomics for [`isr_layer`]: Incremental Static Regeneration for axum apps.
 //!
-//! `IsrLayer` already works on any axum `Router` (`.layer(IsrLayer::new())`), and
-//! [`IsrPolicyLayer`] sets the policy of a nested router. This crate re-exports them; the handler
-//! extractor, response parts, the `#[revalidate]` attribute and the purge router are built on
-//! top in later releases (see the changelog).
+//! [`IsrLayer`] works on any axum `Router` (`.layer(IsrLayer::new())`) and [`IsrPolicyLayer`]
+//! sets the policy of a nested router (the "layout" level). This crate adds the
+//! [`purge_router`] for on-demand revalidation from a CMS webhook.
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use isr_axum::{IsrLayer, IsrPolicyLayer};
+//! use isr_axum::{IsrLayer, IsrPolicyLayer, PurgeAuth, purge_router};
 //!
+//! let isr = IsrLayer::new();
 //! let app: Router = Router::new()
 //!     .route("/", get(|| async { "home" }))
 //!     .nest("/dashboard", Router::new()
 //!         .route("/stats", get(|| async { "per visitor" }))
 //!         .layer(IsrPolicyLayer::dynamic()))
-//!     .layer(IsrLayer::new());
+//!     .layer(isr.clone())
+//!     .nest("/api/revalidate", purge_router(isr.revalidator(), PurgeAuth::new("secret").unwrap()));
 //! ```
 
+mod purge;
+
+pub use self::purge::{MAX_PURGE_BODY, PurgeAuth, PurgeAuthError, SECRET_HEADER, purge_router};
 pub use isr_layer::{
-    CacheStatus, CacheTags, IsrBuilder, IsrLayer, IsrPolicyLayer, RenderContext, Revalidate,
-    Revalidator,
+    CacheStatus, CacheTags, InvalidationMode, IsrBuilder, IsrLayer, IsrPolicyLayer, PathScope,
+    RenderContext, Revalidate, Revalidator,
 };

@@ -14,7 +14,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::clock::Micros;
-use crate::engine::Engine;
+use crate::engine::{Engine, Freshness};
 use crate::entry::Entry;
 use crate::key;
 
@@ -74,6 +74,43 @@ pub struct Revalidation {
     /// Entries in this process's memory it reached, when that is cheap to know (a single page);
     /// `None` for tags, layouts and everything, which are applied in O(1) without a scan.
     pub affected: Option<u64>,
+}
+
+/// How an entry stands now, as listed by [`Revalidator::inspect`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryState {
+    /// Served as `HIT`.
+    Fresh,
+    /// Past its revalidate time (or soft-purged): served as `STALE` while it regenerates.
+    Stale,
+    /// Purged: the next visitor waits for a fresh render.
+    Invalidated,
+}
+
+impl EntryState {
+    /// `fresh`, `stale` or `invalid`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Fresh => "fresh",
+            Self::Stale => "stale",
+            Self::Invalidated => "invalid",
+        }
+    }
+}
+
+/// One entry as listed by [`Revalidator::inspect`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EntrySummary {
+    /// The entry itself (key, route, status, tags, policy).
+    pub entry: Arc<Entry>,
+    /// Its state now.
+    pub state: EntryState,
+    /// Time since it was stored.
+    pub age: Duration,
+    /// Bytes it holds in memory.
+    pub bytes: usize,
 }
 
 /// Who asked for a revalidation, for the debug log.
@@ -222,6 +259,27 @@ impl Revalidator {
                 .tags
                 .invalidate(&Target::All, InvalidationMode::Expire, &self.engine.clock);
         Ok(self.report(&Target::All, InvalidationMode::Expire, stamp, None))
+    }
+
+    /// Up to `limit` entries held in this process's memory, with their state now: the
+    /// "trust, but verify" view for a debugging endpoint.
+    pub fn inspect(&self, limit: usize) -> Vec<EntrySummary> {
+        let now = self.engine.clock.now();
+        self.engine
+            .store
+            .local_entries(limit)
+            .into_iter()
+            .map(|entry| EntrySummary {
+                state: match self.engine.freshness(&entry, now) {
+                    Freshness::Fresh => EntryState::Fresh,
+                    Freshness::Stale => EntryState::Stale,
+                    Freshness::Expired => EntryState::Invalidated,
+                },
+                age: Duration::from_micros(now.saturating_sub(entry.stored_at)),
+                bytes: entry.weight(),
+                entry,
+            })
+            .collect()
     }
 
     fn report(

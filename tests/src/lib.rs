@@ -1,2 +1,114 @@
 //! Helpers shared by the cross-crate suites: a real HTTP server on an ephemeral port and a
-//! small client.
+//! small HTTP/1 client.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::task::JoinHandle;
+
+/// An app served on `127.0.0.1` at an ephemeral port, stopped when dropped.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a client got back.
+#[derive(Debug)]
+pub struct Got {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, as text.
+    pub body: String,
+}
+
+impl Got {
+    /// The `x-isr-cache` header, or `-`.
+    pub fn cache(&self) -> &str {
+        self.header("x-isr-cache").unwrap_or("-")
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+impl Server {
+    /// Serves `app` over real HTTP/1.1.
+    pub async fn start(app: Router) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self { addr, task, client }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> Got {
+        self.send(Method::GET, path, &[], "").await
+    }
+
+    /// Sends a request with headers and a body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Got {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(Full::new(Bytes::from(body.to_owned())))
+            .expect("a valid request");
+        let response = self
+            .client
+            .request(request)
+            .await
+            .expect("the server answers");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("a whole body").to_bytes();
+        Got {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json(&self, path: &str, headers: &[(&str, &str)], json: &str) -> Got {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(Method::POST, path, &all, json).await
+    }
+}
