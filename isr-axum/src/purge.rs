@@ -390,7 +390,13 @@ mod tests {
     fn only_the_exact_secret_verifies() {
         let auth = PurgeAuth::new("correct horse").unwrap();
         assert!(auth.verify("correct horse"));
-        for wrong in ["", "correct", "correct horse ", "Correct horse", "correct horsf"] {
+        for wrong in [
+            "",
+            "correct",
+            "correct horse ",
+            "Correct horse",
+            "correct horsf",
+        ] {
             assert!(!auth.verify(wrong), "{wrong:?}");
         }
     }
