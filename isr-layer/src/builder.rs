@@ -97,8 +97,8 @@ impl IsrBuilder {
     }
 
     /// The default revalidate of every page (the lowest of all levels wins).
-    pub fn revalidate(mut self, revalidate: Revalidate) -> Self {
-        self.config.revalidate = revalidate;
+    pub fn revalidate(mut self, revalidate: impl Into<Revalidate>) -> Self {
+        self.config.revalidate = revalidate.into();
         self
     }
 

@@ -76,6 +76,46 @@ pub struct Revalidation {
     pub affected: Option<u64>,
 }
 
+/// One revalidation, as announced to [`Revalidator::subscribe`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Invalidation {
+    /// What was invalidated.
+    pub target: InvalidationTarget,
+    /// How.
+    pub mode: InvalidationMode,
+    /// When it took effect.
+    pub at: SystemTime,
+    /// Who asked.
+    pub origin: Origin,
+}
+
+/// What one revalidation named.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidationTarget {
+    /// One page (canonical path).
+    Page(String),
+    /// A layout prefix and everything under it.
+    Layout(String),
+    /// A tag.
+    Tag(String),
+    /// Everything.
+    All,
+}
+
+impl InvalidationTarget {
+    /// Whether this invalidation covers the path prefix `prefix` (a layout above or at it, or
+    /// everything).
+    pub fn covers_prefix(&self, prefix: &str) -> bool {
+        match self {
+            Self::All => true,
+            Self::Layout(layout) => prefixes_of(prefix).any(|p| p == layout),
+            Self::Page(_) | Self::Tag(_) => false,
+        }
+    }
+}
+
 /// How an entry stands now, as listed by [`Revalidator::inspect`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -261,6 +301,13 @@ impl Revalidator {
         Ok(self.report(&Target::All, InvalidationMode::Expire, stamp, None))
     }
 
+    /// Announcements of every revalidation made through any clone of this revalidator (or of
+    /// the layer it came from), e.g. to refresh a list of static params when its layout is
+    /// revalidated. A receiver that falls behind skips the oldest announcements.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Invalidation> {
+        self.engine.invalidations.subscribe()
+    }
+
     /// Up to `limit` entries held in this process's memory, with their state now: the
     /// "trust, but verify" view for a debugging endpoint.
     pub fn inspect(&self, limit: usize) -> Vec<EntrySummary> {
@@ -291,10 +338,20 @@ impl Revalidator {
     ) -> Revalidation {
         self.engine
             .trace_invalidation(&target.to_string(), mode, self.origin.as_str(), affected);
-        Revalidation {
-            at: UNIX_EPOCH + Duration::from_micros(stamp),
-            affected,
-        }
+        let at = UNIX_EPOCH + Duration::from_micros(stamp);
+        // Nobody listening is fine: the send only fails when there are no receivers.
+        let _ = self.engine.invalidations.send(Invalidation {
+            target: match target {
+                Target::Page(p) => InvalidationTarget::Page((*p).to_owned()),
+                Target::Layout(p) => InvalidationTarget::Layout((*p).to_owned()),
+                Target::Tag(t) => InvalidationTarget::Tag((*t).to_owned()),
+                Target::All => InvalidationTarget::All,
+            },
+            mode,
+            at,
+            origin: self.origin,
+        });
+        Revalidation { at, affected }
     }
 }
 

@@ -85,8 +85,8 @@ pub use self::entry::Entry;
 pub use self::filters::BypassReason;
 pub use self::future::ResponseFuture;
 pub use self::invalidate::{
-    EntryState, EntrySummary, InvalidationMode, MAX_TAG_LEN, MAX_TAGS_PER_ENTRY, Origin, PathScope,
-    RevalidateError, Revalidation, Revalidator,
+    EntryState, EntrySummary, Invalidation, InvalidationMode, InvalidationTarget, MAX_TAG_LEN,
+    MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, Revalidator,
 };
 pub use self::key::QueryMode;
 pub use self::layer::IsrLayer;

@@ -40,9 +40,9 @@ pub struct IsrPolicyLayer {
 
 impl IsrPolicyLayer {
     /// A layout policy with this revalidate.
-    pub fn new(revalidate: Revalidate) -> Self {
+    pub fn new(revalidate: impl Into<Revalidate>) -> Self {
         Self {
-            revalidate: Some(revalidate),
+            revalidate: Some(revalidate.into()),
             tags: Arc::new([]),
         }
     }

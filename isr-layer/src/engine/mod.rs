@@ -114,6 +114,7 @@ pub(crate) struct Engine {
     /// dynamic route under load is not serialised behind one render (pingora's "predictor").
     uncacheable: moka::sync::Cache<Arc<str>, BypassReason>,
     regenerations: Arc<Semaphore>,
+    pub(crate) invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
 }
 
 impl fmt::Debug for Engine {
@@ -140,6 +141,7 @@ impl Engine {
             clock: Clock::new(),
             stats: Counters::default(),
             uncacheable,
+            invalidations: tokio::sync::broadcast::channel(1024).0,
             store,
             config,
         }

@@ -1,0 +1,116 @@
+//! The `Isr` extractor: set the policy and tags of the page being rendered from a handler.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+use isr_layer::{PolicySource, RenderContext, Revalidate};
+
+/// The render in progress, from a handler's point of view.
+///
+/// Its calls write into the [`RenderContext`] the layer gave this render; the lowest revalidate
+/// of all levels still wins. It also records the route pattern (axum's [`MatchedPath`]) for the
+/// debug log and the inspect listing.
+///
+/// Used on a route that is not under an [`IsrLayer`](crate::IsrLayer), or on a request that is
+/// not being rendered by it (e.g. a `POST`), every call is a no-op and the page works as if the
+/// extractor were not there; a warning is logged once per process so the missing layer is
+/// noticed.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum::{extract::Path, response::Html};
+/// use isr_axum::Isr;
+///
+/// async fn product(isr: Isr, Path(slug): Path<String>) -> Html<String> {
+///     isr.revalidate(Duration::from_secs(3600));
+///     isr.tags([format!("product-{slug}"), "all-products".to_owned()]);
+///     Html(format!("<h1>{slug}</h1>"))
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Isr {
+    render: Option<RenderContext>,
+}
+
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+impl<S: Send + Sync> FromRequestParts<S> for Isr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let render = parts.extensions.get::<RenderContext>().cloned();
+        match &render {
+            Some(render) => {
+                if let Some(route) = parts.extensions.get::<MatchedPath>() {
+                    render.set_route(route.as_str());
+                }
+            }
+            None => {
+                if parts.method == axum::http::Method::GET && !WARNED.swap(true, Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        target: "isr",
+                        path = %parts.uri.path(),
+                        "the Isr extractor is used on a route without an IsrLayer: its calls do nothing"
+                    );
+                }
+            }
+        }
+        Ok(Self { render })
+    }
+}
+
+impl Isr {
+    /// Whether this request is being rendered by an `IsrLayer` (otherwise calls do nothing).
+    pub fn is_active(&self) -> bool {
+        self.render.is_some()
+    }
+
+    fn with(&self, f: impl FnOnce(&RenderContext)) {
+        if let Some(render) = &self.render {
+            f(render);
+        }
+    }
+
+    /// The page stays fresh for `ttl` (if that is the lowest of all levels).
+    pub fn revalidate(&self, ttl: Duration) {
+        self.with(|r| r.revalidate(Revalidate::After(ttl), PolicySource::Handler));
+    }
+
+    /// The page stays fresh for `secs` seconds; `0` makes it dynamic.
+    pub fn revalidate_secs(&self, secs: u64) {
+        self.with(|r| r.revalidate(Revalidate::secs(secs), PolicySource::Handler));
+    }
+
+    /// The page is cached until invalidated (unless another level sets a revalidate).
+    pub fn revalidate_never(&self) {
+        self.with(|r| r.revalidate(Revalidate::Never, PolicySource::Handler));
+    }
+
+    /// The page is never cached: it renders for every request.
+    pub fn dynamic(&self) {
+        self.with(|r| r.revalidate(Revalidate::Dynamic, PolicySource::Handler));
+    }
+
+    /// Tags the page.
+    pub fn tag(&self, tag: impl AsRef<str>) {
+        self.with(|r| r.tag(tag));
+    }
+
+    /// Tags the page with several tags.
+    pub fn tags<I, T>(&self, tags: I)
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.with(|r| r.add_tags(tags));
+    }
+
+    /// The render context itself, to move into a task the handler spawns (see
+    /// [`RenderContext`]).
+    pub fn context(&self) -> Option<&RenderContext> {
+        self.render.as_ref()
+    }
+}
