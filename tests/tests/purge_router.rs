@@ -32,7 +32,7 @@ async fn site() -> (Server, Arc<AtomicUsize>) {
         async move { format!("doc {slug} render {n}") }
     };
     let isr = IsrLayer::builder()
-        .revalidate(Revalidate::Never)
+        .revalidate(Revalidate::never())
         .build()
         .unwrap();
     let app = Router::new()

@@ -1,0 +1,247 @@
+//! The ISR handbook in one app.
+//!
+//! - `GET /docs/{slug}` — 80 guides, prerendered at start-up, revalidated every
+//!   `DOCS_REVALIDATE` seconds (1800 by default); unlisted slugs render on first visit.
+//! - `GET /products/{slug}` — revalidate 3600, tags `product-{slug}` and `all-products`.
+//! - `GET /` — the home page featuring products, tag `all-products`.
+//! - `GET /dashboard/stats` — under a layout that reads a cookie: dynamic (`BYPASS`).
+//! - `POST /api/revalidate` — the purge router (path, layout, tag, tags), `GET` to inspect.
+//! - `PATCH /api/products/{slug}`, `POST /api/guides` — admin calls that change content and
+//!   revalidate.
+
+mod admin;
+pub mod content;
+mod pages;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, patch, post};
+use isr_axum::{
+    IsrLayer, IsrPolicyLayer, ParamSet, PrerenderReport, PurgeAuth, Revalidate, StaticParams,
+    purge_router,
+};
+
+use crate::content::Content;
+
+/// How the app is set up; [`Config::from_env`] reads it from the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Revalidate of the docs pages (`DOCS_REVALIDATE`, seconds; default 1800).
+    pub docs_revalidate: Duration,
+    /// The secret of the purge and admin endpoints (`REVALIDATION_SECRET`).
+    pub secret: String,
+    /// Whether the secret was generated because none was configured.
+    pub secret_generated: bool,
+    /// Simulated latency of each content fetch (20 ms).
+    pub content_latency: Duration,
+}
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}={value:?}: {why}")]
+pub struct ConfigError {
+    var: &'static str,
+    value: String,
+    why: &'static str,
+}
+
+impl Config {
+    /// Reads `DOCS_REVALIDATE` and `REVALIDATION_SECRET`. Without a secret, a development
+    /// secret is generated (the caller should print it with a warning).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), from any source of variables.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let docs_revalidate = match var("DOCS_REVALIDATE") {
+            None => Duration::from_secs(1800),
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError {
+                        var: "DOCS_REVALIDATE",
+                        value,
+                        why: "expected a whole number of seconds greater than 0",
+                    });
+                }
+            },
+        };
+        let (secret, secret_generated) = match var("REVALIDATION_SECRET") {
+            Some(s) if !s.trim().is_empty() => (s, false),
+            _ => (development_secret(), true),
+        };
+        Ok(Self {
+            docs_revalidate,
+            secret,
+            secret_generated,
+            content_latency: Duration::from_millis(20),
+        })
+    }
+}
+
+/// A random-enough secret for local development, from the standard library's hasher keys.
+fn development_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::from("dev-");
+    for _ in 0..2 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// Wall-clock time that advances with tokio's clock, so a test that pauses and advances time
+/// sees pages rendered "later".
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    wall: std::time::SystemTime,
+    base: tokio::time::Instant,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Self {
+            wall: std::time::SystemTime::now(),
+            base: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The time now.
+    pub fn now(&self) -> std::time::SystemTime {
+        self.wall + self.base.elapsed()
+    }
+}
+
+/// The app's shared state.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// The clock pages show.
+    pub clock: Clock,
+    /// The content source.
+    pub content: Content,
+    /// The ISR layer (and handle).
+    pub isr: IsrLayer,
+    /// The prerender list of `/docs/{slug}`.
+    pub params: StaticParams,
+    /// The admin and purge secret.
+    pub auth: PurgeAuth,
+    /// The configuration.
+    pub config: Config,
+}
+
+impl Site {
+    /// Builds the site: content, cache, static params.
+    pub fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let content = Content::seeded(config.content_latency);
+        let isr = IsrLayer::builder()
+            .revalidate(Revalidate::never())
+            .build()?;
+        let source = content.clone();
+        let params = StaticParams::new().route("/docs/{slug}", move || {
+            let source = source.clone();
+            async move {
+                Ok(source
+                    .guide_slugs()
+                    .await
+                    .into_iter()
+                    .map(|slug| vec![("slug".to_owned(), slug)])
+                    .collect::<Vec<ParamSet>>())
+            }
+        })?;
+        let auth = PurgeAuth::new(&config.secret)?;
+        Ok(Self {
+            clock: Clock::new(),
+            content,
+            isr,
+            params,
+            auth,
+            config,
+        })
+    }
+
+    /// The router: pages under the ISR layer, the purge and admin endpoints beside it.
+    pub fn router(&self) -> Router {
+        let dashboard = Router::new()
+            .route("/stats", get(pages::stats))
+            .layer(middleware::from_fn(dashboard_layout))
+            .layer(IsrPolicyLayer::dynamic());
+        let pages = Router::new()
+            .route("/", get(pages::home))
+            .route("/docs/{slug}", get(pages::guide))
+            .route("/products/{slug}", get(pages::product))
+            .nest("/dashboard", dashboard)
+            .layer(self.params.layer())
+            .layer(self.isr.clone());
+        let admin = Router::new()
+            .route("/api/products/{slug}", patch(admin::update_price))
+            .route("/api/guides", post(admin::publish_guide));
+        pages
+            .merge(admin)
+            .nest(
+                "/api/revalidate",
+                purge_router(self.isr.revalidator(), self.auth.clone()),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Lists the guides and renders every one of them through `router` (start-up
+    /// prerendering), and keeps the list fresh when `/docs` is revalidated.
+    pub async fn prerender(&self, router: Router) -> PrerenderReport {
+        self.params.generate().await;
+        self.params.refresh_on_revalidation(&self.isr.revalidator());
+        self.params.prerender(router, 16).await
+    }
+}
+
+/// The dashboard's layout: reads the `user` cookie, which is why the subtree is dynamic.
+async fn dashboard_layout(mut request: Request, next: Next) -> Response {
+    let visitor = request
+        .headers()
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("user=").map(str::to_owned))
+        .unwrap_or_else(|| "guest".to_owned());
+    request.extensions_mut().insert(pages::Visitor(visitor));
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_comes_from_the_environment() {
+        let config = Config::from_vars(|name| match name {
+            "DOCS_REVALIDATE" => Some("5".into()),
+            "REVALIDATION_SECRET" => Some("s3cret".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.docs_revalidate, Duration::from_secs(5));
+        assert_eq!(
+            (config.secret.as_str(), config.secret_generated),
+            ("s3cret", false)
+        );
+
+        let defaults = Config::from_vars(|_| None).unwrap();
+        assert_eq!(defaults.docs_revalidate, Duration::from_secs(1800));
+        assert!(defaults.secret_generated && defaults.secret.len() > 20);
+
+        for bad in ["0", "soon", "-3"] {
+            let err = Config::from_vars(|name| (name == "DOCS_REVALIDATE").then(|| bad.into()));
+            assert!(err.is_err(), "{bad}");
+        }
+    }
+}

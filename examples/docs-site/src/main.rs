@@ -1,0 +1,47 @@
+//! Runs the docs site: `PORT` (default 3000), `REVALIDATION_SECRET`, `DOCS_REVALIDATE`,
+//! `ISR_DEBUG_CACHE=1` for the cache debug log.
+
+use docs_site::{Config, Site};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let config = Config::from_env()?;
+    if config.secret_generated {
+        tracing::warn!(
+            "REVALIDATION_SECRET is not set; using a development secret for this run: {}",
+            config.secret
+        );
+    }
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p
+            .parse()
+            .map_err(|e| format!("PORT={p:?} is not a port number: {e}"))?,
+        Err(_) => 3000,
+    };
+
+    let site = Site::new(config)?;
+    let router = site.router();
+    let report = site.prerender(router.clone()).await;
+    tracing::info!(
+        rendered = report.rendered,
+        failed = report.failed.len(),
+        took_ms = report.took.as_millis() as u64,
+        "prerendered the docs"
+    );
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! The handbook, end to end: the docs-site app on an ephemeral port, driven over HTTP, on
+//! tokio's paused clock (the clock jumps; nothing sleeps for real).
+
+use std::time::Duration;
+
+use axum::http::Method;
+use docs_site::{Config, Site};
+use isr_tests::Server;
+
+const SECRET: &str = "handbook-secret";
+
+async fn start(docs_revalidate: u64) -> (Server, Site) {
+    let config = Config::from_vars(|name| match name {
+        "DOCS_REVALIDATE" => Some(docs_revalidate.to_string()),
+        "REVALIDATION_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let site = Site::new(config).unwrap();
+    let router = site.router();
+    let report = site.prerender(router.clone()).await;
+    assert_eq!(
+        (report.rendered, report.failed.len()),
+        (80, 0),
+        "all guides prerendered"
+    );
+    (Server::start(router).await, site)
+}
+
+async fn advance(secs: u64) {
+    tokio::time::advance(Duration::from_secs(secs)).await;
+}
+
+/// Lets a background regeneration finish (its content fetch takes 20 ms of paused time).
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_five_acts_on_a_prerendered_guide() {
+    let (server, site) = start(60).await;
+
+    // Act 1: prerendered at start-up, so even the first visitor gets a HIT.
+    let first = server.get("/docs/getting-started").await;
+    assert_eq!(first.cache(), "HIT");
+    assert!(first.body.contains("<h1>Getting Started</h1>"));
+    assert!(first.body.contains("Last updated: "));
+    let renders = site.isr.stats().renders;
+
+    // Acts 2 and 3: the clock runs out; the old page is served at once, one render starts.
+    advance(61).await;
+    let stale = server.get("/docs/getting-started").await;
+    assert_eq!(stale.cache(), "STALE");
+    assert_eq!(stale.body, first.body);
+
+    // Acts 4 and 5: the render lands; the next visitor gets the new page.
+    settle().await;
+    let fresh = server.get("/docs/getting-started").await;
+    assert_eq!(fresh.cache(), "HIT");
+    assert_ne!(fresh.body, first.body, "rendered again, at a later time");
+    assert_eq!(site.isr.stats().renders, renders + 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_webhook_purges_by_tag_and_the_next_visitor_renders() {
+    let (server, _) = start(1800).await;
+    assert_eq!(server.get("/docs/routing").await.cache(), "HIT");
+    let res = server
+        .post_json(
+            "/api/revalidate",
+            &[],
+            &format!(r#"{{"tag": "docs", "secret": "{SECRET}"}}"#),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.json()["revalidated"], true);
+    assert_eq!(server.get("/docs/routing").await.cache(), "MISS");
+    assert_eq!(server.get("/docs/routing").await.cache(), "HIT");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_price_change_shows_on_the_product_and_the_home_page() {
+    let (server, _) = start(1800).await;
+    let product = server.get("/products/blue-sneakers").await;
+    assert!(product.body.contains("price: $89.00"), "{}", product.body);
+    let home = server.get("/").await;
+    assert!(home.body.contains("Blue Sneakers</a> — $89.00"));
+    assert_eq!(server.get("/").await.cache(), "HIT");
+    assert_eq!(server.get("/products/blue-sneakers").await.cache(), "HIT");
+
+    let res = server
+        .send(
+            Method::PATCH,
+            "/api/products/blue-sneakers",
+            &[
+                ("x-revalidate-secret", SECRET),
+                ("content-type", "application/json"),
+            ],
+            r#"{"price": 79.5}"#,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+
+    let product = server.get("/products/blue-sneakers").await;
+    assert_eq!(product.cache(), "MISS");
+    assert!(product.body.contains("price: $79.50"), "{}", product.body);
+    let home = server.get("/").await;
+    assert_eq!(home.cache(), "MISS");
+    assert!(home.body.contains("Blue Sneakers</a> — $79.50"));
+    assert_eq!(
+        server.get("/products/red-hat").await.cache(),
+        "MISS",
+        "first visit"
+    );
+    assert_eq!(server.get("/products/red-hat").await.cache(), "HIT");
+}
+
+#[tokio::test(start_paused = true)]
+async fn guide_81_appears_and_joins_the_prerender_list() {
+    let (server, site) = start(1800).await;
+    assert_eq!(server.get("/docs/guide-81").await.status, 404);
+    let res = server
+        .post_json(
+            "/api/guides",
+            &[("authorization", &format!("Bearer {SECRET}"))],
+            r#"{"slug": "guide-81", "title": "Guide #81", "body": "New!"}"#,
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let got = server.get("/docs/guide-81").await;
+    assert_eq!(
+        (got.status.as_u16(), got.cache()),
+        (200, "MISS"),
+        "the cached 404 was purged"
+    );
+    assert!(got.body.contains("Guide #81"));
+    settle().await;
+    assert!(
+        site.params.is_listed("/docs/guide-81"),
+        "the list was refreshed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_dashboard_is_dynamic() {
+    let (server, _) = start(1800).await;
+    for user in ["ada", "grace"] {
+        let got = server
+            .send(
+                Method::GET,
+                "/dashboard/stats",
+                &[("cookie", &format!("user={user}"))],
+                "",
+            )
+            .await;
+        assert_eq!(got.cache(), "BYPASS");
+        assert!(got.body.contains(&format!("Stats for {user}")));
+        assert!(got.body.contains("rendered-at: ") && got.body.contains("data-fetched-at: "));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_purge_and_admin_routes_refuse_bad_calls() {
+    let (server, _) = start(1800).await;
+    let res = server
+        .post_json(
+            "/api/revalidate",
+            &[],
+            r#"{"tag": "docs", "secret": "nope"}"#,
+        )
+        .await;
+    assert_eq!(
+        (res.status.as_u16(), res.body.as_str()),
+        (401, r#"{"error":"Unauthorized"}"#)
+    );
+    let res = server
+        .post_json(
+            "/api/revalidate",
+            &[("x-revalidate-secret", SECRET)],
+            r#"{"path": "docs"}"#,
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    let res = server
+        .send(
+            Method::PATCH,
+            "/api/products/blue-sneakers",
+            &[("content-type", "application/json")],
+            r#"{"price": 1}"#,
+        )
+        .await;
+    assert_eq!(res.status, 401);
+    let res = server
+        .send(
+            Method::PATCH,
+            "/api/products/blue-sneakers",
+            &[
+                ("x-revalidate-secret", SECRET),
+                ("content-type", "application/json"),
+            ],
+            r#"{"price": -1}"#,
+        )
+        .await;
+    assert_eq!(res.status, 400);
+    let res = server
+        .send(
+            Method::PATCH,
+            "/api/products/no-such-thing",
+            &[
+                ("x-revalidate-secret", SECRET),
+                ("content-type", "application/json"),
+            ],
+            r#"{"price": 1}"#,
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let res = server
+        .post_json(
+            "/api/guides",
+            &[("x-revalidate-secret", SECRET)],
+            r#"{"slug": "Bad Slug", "title": "x"}"#,
+        )
+        .await;
+    assert_eq!(res.status, 400);
+}
