@@ -26,6 +26,8 @@ pub struct Entry {
     pub(crate) revalidate: Revalidate,
     pub(crate) tags: Box<[Arc<str>]>,
     pub(crate) shared_with_authorization: bool,
+    /// Failed regenerations of this entry, for the retry back-off.
+    pub(crate) failures: crate::engine::Failures,
 }
 
 /// Bytes an entry costs besides its key, headers and body (the struct, `Arc`s, the index).

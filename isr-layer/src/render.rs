@@ -56,8 +56,9 @@ pub(crate) struct RenderJob<S, ReqB> {
     pub(crate) deadline: bool,
     /// A background regeneration's place under the concurrency bound.
     pub(crate) permit: Option<OwnedSemaphorePermit>,
-    /// The key of the entry this render replaces, removed if the page is no longer cacheable.
-    pub(crate) replaces: Option<Arc<str>>,
+    /// The entry this render replaces: its retry back-off records a failure, and it is
+    /// removed if the page is no longer cacheable.
+    pub(crate) replaces: Option<Arc<Entry>>,
 }
 
 /// Starts a render in a task of its own.
@@ -73,6 +74,57 @@ where
     ResB::Error: Send + 'static,
 {
     tokio::spawn(run(job))
+}
+
+/// Runs a render in the visitor's own task, and hands it to a task of its own if the visitor
+/// goes away first, so a disconnect never cancels a render that others may be waiting on.
+///
+/// This keeps the common case (the visitor stays) free of a task spawn and the scheduling hop
+/// that waking the visitor from another task would cost.
+pub(crate) fn render_in_place<S, ReqB, ResB>(
+    job: RenderJob<S, ReqB>,
+) -> OwnedRender<Rendered<ResB, S::Error>>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqB: Send + 'static,
+    ResB: Body<Data = Bytes> + Send + 'static,
+    ResB::Error: Send + 'static,
+{
+    OwnedRender {
+        render: Some(Box::pin(run(job))),
+    }
+}
+
+/// See [`render_in_place`].
+pub(crate) struct OwnedRender<T: Send + 'static> {
+    render: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
+}
+
+impl<T: Send + 'static> Future for OwnedRender<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let Some(render) = self.render.as_mut() else {
+            return Poll::Pending;
+        };
+        let output = std::task::ready!(render.as_mut().poll(cx));
+        self.render = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<T: Send + 'static> Drop for OwnedRender<T> {
+    fn drop(&mut self) {
+        if let Some(render) = self.render.take() {
+            // Outside a runtime there is nothing to hand over to; the flight guard inside the
+            // render then lands "nothing" as it is dropped, so no key stays locked.
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                drop(runtime.spawn(render));
+            }
+        }
+    }
 }
 
 async fn run<S, ReqB, ResB>(job: RenderJob<S, ReqB>) -> Rendered<ResB, S::Error>
@@ -106,7 +158,7 @@ where
         match tokio::time::timeout(engine.config.regeneration_timeout, call).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                engine.render_failed(key, &"timed out");
+                engine.render_failed(key, replaces.as_deref(), &"timed out");
                 return Rendered::Failed(None);
             }
         }
@@ -116,11 +168,15 @@ where
     let response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
-            engine.render_failed(key, &"the inner service returned an error");
+            engine.render_failed(
+                key,
+                replaces.as_deref(),
+                &"the inner service returned an error",
+            );
             return Rendered::Errored(error);
         }
         Err(panic) => {
-            engine.render_failed(key, &"the inner service panicked");
+            engine.render_failed(key, replaces.as_deref(), &"the inner service panicked");
             return Rendered::Panicked(panic);
         }
     };
@@ -131,7 +187,7 @@ where
         match tokio::time::timeout(engine.config.regeneration_timeout, admission).await {
             Ok(admission) => admission,
             Err(_) => {
-                engine.render_failed(key, &"timed out reading the body");
+                engine.render_failed(key, replaces.as_deref(), &"timed out reading the body");
                 return Rendered::Failed(None);
             }
         }
@@ -150,8 +206,8 @@ where
             if reason != BypassReason::Authorization {
                 engine.remember_uncacheable(key, reason);
             }
-            if let Some(old) = replaces {
-                engine.discard(&old).await;
+            if let Some(old) = &replaces {
+                engine.discard(&old.key).await;
             }
             if let Some(guard) = guard {
                 guard.land(Landing::Nothing);
@@ -159,11 +215,11 @@ where
             Rendered::Passed(response, reason)
         }
         Ok(Admission::Fail { response, failure }) => {
-            engine.render_failed(key, &failure);
+            engine.render_failed(key, replaces.as_deref(), &failure);
             Rendered::Failed(Some(response))
         }
         Err(panic) => {
-            engine.render_failed(key, &"the response body panicked");
+            engine.render_failed(key, replaces.as_deref(), &"the response body panicked");
             Rendered::Panicked(panic)
         }
     }

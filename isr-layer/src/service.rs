@@ -10,7 +10,6 @@ use http::header::IF_NONE_MATCH;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body;
-use tokio::task::JoinError;
 use tower_service::Service;
 
 use crate::body::IsrBody;
@@ -21,7 +20,9 @@ use crate::entry::Entry;
 use crate::filters::{self, BypassReason};
 use crate::future::ResponseFuture;
 use crate::key;
-use crate::render::{RenderJob, Rendered, clone_request, prepare_render_request, spawn_render};
+use crate::render::{
+    RenderJob, Rendered, clone_request, prepare_render_request, render_in_place, spawn_render,
+};
 
 /// The service made by [`IsrLayer`](crate::IsrLayer): answers from the cache, regenerates in
 /// the background, and calls the inner service only to render.
@@ -97,16 +98,19 @@ where
                         engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
                         let response =
                             serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
-                        let target = RenderTarget {
-                            primary: Arc::from(&*key.key),
-                            path: key.path().into(),
-                            request_headers: request.headers().clone(),
-                            authorized: class.authorized,
-                            head: false,
+                        let job = || {
+                            let target = RenderTarget {
+                                primary: Arc::from(&*key.key),
+                                path: key.path().into(),
+                                request_headers: request.headers().clone(),
+                                authorized: class.authorized,
+                                head: false,
+                            };
+                            let mut copy = clone_request(&request);
+                            prepare_render_request(&mut copy, key.rewrite.as_ref());
+                            (copy, target)
                         };
-                        let mut copy = clone_request(&request);
-                        prepare_render_request(&mut copy, key.rewrite.as_ref());
-                        regenerate_in_background(engine, self.inner.clone(), copy, target, &entry);
+                        regenerate_in_background(engine, &self.inner, &entry, job);
                         return ResponseFuture::ready(response);
                     }
                     Freshness::Expired => fallback = Some(entry),
@@ -167,21 +171,21 @@ impl<S> IsrService<S> {
 
 /// Starts one background regeneration of a stale entry, unless the key is backing off after
 /// failures, the concurrency bound is reached, or a render of the key is already running.
+/// Those checks come first: the request copy `job` builds is only made for a render that starts.
 fn regenerate_in_background<S, ReqBody, ResBody>(
     engine: &Arc<Engine>,
-    service: S,
-    request: Request<ReqBody>,
-    target: RenderTarget,
+    service: &S,
     stale: &Arc<Entry>,
+    job: impl FnOnce() -> (Request<ReqBody>, RenderTarget),
 ) where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Send + 'static,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     ReqBody: Send + 'static,
     ResBody: Body<Data = Bytes> + Send + 'static,
     ResBody::Error: Send + 'static,
 {
-    if engine.is_backing_off(&target.primary) {
+    if engine.is_backing_off(stale) {
         return;
     }
     let Some(permit) = engine.regeneration_permit() else {
@@ -190,16 +194,17 @@ fn regenerate_in_background<S, ReqBody, ResBody>(
     let Some(guard) = engine.try_lead_flight(&stale.key) else {
         return;
     };
+    let (request, target) = job();
     // Detached: the task owns the render; its result is the stored entry.
     drop(spawn_render(RenderJob {
         engine: Arc::clone(engine),
-        service,
+        service: service.clone(),
         request,
         target,
         guard: Some(guard),
         deadline: true,
         permit: Some(permit),
-        replaces: Some(Arc::clone(&stale.key)),
+        replaces: Some(Arc::clone(stale)),
     }));
 }
 
@@ -237,16 +242,12 @@ where
                     match engine.freshness(&entry, engine.clock.now()) {
                         Freshness::Fresh => return Ok(visit.serve(&entry, CacheStatus::Hit)),
                         Freshness::Stale => {
-                            let mut target = visit.target.clone();
-                            target.head = false;
-                            let copy = clone_request(&self.request);
-                            regenerate_in_background(
-                                &engine,
-                                self.service.clone(),
-                                copy,
-                                target,
-                                &entry,
-                            );
+                            let job = || {
+                                let mut target = visit.target.clone();
+                                target.head = false;
+                                (clone_request(&self.request), target)
+                            };
+                            regenerate_in_background(&engine, &self.service, &entry, job);
                             return Ok(self.visit.serve(&entry, CacheStatus::Stale));
                         }
                         Freshness::Expired => visit.fallback = Some(entry),
@@ -269,7 +270,7 @@ where
             return self.render(None).await;
         }
         if let Some(old) = &visit.fallback {
-            if engine.is_backing_off(&visit.target.primary) {
+            if engine.is_backing_off(old) {
                 return Ok(visit.serve(old, CacheStatus::Stale));
             }
         }
@@ -304,38 +305,36 @@ where
             guard,
             deadline: visit.fallback.is_some(),
             permit: None,
-            replaces: visit.fallback.as_ref().map(|e| Arc::clone(&e.key)),
+            replaces: visit.fallback.clone(),
         };
-        let joined = spawn_render(job).await;
-        visit.finish(joined)
+        let rendered = render_in_place(job).await;
+        visit.finish(rendered)
     }
 }
 
 impl Visit {
-    fn finish<B, E>(
-        &self,
-        joined: Result<Rendered<B, E>, JoinError>,
-    ) -> Result<Response<IsrBody<B>>, E>
+    fn finish<B, E>(&self, rendered: Rendered<B, E>) -> Result<Response<IsrBody<B>>, E>
     where
         B: Body,
     {
         let engine = &self.engine;
         let key = &*self.lookup;
-        match (joined, &self.fallback) {
-            (Ok(Rendered::Stored(entry)), _) => Ok(self.serve(&entry, CacheStatus::Miss)),
-            (Ok(Rendered::Passed(response, reason)), _) => {
+        match (rendered, &self.fallback) {
+            (Rendered::Stored(entry), _) => Ok(self.serve(&entry, CacheStatus::Miss)),
+            (Rendered::Passed(response, reason), _) => {
                 engine.trace_request(CacheStatus::Bypass, key, None, Some(&reason));
                 Ok(response)
             }
-            (Ok(Rendered::Failed(_) | Rendered::Errored(_) | Rendered::Panicked(_)), Some(old)) => {
+            (Rendered::Failed(_) | Rendered::Errored(_) | Rendered::Panicked(_), Some(old)) => {
                 Ok(self.serve(old, CacheStatus::Stale))
             }
-            (Ok(Rendered::Failed(Some(response))), None) => {
+            (Rendered::Failed(Some(response)), None) => {
                 engine.trace_request(CacheStatus::Bypass, key, None, Some(&"the render failed"));
                 Ok(response)
             }
-            (Ok(Rendered::Failed(None)), None) => Ok(self.unavailable("render timed out")),
-            (Ok(Rendered::Errored(error)), None) => {
+            // Only renders with an older copy to fall back on have a deadline.
+            (Rendered::Failed(None), None) => Ok(self.unavailable("render timed out")),
+            (Rendered::Errored(error), None) => {
                 engine.trace_request(
                     CacheStatus::Bypass,
                     key,
@@ -345,15 +344,7 @@ impl Visit {
                 Err(error)
             }
             // No older copy: the visitor sees the panic as if there were no cache.
-            (Ok(Rendered::Panicked(panic)), None) => std::panic::resume_unwind(panic),
-            (Err(error), Some(old)) => {
-                tracing::warn!(target: "isr", key, %error, "render task did not finish");
-                Ok(self.serve(old, CacheStatus::Stale))
-            }
-            (Err(error), None) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-            (Err(_), None) => {
-                Ok(self.unavailable("render was cancelled (the runtime is shutting down)"))
-            }
+            (Rendered::Panicked(panic), None) => std::panic::resume_unwind(panic),
         }
     }
 

@@ -180,6 +180,7 @@ where
         revalidate: policy.revalidate,
         tags,
         shared_with_authorization,
+        failures: Default::default(),
     }))
 }
 

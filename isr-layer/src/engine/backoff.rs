@@ -1,58 +1,50 @@
-//! Retry back-off for keys whose renders fail, so a broken backend is not hammered.
+//! Retry back-off for pages whose regenerations fail, so a broken backend is not hammered.
+//!
+//! The state lives on the entry being regenerated (two atomics), so checking it on the
+//! stale-serving path is one load, and a successful render resets it by replacing the entry.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock::{Micros, saturating_micros};
 
-#[derive(Clone, Copy, Debug)]
-struct Failures {
-    count: u32,
-    retry_at: Micros,
+/// The failures of one entry's regenerations.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    count: AtomicU32,
+    retry_at: AtomicU64,
 }
 
-/// Failing keys and when each may be retried. The delay doubles from `min` up to `max` with
-/// every consecutive failure; a success forgets the key.
-#[derive(Debug)]
+impl Failures {
+    pub(crate) fn is_backing_off(&self, now: Micros) -> bool {
+        now < self.retry_at.load(Ordering::Acquire)
+    }
+}
+
+/// The delay between retries: doubles from `min` up to `max` with every consecutive failure.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Backoff {
-    failing: moka::sync::Cache<Arc<str>, Failures>,
     min: Duration,
     max: Duration,
 }
 
 impl Backoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let failing = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            // A key that has not failed for a while starts over from `min`.
-            .time_to_idle(max.saturating_mul(4).max(Duration::from_secs(1)))
-            .build();
-        Self { failing, min, max }
+        Self { min, max }
     }
 
     /// Records a failure at `now` and returns the delay before the next retry.
-    pub(crate) fn failed(&self, key: &str, now: Micros) -> Duration {
-        let count = self
-            .failing
-            .get(key)
-            .map_or(1, |f| f.count.saturating_add(1));
+    pub(crate) fn failed(&self, failures: &Failures, now: Micros) -> Duration {
+        let count = failures
+            .count
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
         let delay = self.delay(count);
-        self.failing.insert(
-            Arc::from(key),
-            Failures {
-                count,
-                retry_at: now.saturating_add(saturating_micros(delay)),
-            },
+        failures.retry_at.store(
+            now.saturating_add(saturating_micros(delay)),
+            Ordering::Release,
         );
         delay
-    }
-
-    pub(crate) fn succeeded(&self, key: &str) {
-        self.failing.invalidate(key);
-    }
-
-    pub(crate) fn is_backing_off(&self, key: &str, now: Micros) -> bool {
-        self.failing.get(key).is_some_and(|f| now < f.retry_at)
     }
 
     fn delay(&self, failures: u32) -> Duration {
@@ -75,13 +67,14 @@ mod tests {
     }
 
     #[test]
-    fn a_failure_blocks_retries_until_due_and_success_clears_it() {
+    fn a_failure_blocks_retries_until_due() {
         let b = Backoff::new(Duration::from_secs(3), Duration::from_secs(30));
-        assert_eq!(b.failed("/a", 0), Duration::from_secs(3));
-        assert!(b.is_backing_off("/a", 2_999_999));
-        assert!(!b.is_backing_off("/a", 3_000_000));
-        assert_eq!(b.failed("/a", 3_000_000), Duration::from_secs(6));
-        b.succeeded("/a");
-        assert!(!b.is_backing_off("/a", 3_000_001));
+        let f = Failures::default();
+        assert!(!f.is_backing_off(0));
+        assert_eq!(b.failed(&f, 0), Duration::from_secs(3));
+        assert!(f.is_backing_off(2_999_999));
+        assert!(!f.is_backing_off(3_000_000));
+        assert_eq!(b.failed(&f, 3_000_000), Duration::from_secs(6));
+        assert!(f.is_backing_off(8_999_999));
     }
 }

@@ -19,6 +19,7 @@ use tokio::sync::Semaphore;
 
 pub(crate) use self::admit::{Admission, RenderTarget, admit};
 use self::backoff::Backoff;
+pub(crate) use self::backoff::Failures;
 use self::flight::Flights;
 pub(crate) use self::flight::{FlightGuard, Join, Landing};
 pub(crate) use self::respond::serve_entry;
@@ -181,9 +182,9 @@ impl Engine {
         self.flights.try_lead(key)
     }
 
-    /// Whether `key` failed recently and its retry is not due yet.
-    pub(crate) fn is_backing_off(&self, key: &str) -> bool {
-        self.backoff.is_backing_off(key, self.clock.now())
+    /// Whether regenerations of `entry` failed recently and the next retry is not due yet.
+    pub(crate) fn is_backing_off(&self, entry: &Entry) -> bool {
+        entry.failures.is_backing_off(self.clock.now())
     }
 
     /// A permit for one background regeneration, if the bound allows one more.
@@ -207,7 +208,6 @@ impl Engine {
     /// is still served to everyone waiting for this render.
     pub(crate) async fn commit(&self, primary: &Arc<str>, entry: &Arc<Entry>) {
         self.uncacheable.invalidate(&**primary);
-        self.backoff.succeeded(&entry.key);
         if let Err(error) = self.store.put(Arc::clone(entry)).await {
             self.stats.inc_store_errors();
             tracing::warn!(target: "isr", key = %entry.key, %error, "store write failed; the page is served but not kept");
@@ -274,10 +274,18 @@ impl Engine {
         }
     }
 
-    /// Counts and logs a failed render, and backs off the key's next retry.
-    pub(crate) fn render_failed(&self, key: &str, why: &dyn fmt::Display) {
+    /// Counts and logs a failed render, and backs off the next retry of the entry it was to
+    /// replace (a first render has none: its visitor gets the failure).
+    pub(crate) fn render_failed(
+        &self,
+        key: &str,
+        replacing: Option<&Entry>,
+        why: &dyn fmt::Display,
+    ) {
         self.stats.inc_failed_renders();
-        let retry_in = self.backoff.failed(key, self.clock.now());
+        let retry_in = replacing.map_or(Duration::ZERO, |old| {
+            self.backoff.failed(&old.failures, self.clock.now())
+        });
         #[cfg(feature = "metrics")]
         metrics::counter!("isr_failed_renders_total").increment(1);
         tracing::warn!(

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Runs the benchmark servers side by side on loopback and prints a Markdown table:
+# req/s, p50 and p99 of each mode, and each as a ratio to the physical limit (`static`).
+#
+#   bench/run.sh [duration-seconds] [connections] [rounds]
+#
+# The modes run interleaved, `rounds` times (default 3), and each figure is the median of its
+# rounds, so a noisy moment on the machine moves one round, not the result.
+#
+# Installs wrk with apt-get when missing. The server is pinned to CPU 0 and wrk to CPU 1 (when
+# the machine has two), so every mode runs under the same conditions. Every process started is
+# stopped by its PID; every run is bounded by its duration.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=${1:-10}
+connections=${2:-32}
+rounds=${3:-3}
+port=${BENCH_PORT:-18080}
+read -r -a modes <<< "${BENCH_MODES:-static nocache isr-hit isr-stale isr-miss}"
+
+if ! command -v wrk >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release -q -p isr-bench
+server=target/release/bench-server
+
+pin_server=()
+pin_client=()
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    pin_server=(taskset -c 0)
+    pin_client=(taskset -c 1)
+fi
+
+work=$(mktemp -d)
+pid=""
+cleanup() {
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat > "$work/unique.lua" <<'LUA'
+-- A new path for every request: every request is a MISS.
+local n = 0
+local id = tostring(math.random(1, 1000000000))
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/miss/" .. id .. "-" .. n)
+end
+LUA
+
+# wrk prints latency with units; convert to milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
+        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
+        else { printf "%s", v }
+    }'
+}
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+declare -A rps p50 p99 renders
+for round in $(seq 1 "$rounds"); do
+  for mode in "${modes[@]}"; do
+    "${pin_server[@]}" "$server" "$mode" "$port" > "$work/$mode.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$port/__renders" && break
+        sleep 0.05
+    done
+    # Warm the cache (and, for isr-stale, let the page go stale: revalidate is 1 s).
+    curl -s -o /dev/null "http://127.0.0.1:$port/"
+    if [ "$mode" = isr-stale ]; then sleep 1.2; curl -s -o /dev/null "http://127.0.0.1:$port/"; fi
+    script=()
+    # The origin answers any path: no-cache gets the same unique paths as the MISS run.
+    case "$mode" in isr-miss | nocache) script=(-s "$work/unique.lua") ;; esac
+    "${pin_client[@]}" wrk -t1 -c"$connections" -d"${duration}s" --latency "${script[@]}" \
+        "http://127.0.0.1:$port/" > "$work/$mode.wrk"
+    rps[$mode]+=" $(awk '/^Requests\/sec/ {print $2}' "$work/$mode.wrk")"
+    p50[$mode]+=" $(to_ms "$(awk '$1 == "50%" {print $2}' "$work/$mode.wrk")")"
+    p99[$mode]+=" $(to_ms "$(awk '$1 == "99%" {print $2}' "$work/$mode.wrk")")"
+    renders[$mode]+=" $(curl -s "http://127.0.0.1:$port/__renders")"
+    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+  done
+done
+for mode in "${modes[@]}"; do
+    rps[$mode]=$(echo "${rps[$mode]}" | median)
+    p50[$mode]=$(echo "${p50[$mode]}" | median)
+    p99[$mode]=$(echo "${p99[$mode]}" | median)
+    renders[$mode]=$(echo "${renders[$mode]}" | median)
+done
+
+echo "| mode | req/s | p50 (ms) | p99 (ms) | req/s vs static | p99 vs static | origin renders |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for mode in "${modes[@]}"; do
+    awk -v m="$mode" -v r="${rps[$mode]}" -v a="${p50[$mode]}" -v b="${p99[$mode]}" \
+        -v sr="${rps[static]:-0}" -v sb="${p99[static]:-0}" -v n="${renders[$mode]}" \
+        'BEGIN { rr = sr > 0 ? sprintf("%.2f", r / sr) : "-"; pr = sb > 0 ? sprintf("%.2f", b / sb) : "-";
+                 printf "| %s | %.0f | %s | %s | %s | %s | %s |\n", m, r, a, b, rr, pr, n }'
+done
+echo
+echo "wrk -t1 -c$connections -d${duration}s on 127.0.0.1, median of $rounds interleaved rounds; $(nproc) CPUs; server pinned: ${pin_server[*]:-no}"

@@ -1,0 +1,117 @@
+//! One server per benchmark mode, all serving the same ~2 KB page on 127.0.0.1:`PORT`.
+//!
+//! ```text
+//! bench-server <mode> <port>
+//!   static     the physical limit: a handler returning a fixed `Bytes` body
+//!   nocache    the origin: a simulated 5 ms render, every request
+//!   isr-hit    the origin behind IsrLayer, revalidate never: every request after the first HITs
+//!   isr-stale  the origin behind IsrLayer, past its revalidate with regenerations failing and
+//!              backed off: every request is served STALE
+//!   isr-miss   the origin behind IsrLayer; the load generator asks for a new path every time
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use bytes::Bytes;
+use isr_layer::{IsrLayer, Revalidate};
+
+/// A page of about 2 KB.
+fn page(n: u64) -> String {
+    let mut html = String::from("<!doctype html><html><head><title>bench</title></head><body>");
+    html.push_str(&format!("<h1>render {n}</h1>"));
+    while html.len() < 2000 {
+        html.push_str("<p>Incremental Static Regeneration serves this from a cache.</p>");
+    }
+    html.push_str("</body></html>");
+    html
+}
+
+#[derive(Clone, Default)]
+struct Origin {
+    renders: Arc<AtomicU64>,
+    fail_after_first: bool,
+}
+
+async fn render(State(origin): State<Origin>) -> Response {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let n = origin.renders.fetch_add(1, Ordering::Relaxed) + 1;
+    if origin.fail_after_first && n > 1 {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Html(page(n)).into_response()
+}
+
+async fn renders(State(origin): State<Origin>) -> String {
+    origin.renders.load(Ordering::Relaxed).to_string()
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss> <port>";
+    let mode = args.next().ok_or(usage)?;
+    let port: u16 = args.next().ok_or(usage)?.parse()?;
+
+    let origin = Origin {
+        fail_after_first: mode == "isr-stale",
+        ..Origin::default()
+    };
+    let origin_router = Router::new()
+        .route("/", get(render))
+        .route("/{*path}", get(render))
+        .with_state(origin.clone());
+    let stats = Router::new()
+        .route("/__renders", get(renders))
+        .with_state(origin);
+
+    let app = match mode.as_str() {
+        "static" => {
+            let body = Bytes::from(page(1));
+            Router::new().route(
+                "/",
+                get(move || {
+                    let body = body.clone();
+                    async move { Html(body) }
+                }),
+            )
+        }
+        "nocache" => origin_router,
+        "isr-hit" | "isr-miss" => {
+            let mut builder = IsrLayer::builder().revalidate(Revalidate::Never);
+            // BENCH_STORE_MB bounds the memory store (default: the layer's 256 MiB).
+            if let Some(mb) = std::env::var("BENCH_STORE_MB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                builder = builder.store(isr_layer::MemoryStore::new(mb * 1024 * 1024));
+            }
+            let isr = builder.build()?;
+            origin_router.layer(isr)
+        }
+        "isr-stale" => {
+            let isr = IsrLayer::builder()
+                .revalidate(Revalidate::After(Duration::from_secs(1)))
+                .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+                .build()?;
+            origin_router.layer(isr)
+        }
+        other => return Err(format!("unknown mode {other:?}; {usage}").into()),
+    }
+    .merge(stats);
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("{mode} listening on {}", listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
