@@ -61,6 +61,7 @@ pub enum BuildError {
 pub struct IsrBuilder {
     config: Config,
     store: Option<Arc<dyn Store>>,
+    data_store: Option<Arc<dyn Store>>,
 }
 
 impl Default for IsrBuilder {
@@ -93,6 +94,7 @@ impl IsrBuilder {
                 uncacheable_memory: Duration::from_secs(30),
             },
             store: None,
+            data_store: None,
         }
     }
 
@@ -105,6 +107,13 @@ impl IsrBuilder {
     /// Where entries are kept. Default: a [`MemoryStore`] of 256 MiB.
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Where the [`DataCache`](crate::DataCache) keeps values. Default: a [`MemoryStore`] of
+    /// 64 MiB, apart from the pages' budget.
+    pub fn data_store(mut self, store: impl Store) -> Self {
+        self.data_store = Some(Arc::new(store));
         self
     }
 
@@ -233,6 +242,12 @@ impl IsrBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::default()));
-        Ok(IsrLayer::from_engine(Engine::new(self.config, store)))
+        let data_store = self
+            .data_store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new(64 * 1024 * 1024)));
+        Ok(IsrLayer::from_engine(
+            Engine::new(self.config, store),
+            data_store,
+        ))
     }
 }

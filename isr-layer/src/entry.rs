@@ -30,6 +30,37 @@ pub struct Entry {
     pub(crate) failures: crate::engine::Failures,
 }
 
+impl Entry {
+    /// An entry of the data cache: a fetched value, with no page path.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fetched(
+        key: Arc<str>,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        rendered_at: Micros,
+        stored_at: Micros,
+        revalidate: Revalidate,
+        tags: Box<[Arc<str>]>,
+    ) -> Self {
+        Self {
+            key,
+            path: Box::from(""),
+            route: None,
+            status,
+            headers,
+            body,
+            etag: HeaderValue::from_static("\"\""),
+            rendered_at,
+            stored_at,
+            revalidate,
+            tags,
+            shared_with_authorization: false,
+            failures: Default::default(),
+        }
+    }
+}
+
 /// Bytes an entry costs besides its key, headers and body (the struct, `Arc`s, the index).
 const ENTRY_OVERHEAD: usize = 256;
 

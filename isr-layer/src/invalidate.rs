@@ -532,10 +532,12 @@ impl TagClock {
                 stamps.merge(*s);
             }
         }
-        if let Some(s) = tables.pages.get(entry.path()) {
+        // Data-cache entries have no path: only their tags (and "everything") reach them.
+        let has_path = !entry.path().is_empty();
+        if let Some(s) = tables.pages.get(entry.path()).filter(|_| has_path) {
             stamps.merge(*s);
         }
-        if !tables.layouts.is_empty() {
+        if has_path && !tables.layouts.is_empty() {
             for prefix in prefixes_of(entry.path()) {
                 if let Some(s) = tables.layouts.get(prefix) {
                     stamps.merge(*s);

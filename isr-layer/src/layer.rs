@@ -6,10 +6,12 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::builder::IsrBuilder;
+use crate::data::DataCache;
 use crate::engine::Engine;
 use crate::invalidate::Revalidator;
 use crate::service::IsrService;
 use crate::stats::IsrStats;
+use crate::store::Store;
 
 /// Incremental Static Regeneration for the service it wraps.
 ///
@@ -34,6 +36,7 @@ use crate::stats::IsrStats;
 #[derive(Clone)]
 pub struct IsrLayer {
     engine: Arc<Engine>,
+    data: DataCache,
 }
 
 impl IsrLayer {
@@ -49,10 +52,18 @@ impl IsrLayer {
         IsrBuilder::new()
     }
 
-    pub(crate) fn from_engine(engine: Engine) -> Self {
+    pub(crate) fn from_engine(engine: Engine, data_store: Arc<dyn Store>) -> Self {
+        let engine = Arc::new(engine);
         Self {
-            engine: Arc::new(engine),
+            data: DataCache::new(Arc::clone(&engine), data_store),
+            engine,
         }
+    }
+
+    /// The data cache bound to this layer: the same revalidator reaches its values, and fetches
+    /// made while a page renders tag the page.
+    pub fn data_cache(&self) -> DataCache {
+        self.data.clone()
     }
 
     /// Invalidates pages by path, layout or tag.

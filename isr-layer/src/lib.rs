@@ -64,6 +64,7 @@
 mod body;
 mod builder;
 mod clock;
+mod data;
 mod engine;
 mod entry;
 mod filters;
@@ -80,6 +81,12 @@ pub mod store;
 
 pub use self::body::IsrBody;
 pub use self::builder::{BuildError, DEBUG_ENV, IsrBuilder};
+#[cfg(feature = "reqwest")]
+pub use self::data::DataCacheMiddleware;
+pub use self::data::{
+    DATA_CACHE_HEADER, DataCache, DataCacheLayer, DataCacheService, DataError, DataStats,
+    FetchOptions,
+};
 pub use self::engine::CacheStatus;
 pub use self::entry::Entry;
 pub use self::filters::BypassReason;

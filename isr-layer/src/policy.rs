@@ -177,6 +177,11 @@ pub struct RenderContext {
     state: Arc<Mutex<Collected>>,
 }
 
+tokio::task_local! {
+    /// The render context of the page the current task is rendering.
+    static CURRENT: RenderContext;
+}
+
 #[derive(Debug, Default)]
 struct Collected {
     policy: Option<Resolved>,
@@ -196,6 +201,35 @@ impl RenderContext {
         // matters (each write is one assignment), so a poisoned lock is used as is.
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut guard)
+    }
+
+    /// The context of the page the current task is rendering, if any.
+    ///
+    /// The layer makes it current while the inner service handles the request, which is how
+    /// a [`DataCache`](crate::DataCache) fetch finds the page to tag. A task the handler spawns
+    /// does not inherit it; carry it there with [`scope`](Self::scope).
+    pub fn current() -> Option<Self> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// Runs `future` with this context as the current one, e.g. in a task the handler spawns:
+    ///
+    /// ```
+    /// use isr_layer::RenderContext;
+    ///
+    /// # async fn handler() {
+    /// if let Some(cx) = RenderContext::current() {
+    ///     tokio::spawn(cx.scope(async {
+    ///         // DataCache fetches here still tag the page being rendered.
+    ///     }));
+    /// }
+    /// # }
+    /// ```
+    pub fn scope<F: std::future::Future>(
+        self,
+        future: F,
+    ) -> impl std::future::Future<Output = F::Output> {
+        CURRENT.scope(self, future)
     }
 
     /// Lowers the page's revalidate to `revalidate` if that is lower than what was set so far.

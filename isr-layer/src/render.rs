@@ -150,10 +150,11 @@ where
     engine.stats.inc_renders();
     let key = &target.primary;
 
-    let call = CatchUnwind::new(async move {
+    // The context is current while the service runs, so data fetches can tag the page.
+    let call = CatchUnwind::new(render.clone().scope(async move {
         poll_fn(|cx| service.poll_ready(cx)).await?;
         service.call(request).await
-    });
+    }));
     let outcome = if deadline {
         match tokio::time::timeout(engine.config.regeneration_timeout, call).await {
             Ok(outcome) => outcome,
@@ -263,14 +264,14 @@ pub(crate) fn clone_request<A, B: Default>(request: &Request<A>) -> Request<B> {
 
 pin_project! {
     /// Resolves to `Err(payload)` if polling the inner future panics.
-    struct CatchUnwind<F> {
+    pub(crate) struct CatchUnwind<F> {
         #[pin]
         inner: F,
     }
 }
 
 impl<F> CatchUnwind<F> {
-    fn new(inner: F) -> Self {
+    pub(crate) fn new(inner: F) -> Self {
         Self { inner }
     }
 }

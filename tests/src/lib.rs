@@ -1,5 +1,9 @@
-//! Helpers shared by the cross-crate suites: a real HTTP server on an ephemeral port and a
-//! small HTTP/1 client.
+//! Helpers shared by the cross-crate suites: a real HTTP server on an ephemeral port, a small
+//! HTTP/1 client, and an upstream API that counts its calls.
+
+mod upstream;
+
+pub use self::upstream::Upstream;
 
 use std::net::SocketAddr;
 

@@ -225,7 +225,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-enum Buffered<B: Body> {
+pub(crate) enum Buffered<B: Body> {
     Complete(Bytes),
     Overflow(IsrBody<B>, BypassReason),
     Failed(IsrBody<B>),
@@ -234,7 +234,7 @@ enum Buffered<B: Body> {
 /// Reads the body up to `limit` bytes. Past the limit (or at trailers) it stops reading and
 /// hands back what it read followed by the rest of the stream, so nothing is buffered beyond
 /// the limit and nothing is lost.
-async fn buffer<B>(body: B, limit: usize) -> Buffered<B>
+pub(crate) async fn buffer<B>(body: B, limit: usize) -> Buffered<B>
 where
     B: Body<Data = Bytes>,
 {
@@ -311,7 +311,7 @@ fn downstream_cache_control(revalidate: Revalidate, window: Duration) -> HeaderV
 
 /// Applies the tag limits: empty and over-long tags, and tags past the count limit, are
 /// dropped with a warning.
-fn checked_tags(tags: Vec<Arc<str>>, key: &str) -> Box<[Arc<str>]> {
+pub(crate) fn checked_tags(tags: Vec<Arc<str>>, key: &str) -> Box<[Arc<str>]> {
     let mut kept = Vec::with_capacity(tags.len().min(MAX_TAGS_PER_ENTRY));
     for tag in tags {
         if tag.is_empty() || tag.len() > MAX_TAG_LEN {

@@ -17,11 +17,10 @@ use std::time::Duration;
 use http::HeaderValue;
 use tokio::sync::Semaphore;
 
-pub(crate) use self::admit::{Admission, RenderTarget, admit};
+pub(crate) use self::admit::{Admission, Buffered, RenderTarget, admit, buffer, checked_tags};
 use self::backoff::Backoff;
 pub(crate) use self::backoff::Failures;
-use self::flight::Flights;
-pub(crate) use self::flight::{FlightGuard, Join, Landing};
+pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub(crate) use self::respond::serve_entry;
 use self::variance::VaryIndex;
 use crate::clock::{Clock, Micros};
