@@ -59,6 +59,6 @@ pub use self::static_params::{
 /// ```
 pub use isr_axum_macros::revalidate;
 pub use isr_layer::{
-    CacheStatus, CacheTags, InvalidationMode, IsrBuilder, IsrLayer, IsrPolicyLayer, PathScope,
-    RenderContext, Revalidator,
+    CacheStatus, CacheTags, DataCache, DataCacheLayer, DataCacheService, FetchOptions,
+    InvalidationMode, IsrBuilder, IsrLayer, IsrPolicyLayer, PathScope, RenderContext, Revalidator,
 };

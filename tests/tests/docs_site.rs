@@ -141,6 +141,50 @@ async fn guide_81_appears_and_joins_the_prerender_list() {
     );
 }
 
+fn line<'a>(body: &'a str, prefix: &str) -> &'a str {
+    body.lines()
+        .find(|l| l.contains(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in {body}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_dashboard_renders_every_time_but_fetches_once_per_ttl() {
+    let (server, _) = start(1800).await; // STATS_REVALIDATE defaults to 300 s
+    let get = || {
+        server.send(
+            Method::GET,
+            "/dashboard/stats",
+            &[("cookie", "user=ada")],
+            "",
+        )
+    };
+    let first = get().await;
+    tokio::time::advance(Duration::from_secs(10)).await;
+    let second = get().await;
+    assert_eq!(second.cache(), "BYPASS");
+    assert_ne!(
+        line(&first.body, "rendered-at"),
+        line(&second.body, "rendered-at")
+    );
+    assert_eq!(
+        line(&first.body, "data-fetched-at"),
+        line(&second.body, "data-fetched-at")
+    );
+
+    advance(300).await;
+    let stale_data = get().await;
+    assert_eq!(
+        line(&stale_data.body, "data-fetched-at"),
+        line(&first.body, "data-fetched-at")
+    );
+    settle().await;
+    let refreshed = get().await;
+    assert_ne!(
+        line(&refreshed.body, "data-fetched-at"),
+        line(&first.body, "data-fetched-at")
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn the_dashboard_is_dynamic() {
     let (server, _) = start(1800).await;

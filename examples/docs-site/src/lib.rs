@@ -36,6 +36,9 @@ pub struct Config {
     pub secret: String,
     /// Whether the secret was generated because none was configured.
     pub secret_generated: bool,
+    /// Revalidate of the dashboard's data in the data cache (`STATS_REVALIDATE`, seconds;
+    /// default 300).
+    pub stats_revalidate: Duration,
     /// Simulated latency of each content fetch (20 ms).
     pub content_latency: Duration,
 }
@@ -50,7 +53,7 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads `DOCS_REVALIDATE` and `REVALIDATION_SECRET`. Without a secret, a development
+    /// Reads `DOCS_REVALIDATE`, `STATS_REVALIDATE` and `REVALIDATION_SECRET`. Without a secret, a development
     /// secret is generated (the caller should print it with a warning).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok())
@@ -58,29 +61,38 @@ impl Config {
 
     /// Like [`from_env`](Self::from_env), from any source of variables.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let docs_revalidate = match var("DOCS_REVALIDATE") {
-            None => Duration::from_secs(1800),
-            Some(value) => match value.trim().parse::<u64>() {
-                Ok(secs) if secs > 0 => Duration::from_secs(secs),
-                _ => {
-                    return Err(ConfigError {
-                        var: "DOCS_REVALIDATE",
-                        value,
-                        why: "expected a whole number of seconds greater than 0",
-                    });
-                }
-            },
-        };
+        let docs_revalidate = seconds(&var, "DOCS_REVALIDATE", 1800)?;
+        let stats_revalidate = seconds(&var, "STATS_REVALIDATE", 300)?;
         let (secret, secret_generated) = match var("REVALIDATION_SECRET") {
             Some(s) if !s.trim().is_empty() => (s, false),
             _ => (development_secret(), true),
         };
         Ok(Self {
             docs_revalidate,
+            stats_revalidate,
             secret,
             secret_generated,
             content_latency: Duration::from_millis(20),
         })
+    }
+}
+
+/// A positive number of seconds from `name`, or `default`.
+fn seconds(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    match var(name) {
+        None => Ok(Duration::from_secs(default)),
+        Some(value) => match value.trim().parse::<u64>() {
+            Ok(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+            _ => Err(ConfigError {
+                var: name,
+                value,
+                why: "expected a whole number of seconds greater than 0",
+            }),
+        },
     }
 }
 
@@ -237,11 +249,14 @@ mod tests {
 
         let defaults = Config::from_vars(|_| None).unwrap();
         assert_eq!(defaults.docs_revalidate, Duration::from_secs(1800));
+        assert_eq!(defaults.stats_revalidate, Duration::from_secs(300));
         assert!(defaults.secret_generated && defaults.secret.len() > 20);
 
         for bad in ["0", "soon", "-3"] {
-            let err = Config::from_vars(|name| (name == "DOCS_REVALIDATE").then(|| bad.into()));
-            assert!(err.is_err(), "{bad}");
+            for var in ["DOCS_REVALIDATE", "STATS_REVALIDATE"] {
+                let err = Config::from_vars(|name| (name == var).then(|| bad.into()));
+                assert!(err.is_err(), "{var}={bad}");
+            }
         }
     }
 }
