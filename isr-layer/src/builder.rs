@@ -245,9 +245,10 @@ impl IsrBuilder {
         let data_store = self
             .data_store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(64 * 1024 * 1024)));
-        Ok(IsrLayer::from_engine(
-            Engine::new(self.config, store),
-            data_store,
-        ))
+        let engine = Engine::new(self.config, Arc::clone(&store));
+        let sink = crate::invalidate::StampSink::new(Arc::clone(&engine.tags));
+        store.attach(sink.clone());
+        data_store.attach(sink);
+        Ok(IsrLayer::from_engine(engine, data_store))
     }
 }

@@ -90,6 +90,44 @@ pub struct Invalidation {
     pub origin: Origin,
 }
 
+/// One invalidation stamp, as stores persist and share it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct StampRecord {
+    /// What was invalidated.
+    pub target: InvalidationTarget,
+    /// How.
+    pub mode: InvalidationMode,
+    /// When, in microseconds since the Unix epoch: entries whose render started at or before
+    /// it are invalid.
+    pub at: u64,
+}
+
+impl StampRecord {
+    /// A record.
+    pub fn new(target: InvalidationTarget, mode: InvalidationMode, at: u64) -> Self {
+        Self { target, mode, at }
+    }
+}
+
+/// Where a store hands invalidations made elsewhere: by another instance, or before a
+/// restart. Given to [`Store::attach`](crate::store::Store::attach) when the layer is built.
+#[derive(Clone, Debug)]
+pub struct StampSink {
+    tags: Arc<TagClock>,
+}
+
+impl StampSink {
+    pub(crate) fn new(tags: Arc<TagClock>) -> Self {
+        Self { tags }
+    }
+
+    /// Applies an invalidation: pages rendered before `record.at` that it covers are invalid.
+    pub fn apply(&self, record: &StampRecord) {
+        self.tags.apply(record);
+    }
+}
+
 /// What one revalidation named.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -248,7 +286,7 @@ impl Revalidator {
             PathScope::Page => Some(u64::from(self.engine.store.get_local(&path).is_some())),
             PathScope::Layout => None,
         };
-        Ok(self.report(&target, mode, stamp, affected))
+        Ok(self.report(&target, mode, stamp, affected).await)
     }
 
     /// Invalidates every page (and data entry) carrying `tag`.
@@ -269,7 +307,7 @@ impl Revalidator {
             .engine
             .tags
             .invalidate(&target, mode, &self.engine.clock);
-        Ok(self.report(&target, mode, stamp, None))
+        Ok(self.report(&target, mode, stamp, None).await)
     }
 
     /// Invalidates every page carrying any of `tags`. All tags are checked before any is applied.
@@ -298,7 +336,9 @@ impl Revalidator {
             self.engine
                 .tags
                 .invalidate(&Target::All, InvalidationMode::Expire, &self.engine.clock);
-        Ok(self.report(&Target::All, InvalidationMode::Expire, stamp, None))
+        Ok(self
+            .report(&Target::All, InvalidationMode::Expire, stamp, None)
+            .await)
     }
 
     /// Announcements of every revalidation made through any clone of this revalidator (or of
@@ -329,24 +369,36 @@ impl Revalidator {
             .collect()
     }
 
-    fn report(
+    /// Hands the invalidation to the store, which persists it (files) or shares it with other
+    /// instances (Redis). A store that cannot is logged; the invalidation already holds here.
+    async fn share(&self, target: &Target<'_>, mode: InvalidationMode, stamp: Micros) {
+        let record = StampRecord {
+            target: target.to_owned_target(),
+            mode,
+            at: stamp,
+        };
+        // The page store carries invalidations for the data cache too: both read one tag clock.
+        if let Err(error) = self.engine.store.record_invalidation(&record).await {
+            self.engine.stats.inc_store_errors();
+            tracing::warn!(target: "isr", %error, "the store could not record an invalidation");
+        }
+    }
+
+    /// Shares, logs and announces an invalidation that already holds in this process.
+    async fn report(
         &self,
         target: &Target<'_>,
         mode: InvalidationMode,
         stamp: Micros,
         affected: Option<u64>,
     ) -> Revalidation {
+        self.share(target, mode, stamp).await;
         self.engine
             .trace_invalidation(&target.to_string(), mode, self.origin.as_str(), affected);
         let at = UNIX_EPOCH + Duration::from_micros(stamp);
         // Nobody listening is fine: the send only fails when there are no receivers.
         let _ = self.engine.invalidations.send(Invalidation {
-            target: match target {
-                Target::Page(p) => InvalidationTarget::Page((*p).to_owned()),
-                Target::Layout(p) => InvalidationTarget::Layout((*p).to_owned()),
-                Target::Tag(t) => InvalidationTarget::Tag((*t).to_owned()),
-                Target::All => InvalidationTarget::All,
-            },
+            target: target.to_owned_target(),
             mode,
             at,
             origin: self.origin,
@@ -406,6 +458,17 @@ pub(crate) enum Target<'a> {
     Layout(&'a str),
     Tag(&'a str),
     All,
+}
+
+impl Target<'_> {
+    fn to_owned_target(&self) -> InvalidationTarget {
+        match self {
+            Self::Page(p) => InvalidationTarget::Page((*p).to_owned()),
+            Self::Layout(p) => InvalidationTarget::Layout((*p).to_owned()),
+            Self::Tag(t) => InvalidationTarget::Tag((*t).to_owned()),
+            Self::All => InvalidationTarget::All,
+        }
+    }
 }
 
 impl fmt::Display for Target<'_> {
@@ -495,6 +558,29 @@ impl TagClock {
         let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
         // Taken under the lock so stamps land in the tables in increasing order.
         let stamp = clock.stamp();
+        self.record_locked(&mut tables, target, mode, stamp);
+        stamp
+    }
+
+    /// Applies an invalidation made elsewhere (another instance, or before a restart).
+    pub(crate) fn apply(&self, record: &StampRecord) {
+        let target = match &record.target {
+            InvalidationTarget::Page(p) => Target::Page(p),
+            InvalidationTarget::Layout(p) => Target::Layout(p),
+            InvalidationTarget::Tag(t) => Target::Tag(t),
+            InvalidationTarget::All => Target::All,
+        };
+        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
+        self.record_locked(&mut tables, &target, record.mode, record.at);
+    }
+
+    fn record_locked(
+        &self,
+        tables: &mut Tables,
+        target: &Target<'_>,
+        mode: InvalidationMode,
+        stamp: Micros,
+    ) {
         let map = match target {
             Target::Page(p) => Some((&mut tables.pages, *p)),
             Target::Layout(p) => Some((&mut tables.layouts, *p)),
@@ -513,10 +599,9 @@ impl TagClock {
             None => tables.everything.record(mode, stamp),
         }
         if tables.len() > self.max_stamps {
-            prune(&mut tables);
+            prune(tables);
         }
         self.newest.fetch_max(stamp, Ordering::AcqRel);
-        stamp
     }
 
     /// How `entry` stands against the invalidations recorded so far.

@@ -93,7 +93,8 @@ pub use self::filters::BypassReason;
 pub use self::future::ResponseFuture;
 pub use self::invalidate::{
     EntryState, EntrySummary, Invalidation, InvalidationMode, InvalidationTarget, MAX_TAG_LEN,
-    MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, Revalidator,
+    MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, Revalidator, StampRecord,
+    StampSink,
 };
 pub use self::key::QueryMode;
 pub use self::layer::IsrLayer;

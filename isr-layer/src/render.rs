@@ -37,6 +37,8 @@ pub(crate) enum Rendered<B: Body, E> {
     Passed(Response<IsrBody<B>>, BypassReason),
     /// Failed with a response (5xx, broken body) or without one (timeout).
     Failed(Option<Response<IsrBody<B>>>),
+    /// Not rendered: another instance sharing the store is regenerating this page.
+    Skipped,
     /// The inner service returned an error.
     Errored(E),
     /// The inner service panicked.
@@ -59,6 +61,65 @@ pub(crate) struct RenderJob<S, ReqB> {
     /// The entry this render replaces: its retry back-off records a failure, and it is
     /// removed if the page is no longer cacheable.
     pub(crate) replaces: Option<Arc<Entry>>,
+    /// The key the render is looked up, coalesced and locked under.
+    pub(crate) lookup: Arc<str>,
+    /// A background regeneration (nobody waits for it) rather than a visitor's render.
+    pub(crate) background: bool,
+}
+
+/// What the stores shared with other instances say about rendering now.
+enum Turn {
+    /// Render, releasing this lock token (if any) afterwards.
+    Render(Option<String>),
+    /// Another instance already stored a newer, fresh entry: use it.
+    Adopt(Arc<Entry>),
+    /// Another instance is regenerating; nobody waits here, so leave it to them.
+    Skip,
+}
+
+/// With a store shared by several instances, one render per key across all of them: take the
+/// store's lock; if another instance holds it, a background regeneration steps aside and a
+/// visitor waits (bounded by the waiter timeout) for that instance's entry. Whoever renders
+/// first checks whether a newer entry has landed meanwhile.
+async fn cluster_turn(
+    engine: &Engine,
+    lookup: &str,
+    replaces: Option<&Entry>,
+    background: bool,
+) -> Turn {
+    let newer = |entry: &Arc<Entry>| {
+        replaces.is_none_or(|old| entry.stored_at > old.stored_at)
+            && engine.freshness(entry, engine.clock.now()) == crate::engine::Freshness::Fresh
+    };
+    let ttl = engine.config.regeneration_timeout + std::time::Duration::from_secs(1);
+    let deadline = tokio::time::Instant::now() + engine.config.waiter_timeout;
+    loop {
+        let lock = match engine.store.try_lock(lookup, ttl).await {
+            Ok(lock) => lock,
+            Err(error) => {
+                engine.stats.inc_store_errors();
+                tracing::warn!(target: "isr", key = lookup, %error, "store lock failed; rendering here");
+                crate::store::LockOutcome::Acquired(None)
+            }
+        };
+        let fresh = match engine.store.get(lookup).await {
+            Ok(Some(entry)) if newer(&entry) => Some(entry),
+            _ => None,
+        };
+        match (lock, fresh) {
+            (crate::store::LockOutcome::Acquired(token), Some(entry)) => {
+                if let Some(token) = token {
+                    let _ = engine.store.unlock(lookup, token).await;
+                }
+                return Turn::Adopt(entry);
+            }
+            (crate::store::LockOutcome::Acquired(token), None) => return Turn::Render(token),
+            (_, Some(entry)) => return Turn::Adopt(entry),
+            (_, None) if background => return Turn::Skip,
+            (_, None) if tokio::time::Instant::now() >= deadline => return Turn::Render(None),
+            (_, None) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
 }
 
 /// Starts a render in a task of its own.
@@ -135,15 +196,67 @@ where
 {
     let RenderJob {
         engine,
-        mut service,
-        mut request,
+        service,
+        request,
         target,
         guard,
         deadline,
         permit,
         replaces,
+        lookup,
+        background,
     } = job;
     let _permit = permit;
+    let mut lock_token = None;
+    if !engine.store.is_local_only() {
+        match cluster_turn(&engine, &lookup, replaces.as_deref(), background).await {
+            Turn::Render(token) => lock_token = token,
+            Turn::Adopt(entry) => {
+                if let Some(guard) = guard {
+                    guard.land(Landing::Entry(Arc::clone(&entry)));
+                }
+                return Rendered::Stored(entry);
+            }
+            Turn::Skip => {
+                if let Some(guard) = guard {
+                    guard.land(Landing::Nothing);
+                }
+                return Rendered::Skipped;
+            }
+        }
+    }
+    let rendered = render(
+        engine.clone(),
+        service,
+        request,
+        target,
+        guard,
+        deadline,
+        replaces,
+    )
+    .await;
+    if let Some(token) = lock_token {
+        if let Err(error) = engine.store.unlock(&lookup, token).await {
+            tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
+        }
+    }
+    rendered
+}
+
+async fn render<S, ReqB, ResB>(
+    engine: Arc<Engine>,
+    mut service: S,
+    mut request: Request<ReqB>,
+    target: RenderTarget,
+    guard: Option<FlightGuard>,
+    deadline: bool,
+    replaces: Option<Arc<Entry>>,
+) -> Rendered<ResB, S::Error>
+where
+    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
+    S::Future: Send + 'static,
+    ResB: Body<Data = Bytes> + Send + 'static,
+{
     let render = RenderContext::new();
     request.extensions_mut().insert(render.clone());
     let started = engine.clock.stamp();

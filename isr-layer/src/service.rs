@@ -205,6 +205,8 @@ fn regenerate_in_background<S, ReqBody, ResBody>(
         deadline: true,
         permit: Some(permit),
         replaces: Some(Arc::clone(stale)),
+        lookup: Arc::clone(&stale.key),
+        background: true,
     }));
 }
 
@@ -306,6 +308,8 @@ where
             deadline: visit.fallback.is_some(),
             permit: None,
             replaces: visit.fallback.clone(),
+            lookup: Arc::clone(&visit.lookup),
+            background: false,
         };
         let rendered = render_in_place(job).await;
         visit.finish(rendered)
@@ -325,15 +329,22 @@ impl Visit {
                 engine.trace_request(CacheStatus::Bypass, key, None, Some(&reason));
                 Ok(response)
             }
-            (Rendered::Failed(_) | Rendered::Errored(_) | Rendered::Panicked(_), Some(old)) => {
-                Ok(self.serve(old, CacheStatus::Stale))
-            }
+            (
+                Rendered::Failed(_)
+                | Rendered::Errored(_)
+                | Rendered::Panicked(_)
+                | Rendered::Skipped,
+                Some(old),
+            ) => Ok(self.serve(old, CacheStatus::Stale)),
             (Rendered::Failed(Some(response)), None) => {
                 engine.trace_request(CacheStatus::Bypass, key, None, Some(&"the render failed"));
                 Ok(response)
             }
-            // Only renders with an older copy to fall back on have a deadline.
-            (Rendered::Failed(None), None) => Ok(self.unavailable("render timed out")),
+            // Only renders with an older copy to fall back on have a deadline, and only
+            // background regenerations step aside for another instance.
+            (Rendered::Failed(None) | Rendered::Skipped, None) => {
+                Ok(self.unavailable("render timed out"))
+            }
             (Rendered::Errored(error), None) => {
                 engine.trace_request(
                     CacheStatus::Bypass,

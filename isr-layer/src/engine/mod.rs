@@ -105,7 +105,7 @@ pub(crate) struct Engine {
     pub(crate) config: Config,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) clock: Clock,
-    pub(crate) tags: TagClock,
+    pub(crate) tags: Arc<TagClock>,
     pub(crate) stats: Counters,
     flights: Flights,
     backoff: Backoff,
@@ -133,7 +133,7 @@ impl Engine {
             .time_to_live(config.uncacheable_memory)
             .build();
         Self {
-            tags: TagClock::new(config.max_tag_stamps),
+            tags: Arc::new(TagClock::new(config.max_tag_stamps)),
             backoff: Backoff::new(config.retry_backoff.0, config.retry_backoff.1),
             regenerations: Arc::new(Semaphore::new(config.max_background_regenerations)),
             flights: Flights::default(),

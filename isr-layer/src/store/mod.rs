@@ -9,15 +9,19 @@
 //! only when it finds nothing and the store has a remote tier does the engine call
 //! [`Store::get`].
 
+mod codec;
 mod memory;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+pub use self::codec::DecodeError;
 pub use self::memory::MemoryStore;
 use crate::entry::Entry;
+pub use crate::invalidate::{StampRecord, StampSink};
 
 /// The future returned by store operations that may do I/O.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -34,7 +38,7 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     /// A stored entry could not be decoded; it is never served.
     #[error("corrupt entry: {0}")]
-    Corrupt(String),
+    Corrupt(#[from] DecodeError),
     /// The backend (e.g. a remote server) reported an error.
     #[error("store backend failed: {0}")]
     Backend(#[source] BoxError),
@@ -82,4 +86,41 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// Up to `limit` entries held in process memory, for inspection. Order is unspecified.
     fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>>;
+
+    /// Called once when the layer is built. A store that persists or shares invalidations
+    /// hands them to `sink`: those made before a restart at once, those of other instances as
+    /// they arrive. Default: nothing to hand.
+    fn attach(&self, sink: StampSink) {
+        let _ = sink;
+    }
+
+    /// Records an invalidation made in this process, so it survives a restart or reaches
+    /// other instances. Default: nothing (an in-memory store forgets with the process).
+    fn record_invalidation<'a>(&'a self, record: &'a StampRecord) -> StoreFuture<'a, ()> {
+        let _ = record;
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Takes the render lock of `key` across every instance sharing this store, for at most
+    /// `ttl`. Default (a store of one process): always granted, with no token.
+    fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, LockOutcome> {
+        let _ = (key, ttl);
+        Box::pin(async { Ok(LockOutcome::Acquired(None)) })
+    }
+
+    /// Releases a lock taken with [`try_lock`](Store::try_lock), if `token` still holds it.
+    fn unlock<'a>(&'a self, key: &'a str, token: String) -> StoreFuture<'a, ()> {
+        let _ = (key, token);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The outcome of [`Store::try_lock`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LockOutcome {
+    /// This instance renders; release with the token (if any) when done.
+    Acquired(Option<String>),
+    /// Another instance is rendering this key.
+    Busy,
 }

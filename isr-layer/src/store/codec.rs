@@ -1,0 +1,310 @@
+//! The byte format of entries kept outside process memory (files, Redis).
+//!
+//! ```text
+//! "ISR" version:u8
+//! key, path: u32 length + bytes      route: u8 (0 none, 1 some) [+ u32 length + bytes]
+//! status:u16   headers: u32 count, each u16 name length + name + u32 value length + value
+//! etag: u16 length + bytes   rendered_at:u64   stored_at:u64
+//! revalidate: u8 (0 dynamic, 1 after, 2 never) + u64 micros
+//! tags: u32 count, each u16 length + bytes   shared_with_authorization:u8
+//! body: u32 length + bytes
+//! checksum: u64 xxh3 of everything before it
+//! ```
+//!
+//! All integers are little-endian. Decoding checks every length against what is left and the
+//! checksum over the whole record, so a truncated or corrupted entry is rejected, never served.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::clock::saturating_micros;
+use crate::entry::Entry;
+use crate::policy::Revalidate;
+
+const MAGIC: &[u8; 3] = b"ISR";
+const VERSION: u8 = 1;
+
+/// Why bytes could not be decoded into an entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// Not an entry of this format (wrong magic bytes).
+    #[error("not an isr entry")]
+    NotAnEntry,
+    /// Written by another version of the format.
+    #[error("unsupported entry format version {0}")]
+    Version(u8),
+    /// Shorter than its lengths say.
+    #[error("entry is truncated")]
+    Truncated,
+    /// The checksum does not match: the bytes changed after they were written.
+    #[error("entry checksum mismatch")]
+    Checksum,
+    /// A field holds a value that cannot be (a bad status, header, policy or UTF-8).
+    #[error("entry field is invalid: {0}")]
+    Invalid(&'static str),
+}
+
+impl Entry {
+    /// The entry in the byte format that file and Redis stores keep (see the `store` module).
+    pub fn encode(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.weight() + 64);
+        out.put_slice(MAGIC);
+        out.put_u8(VERSION);
+        put_long(&mut out, self.key.as_bytes());
+        put_long(&mut out, self.path.as_bytes());
+        match &self.route {
+            Some(route) => {
+                out.put_u8(1);
+                put_long(&mut out, route.as_bytes());
+            }
+            None => out.put_u8(0),
+        }
+        out.put_u16_le(self.status.as_u16());
+        out.put_u32_le(u32::try_from(self.headers.len()).unwrap_or(u32::MAX));
+        for (name, value) in &self.headers {
+            put_short(&mut out, name.as_str().as_bytes());
+            put_long(&mut out, value.as_bytes());
+        }
+        put_short(&mut out, self.etag.as_bytes());
+        out.put_u64_le(self.rendered_at);
+        out.put_u64_le(self.stored_at);
+        let (kind, micros) = match self.revalidate {
+            Revalidate::Dynamic => (0, 0),
+            Revalidate::After(ttl) => (1, saturating_micros(ttl)),
+            Revalidate::Never => (2, 0),
+        };
+        out.put_u8(kind);
+        out.put_u64_le(micros);
+        out.put_u32_le(u32::try_from(self.tags.len()).unwrap_or(u32::MAX));
+        for tag in self.tags.iter() {
+            put_short(&mut out, tag.as_bytes());
+        }
+        out.put_u8(u8::from(self.shared_with_authorization));
+        put_long(&mut out, &self.body);
+        let checksum = xxhash_rust::xxh3::xxh3_64(&out);
+        out.put_u64_le(checksum);
+        out.freeze()
+    }
+
+    /// Reads an entry written by [`Entry::encode`], checking its checksum and every length.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        if bytes.len() < 4 + 8 {
+            return Err(if bytes.starts_with(MAGIC) || bytes.is_empty() {
+                DecodeError::Truncated
+            } else {
+                DecodeError::NotAnEntry
+            });
+        }
+        if &bytes[..3] != MAGIC {
+            return Err(DecodeError::NotAnEntry);
+        }
+        if bytes[3] != VERSION {
+            return Err(DecodeError::Version(bytes[3]));
+        }
+        let (record, checksum) = bytes.split_at(bytes.len() - 8);
+        let expected = u64::from_le_bytes(checksum.try_into().map_err(|_| DecodeError::Truncated)?);
+        if xxhash_rust::xxh3::xxh3_64(record) != expected {
+            return Err(DecodeError::Checksum);
+        }
+        let mut r = Reader { rest: &record[4..] };
+        let key = r.string_long("key")?;
+        let path = r.string_long("path")?;
+        let route = match r.u8()? {
+            0 => None,
+            1 => Some(Arc::from(r.string_long("route")?)),
+            _ => return Err(DecodeError::Invalid("route flag")),
+        };
+        let status = StatusCode::from_u16(r.u16()?).map_err(|_| DecodeError::Invalid("status"))?;
+        let count = r.u32()? as usize;
+        let mut headers = HeaderMap::with_capacity(count.min(256));
+        for _ in 0..count {
+            let name = HeaderName::from_bytes(r.short()?)
+                .map_err(|_| DecodeError::Invalid("header name"))?;
+            let value = HeaderValue::from_bytes(r.long()?)
+                .map_err(|_| DecodeError::Invalid("header value"))?;
+            headers.append(name, value);
+        }
+        let etag = HeaderValue::from_bytes(r.short()?).map_err(|_| DecodeError::Invalid("etag"))?;
+        let rendered_at = r.u64()?;
+        let stored_at = r.u64()?;
+        let revalidate = match (r.u8()?, r.u64()?) {
+            (0, _) => Revalidate::Dynamic,
+            (1, micros) => Revalidate::After(Duration::from_micros(micros)),
+            (2, _) => Revalidate::Never,
+            _ => return Err(DecodeError::Invalid("revalidate")),
+        };
+        let count = r.u32()? as usize;
+        let mut tags = Vec::with_capacity(count.min(crate::MAX_TAGS_PER_ENTRY));
+        for _ in 0..count {
+            let tag = std::str::from_utf8(r.short()?).map_err(|_| DecodeError::Invalid("tag"))?;
+            tags.push(Arc::from(tag));
+        }
+        let shared_with_authorization = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(DecodeError::Invalid("authorization flag")),
+        };
+        let body = Bytes::copy_from_slice(r.long()?);
+        if !r.rest.is_empty() {
+            return Err(DecodeError::Invalid("trailing bytes"));
+        }
+        Ok(Self {
+            key: Arc::from(key),
+            path: Box::from(path),
+            route,
+            status,
+            headers,
+            body,
+            etag,
+            rendered_at,
+            stored_at,
+            revalidate,
+            tags: tags.into_boxed_slice(),
+            shared_with_authorization,
+            failures: Default::default(),
+        })
+    }
+}
+
+fn put_long(out: &mut BytesMut, bytes: &[u8]) {
+    out.put_u32_le(u32::try_from(bytes.len()).unwrap_or(u32::MAX));
+    out.put_slice(bytes);
+}
+
+fn put_short(out: &mut BytesMut, bytes: &[u8]) {
+    let len = bytes.len().min(usize::from(u16::MAX));
+    out.put_u16_le(len as u16);
+    out.put_slice(&bytes[..len]);
+}
+
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.rest.len() < n {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(
+            self.take(2)?
+                .try_into()
+                .map_err(|_| DecodeError::Truncated)?,
+        ))
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?
+                .try_into()
+                .map_err(|_| DecodeError::Truncated)?,
+        ))
+    }
+
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?
+                .try_into()
+                .map_err(|_| DecodeError::Truncated)?,
+        ))
+    }
+
+    fn short(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = usize::from(self.u16()?);
+        self.take(n)
+    }
+
+    fn long(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+
+    fn string_long(&mut self, what: &'static str) -> Result<&'a str, DecodeError> {
+        std::str::from_utf8(self.long()?).map_err(|_| DecodeError::Invalid(what))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Entry {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/html"));
+        headers.append("x-multi", HeaderValue::from_static("a"));
+        headers.append("x-multi", HeaderValue::from_static("b"));
+        Entry {
+            key: Arc::from("example.com/docs/a?x=1"),
+            path: Box::from("/docs/a"),
+            route: Some(Arc::from("/docs/{slug}")),
+            status: StatusCode::OK,
+            headers,
+            body: Bytes::from_static(b"<h1>hello</h1>"),
+            etag: HeaderValue::from_static("\"abc\""),
+            rendered_at: 1_700_000_000_000_000,
+            stored_at: 1_700_000_000_100_000,
+            revalidate: Revalidate::After(Duration::from_secs(60)),
+            tags: vec![Arc::from("docs"), Arc::from("a")].into_boxed_slice(),
+            shared_with_authorization: true,
+            failures: Default::default(),
+        }
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let entry = sample();
+        let decoded = Entry::decode(&entry.encode()).unwrap();
+        assert_eq!(decoded.key, entry.key);
+        assert_eq!(decoded.path, entry.path);
+        assert_eq!(decoded.route, entry.route);
+        assert_eq!(decoded.status, entry.status);
+        assert_eq!(decoded.headers, entry.headers);
+        assert_eq!(decoded.body, entry.body);
+        assert_eq!(decoded.etag, entry.etag);
+        assert_eq!(
+            (decoded.rendered_at, decoded.stored_at),
+            (entry.rendered_at, entry.stored_at)
+        );
+        assert_eq!(decoded.revalidate, entry.revalidate);
+        assert_eq!(decoded.tags, entry.tags);
+        assert!(decoded.shared_with_authorization);
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_rejected() {
+        let bytes = sample().encode();
+        for len in 0..bytes.len() {
+            assert!(Entry::decode(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        for i in 0..bytes.len() {
+            let mut corrupt = bytes.to_vec();
+            corrupt[i] ^= 0x40;
+            assert!(Entry::decode(&corrupt).is_err(), "byte {i} flipped");
+        }
+    }
+
+    #[test]
+    fn other_formats_are_named() {
+        assert_eq!(
+            Entry::decode(b"GIF89a-not-an-entry").unwrap_err(),
+            DecodeError::NotAnEntry
+        );
+        let mut bytes = sample().encode().to_vec();
+        bytes[3] = 9;
+        assert_eq!(Entry::decode(&bytes).unwrap_err(), DecodeError::Version(9));
+    }
+}
