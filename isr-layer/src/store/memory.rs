@@ -52,6 +52,14 @@ impl MemoryStore {
     pub(crate) fn insert(&self, entry: Arc<Entry>) {
         self.cache.insert(entry.key.clone(), entry);
     }
+
+    pub(crate) fn remove_local(&self, key: &str) {
+        self.cache.invalidate(key);
+    }
+
+    pub(crate) fn clear(&self) {
+        self.cache.invalidate_all();
+    }
 }
 
 impl Default for MemoryStore {

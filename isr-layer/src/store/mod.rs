@@ -10,7 +10,11 @@
 //! [`Store::get`].
 
 mod codec;
+#[cfg(feature = "fs")]
+mod fs;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::fmt;
 use std::future::Future;
@@ -19,7 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use self::codec::DecodeError;
+#[cfg(feature = "fs")]
+pub use self::fs::{FsStore, FsStoreBuilder};
 pub use self::memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisStore, RedisStoreBuilder};
 use crate::entry::Entry;
 pub use crate::invalidate::{StampRecord, StampSink};
 
@@ -123,4 +131,58 @@ pub enum LockOutcome {
     Acquired(Option<String>),
     /// Another instance is rendering this key.
     Busy,
+}
+
+/// An invalidation stamp as persisted (files) and published (Redis): one JSON object.
+#[cfg(any(feature = "fs", feature = "redis"))]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StampLine {
+    kind: String,
+    name: String,
+    mode: String,
+    pub(crate) at: u64,
+}
+
+#[cfg(any(feature = "fs", feature = "redis"))]
+impl From<&StampRecord> for StampLine {
+    fn from(record: &StampRecord) -> Self {
+        use crate::invalidate::{InvalidationMode, InvalidationTarget};
+        let (kind, name) = match &record.target {
+            InvalidationTarget::Page(p) => ("page", p.as_str()),
+            InvalidationTarget::Layout(p) => ("layout", p.as_str()),
+            InvalidationTarget::Tag(t) => ("tag", t.as_str()),
+            InvalidationTarget::All => ("all", ""),
+        };
+        let mode = match record.mode {
+            InvalidationMode::Stale => "stale",
+            _ => "expire",
+        };
+        Self {
+            kind: kind.to_owned(),
+            name: name.to_owned(),
+            mode: mode.to_owned(),
+            at: record.at,
+        }
+    }
+}
+
+#[cfg(any(feature = "fs", feature = "redis"))]
+impl StampLine {
+    /// The record, unless the line names an unknown kind or mode.
+    pub(crate) fn record(self) -> Option<StampRecord> {
+        use crate::invalidate::{InvalidationMode, InvalidationTarget};
+        let target = match self.kind.as_str() {
+            "page" => InvalidationTarget::Page(self.name),
+            "layout" => InvalidationTarget::Layout(self.name),
+            "tag" => InvalidationTarget::Tag(self.name),
+            "all" => InvalidationTarget::All,
+            _ => return None,
+        };
+        let mode = match self.mode.as_str() {
+            "stale" => InvalidationMode::Stale,
+            "expire" => InvalidationMode::Expire,
+            _ => return None,
+        };
+        Some(StampRecord::new(target, mode, self.at))
+    }
 }

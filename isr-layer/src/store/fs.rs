@@ -1,0 +1,349 @@
+//! The file store: entries on disk, for warm restarts.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use moka::notification::RemovalCause;
+
+use super::{MemoryStore, StampLine, Store, StoreError, StoreFuture, StoreUsage};
+use crate::entry::Entry;
+use crate::invalidate::{InvalidationMode, InvalidationTarget, StampRecord, StampSink};
+
+const ENTRIES: &str = "entries";
+const TMP: &str = "tmp";
+const STAMPS: &str = "stamps.log";
+const SUFFIX: &str = "isr";
+
+/// Entries in files under a directory: a restart serves what is still fresh without rendering
+/// it again, and keeps stale entries as the safety net.
+///
+/// Each entry is one file, written atomically (a temporary file, `fsync`, then a rename), in the
+/// checksummed format of [`Entry::encode`]; a corrupt or truncated file is detected when read,
+/// skipped with a warning and removed, never served. The directory is bounded by bytes: past
+/// the bound the least useful files are deleted. Invalidation stamps are appended to
+/// `stamps.log` (and `fsync`ed), so a purge made before a restart still holds after it.
+/// Recently used entries are also kept in memory, so a hit does not read the disk.
+///
+/// ```no_run
+/// use isr_layer::IsrLayer;
+/// use isr_layer::store::FsStore;
+///
+/// let store = FsStore::builder("/var/cache/my-site")
+///     .max_bytes(2 * 1024 * 1024 * 1024)
+///     .open()
+///     .expect("the cache directory is usable");
+/// let isr = IsrLayer::builder().store(store).build().unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct FsStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    dir: PathBuf,
+    memory: MemoryStore,
+    /// File stem → size on disk; evicting by size deletes the file.
+    files: moka::sync::Cache<Arc<str>, u64>,
+    stamps: Mutex<Option<fs::File>>,
+    loaded_stamps: Mutex<Vec<StampRecord>>,
+    counter: AtomicU64,
+}
+
+/// Builds an [`FsStore`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct FsStoreBuilder {
+    dir: PathBuf,
+    max_bytes: u64,
+    memory_bytes: u64,
+}
+
+impl FsStoreBuilder {
+    /// The most bytes of entry files kept on disk. Default 1 GiB.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// The most bytes of entries also kept in memory. Default 64 MiB.
+    pub fn memory_bytes(mut self, bytes: u64) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// Creates the directory if needed, indexes the entries already there, and reads the
+    /// invalidation stamps.
+    pub fn open(self) -> Result<FsStore, StoreError> {
+        let entries = self.dir.join(ENTRIES);
+        let tmp = self.dir.join(TMP);
+        fs::create_dir_all(&entries)?;
+        fs::create_dir_all(&tmp)?;
+        // Temporary files are writes a crash interrupted: never renamed, never valid.
+        for leftover in fs::read_dir(&tmp)? {
+            let _ = fs::remove_file(leftover?.path());
+        }
+        let evict_dir = entries.clone();
+        let files = moka::sync::Cache::builder()
+            .max_capacity(self.max_bytes)
+            .weigher(|_: &Arc<str>, size: &u64| u32::try_from(*size).unwrap_or(u32::MAX))
+            .eviction_listener(move |stem: Arc<Arc<str>>, _, cause| {
+                if cause == RemovalCause::Size {
+                    let _ = fs::remove_file(entry_path(&evict_dir, &stem));
+                }
+            })
+            .build();
+        for file in fs::read_dir(&entries)? {
+            let file = file?;
+            let path = file.path();
+            if path.extension().and_then(|e| e.to_str()) != Some(SUFFIX) {
+                continue;
+            }
+            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                files.insert(Arc::from(stem), file.metadata()?.len());
+            }
+        }
+        let (stamps, loaded) = open_stamps(&self.dir)?;
+        tracing::info!(
+            target: "isr",
+            dir = %self.dir.display(),
+            entries = files.entry_count(),
+            stamps = loaded.len(),
+            "file store opened"
+        );
+        Ok(FsStore {
+            inner: Arc::new(Inner {
+                dir: self.dir,
+                memory: MemoryStore::new(self.memory_bytes),
+                files,
+                stamps: Mutex::new(Some(stamps)),
+                loaded_stamps: Mutex::new(loaded),
+                counter: AtomicU64::new(0),
+            }),
+        })
+    }
+}
+
+impl FsStore {
+    /// A store in `dir` with the default bounds.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        Self::builder(dir).open()
+    }
+
+    /// A builder for a store in `dir`.
+    pub fn builder(dir: impl Into<PathBuf>) -> FsStoreBuilder {
+        FsStoreBuilder {
+            dir: dir.into(),
+            max_bytes: 1024 * 1024 * 1024,
+            memory_bytes: 64 * 1024 * 1024,
+        }
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The file an entry with `key` is kept in.
+    pub fn path_of(&self, key: &str) -> PathBuf {
+        entry_path(&self.inner.dir.join(ENTRIES), &stem_of(key))
+    }
+}
+
+fn stem_of(key: &str) -> Arc<str> {
+    Arc::from(format!(
+        "{:032x}",
+        xxhash_rust::xxh3::xxh3_128(key.as_bytes())
+    ))
+}
+
+fn entry_path(entries: &Path, stem: &str) -> PathBuf {
+    entries.join(format!("{stem}.{SUFFIX}"))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Backend(Box::new(e)))?
+}
+
+impl Store for FsStore {
+    fn get_local(&self, key: &str) -> Option<Arc<Entry>> {
+        self.inner.memory.get_local(key)
+    }
+
+    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        Box::pin(async move {
+            if let Some(entry) = self.inner.memory.get_local(key) {
+                return Ok(Some(entry));
+            }
+            let stem = stem_of(key);
+            // The index knows every file: an unknown key costs no disk read.
+            if !self.inner.files.contains_key(&stem) {
+                return Ok(None);
+            }
+            let path = self.path_of(key);
+            let read_path = path.clone();
+            let bytes = match blocking(move || Ok(fs::read(read_path)?)).await {
+                Ok(bytes) => bytes,
+                Err(StoreError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.inner.files.invalidate(&stem);
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
+            match Entry::decode(&bytes) {
+                Ok(entry) if &*entry.key == key => {
+                    let entry = Arc::new(entry);
+                    self.inner.memory.insert(Arc::clone(&entry));
+                    Ok(Some(entry))
+                }
+                Ok(_) => Ok(None), // a hash collision: another key's file
+                Err(error) => {
+                    tracing::warn!(target: "isr", file = %path.display(), %error, "corrupt cache file skipped and removed");
+                    self.inner.files.invalidate(&stem);
+                    let _ = blocking(move || Ok(fs::remove_file(path)?)).await;
+                    Ok(None)
+                }
+            }
+        })
+    }
+
+    fn is_local_only(&self) -> bool {
+        false
+    }
+
+    fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            // In memory first: a failing disk still serves the page from this process.
+            self.inner.memory.insert(Arc::clone(&entry));
+            let stem = stem_of(&entry.key);
+            let bytes = entry.encode();
+            let size = bytes.len() as u64;
+            let entries = self.inner.dir.join(ENTRIES);
+            let tmp = self.inner.dir.join(TMP).join(format!(
+                "{stem}.{}.{}",
+                std::process::id(),
+                self.inner.counter.fetch_add(1, Ordering::Relaxed)
+            ));
+            let target = entry_path(&entries, &stem);
+            blocking(move || {
+                let written = (|| {
+                    let mut file = fs::File::create_new(&tmp)?;
+                    file.write_all(&bytes)?;
+                    file.sync_all()?;
+                    fs::rename(&tmp, &target)
+                })();
+                if written.is_err() {
+                    let _ = fs::remove_file(&tmp);
+                }
+                Ok(written?)
+            })
+            .await?;
+            self.inner.files.insert(stem, size);
+            Ok(())
+        })
+    }
+
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.inner.memory.remove_local(key);
+            self.inner.files.invalidate(&stem_of(key));
+            let path = self.path_of(key);
+            blocking(move || match fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            })
+            .await
+        })
+    }
+
+    fn usage(&self) -> StoreUsage {
+        self.inner.files.run_pending_tasks();
+        StoreUsage {
+            entries: self.inner.files.entry_count(),
+            bytes: self.inner.files.weighted_size(),
+        }
+    }
+
+    fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
+        self.inner.memory.local_entries(limit)
+    }
+
+    fn attach(&self, sink: StampSink) {
+        let loaded = std::mem::take(
+            &mut *self
+                .inner
+                .loaded_stamps
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for record in &loaded {
+            sink.apply(record);
+        }
+    }
+
+    fn record_invalidation<'a>(&'a self, record: &'a StampRecord) -> StoreFuture<'a, ()> {
+        let line = StampLine::from(record);
+        let inner = Arc::clone(&self.inner);
+        Box::pin(blocking(move || {
+            let mut line =
+                serde_json::to_string(&line).map_err(|e| StoreError::Backend(Box::new(e)))?;
+            line.push('\n');
+            let mut guard = inner.stamps.lock().unwrap_or_else(PoisonError::into_inner);
+            let file = guard
+                .as_mut()
+                .ok_or_else(|| StoreError::Io(std::io::Error::other("stamp log is closed")))?;
+            file.write_all(line.as_bytes())?;
+            file.sync_data()?;
+            Ok(())
+        }))
+    }
+}
+
+/// Reads `stamps.log`, keeps the newest stamp per target and mode, rewrites the log compacted,
+/// and opens it for appending. Unreadable lines are skipped with a warning.
+fn open_stamps(dir: &Path) -> Result<(fs::File, Vec<StampRecord>), StoreError> {
+    let path = dir.join(STAMPS);
+    let mut newest: std::collections::HashMap<(InvalidationTarget, InvalidationMode), u64> =
+        std::collections::HashMap::new();
+    if let Ok(file) = fs::File::open(&path) {
+        for (n, line) in BufReader::new(file).lines().enumerate() {
+            let parsed = line
+                .ok()
+                .and_then(|l| serde_json::from_str::<StampLine>(&l).ok())
+                .and_then(StampLine::record);
+            match parsed {
+                Some(record) => {
+                    let at = newest.entry((record.target, record.mode)).or_default();
+                    *at = (*at).max(record.at);
+                }
+                None => {
+                    tracing::warn!(target: "isr", file = %path.display(), line = n + 1, "skipped an unreadable invalidation stamp")
+                }
+            }
+        }
+    }
+    let records: Vec<StampRecord> = newest
+        .into_iter()
+        .map(|((target, mode), at)| StampRecord::new(target, mode, at))
+        .collect();
+    let compacted = dir.join(TMP).join("stamps.compact");
+    {
+        let mut file = fs::File::create(&compacted)?;
+        for record in &records {
+            let line = serde_json::to_string(&StampLine::from(record))
+                .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            writeln!(file, "{line}")?;
+        }
+        file.sync_all()?;
+    }
+    fs::rename(&compacted, &path)?;
+    let append = fs::OpenOptions::new().append(true).open(&path)?;
+    Ok((append, records))
+}
