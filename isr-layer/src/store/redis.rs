@@ -391,15 +391,27 @@ async fn subscribe(inner: Weak<Inner>) {
                 let sink = store.sink.get().cloned();
                 drop(store);
                 let mut messages = pubsub.into_on_message();
-                while let Some(message) = messages.next().await {
-                    let Ok(payload) = message.get_payload::<String>() else {
-                        continue;
-                    };
-                    let record = serde_json::from_str::<StampLine>(&payload)
-                        .ok()
-                        .and_then(StampLine::record);
-                    if let (Some(record), Some(sink)) = (record, &sink) {
-                        sink.apply(&record);
+                // Purges queued while commands failed (the subscription may have stayed up)
+                // are replayed as soon as Redis answers again.
+                let mut replay = tokio::time::interval(Duration::from_millis(250));
+                loop {
+                    tokio::select! {
+                        message = messages.next() => {
+                            let Some(message) = message else { break };
+                            let Ok(payload) = message.get_payload::<String>() else { continue };
+                            let record = serde_json::from_str::<StampLine>(&payload)
+                                .ok()
+                                .and_then(StampLine::record);
+                            if let (Some(record), Some(sink)) = (record, &sink) {
+                                sink.apply(&record);
+                            }
+                        }
+                        _ = replay.tick() => {
+                            let Some(store) = inner.upgrade() else { return };
+                            if store.has_pending() {
+                                store.replay_pending().await;
+                            }
+                        }
                     }
                     if inner.strong_count() == 0 {
                         return;
