@@ -102,7 +102,7 @@ async fn cluster_turn(
                 crate::store::LockOutcome::Acquired(None)
             }
         };
-        let fresh = match engine.store.get(lookup).await {
+        let fresh = match engine.store.get_shared(lookup).await {
             Ok(Some(entry)) if newer(&entry) => Some(entry),
             _ => None,
         };

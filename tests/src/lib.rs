@@ -1,8 +1,10 @@
 //! Helpers shared by the cross-crate suites: a real HTTP server on an ephemeral port, a small
 //! HTTP/1 client, and an upstream API that counts its calls.
 
+mod redis_server;
 mod upstream;
 
+pub use self::redis_server::{PrivateRedis, redis_url, unique_prefix};
 pub use self::upstream::Upstream;
 
 use std::net::SocketAddr;

@@ -182,6 +182,12 @@ impl Store for FsStore {
             if let Some(entry) = self.inner.memory.get_local(key) {
                 return Ok(Some(entry));
             }
+            self.get_shared(key).await
+        })
+    }
+
+    fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        Box::pin(async move {
             let stem = stem_of(key);
             // The index knows every file: an unknown key costs no disk read.
             if !self.inner.files.contains_key(&stem) {

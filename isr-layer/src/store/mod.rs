@@ -78,6 +78,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         Box::pin(async move { Ok(entry) })
     }
 
+    /// Looks `key` up in the shared tier only (disk, Redis), skipping process memory, and
+    /// refreshes memory with what it finds. Used before a render to see whether another
+    /// instance has stored a newer entry. Default: [`get`](Store::get).
+    fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        self.get(key)
+    }
+
     /// Whether [`get_local`](Store::get_local) sees everything (no remote or disk tier).
     fn is_local_only(&self) -> bool {
         true

@@ -444,10 +444,16 @@ impl Store for RedisStore {
 
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
         Box::pin(async move {
-            let inner = &self.inner;
-            if let Some(entry) = inner.memory.get_local(key) {
+            if let Some(entry) = self.inner.memory.get_local(key) {
                 return Ok(Some(entry));
             }
+            self.get_shared(key).await
+        })
+    }
+
+    fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        Box::pin(async move {
+            let inner = &self.inner;
             let redis_key = inner.entry_key(key);
             let read_key = redis_key.clone();
             let bytes: Option<Vec<u8>> = inner

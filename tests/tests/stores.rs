@@ -1,0 +1,470 @@
+//! Stores: one conformance list for memory, file and Redis stores, then what only the file
+//! store (restarts, corrupt files, a read-only disk) and the Redis store (several instances,
+//! outages) must do. Redis tests use the server at `ISR_REDIS_URL` with a key prefix of their
+//! own, or a private `redis-server` they may kill.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use isr_layer::store::{FsStore, RedisStore, Store};
+use isr_layer::{CacheTags, InvalidationMode, IsrLayer, IsrService, MemoryStore, Revalidate};
+use isr_tests::{PrivateRedis, redis_url, unique_prefix};
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, ServiceExt};
+
+type Origin =
+    BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, std::convert::Infallible>;
+
+/// An origin counting its renders; pages are tagged `page` and `p:<path>`.
+fn origin(renders: Arc<AtomicUsize>, delay: Duration) -> Origin {
+    BoxCloneSyncService::new(tower::service_fn(move |req: Request<Full<Bytes>>| {
+        let renders = Arc::clone(&renders);
+        async move {
+            let n = renders.fetch_add(1, Ordering::SeqCst) + 1;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            let path = req.uri().path().to_owned();
+            let mut res = Response::new(Full::new(Bytes::from(format!("{path} v{n}"))));
+            res.headers_mut()
+                .insert("content-type", "text/plain".parse().unwrap());
+            res.extensions_mut()
+                .insert(CacheTags::new(["page".to_owned(), format!("p:{path}")]));
+            Ok(res)
+        }
+    }))
+}
+
+struct Site {
+    isr: IsrLayer,
+    app: IsrService<Origin>,
+    renders: Arc<AtomicUsize>,
+}
+
+fn site(store: impl Store, delay: Duration) -> Site {
+    let isr = IsrLayer::builder()
+        .revalidate(Revalidate::Never)
+        .store(store)
+        .build()
+        .unwrap();
+    let renders = Arc::new(AtomicUsize::new(0));
+    let app = isr.layer(origin(Arc::clone(&renders), delay));
+    Site { isr, app, renders }
+}
+
+impl Site {
+    async fn get(&self, path: &str) -> (String, String) {
+        let res = self
+            .app
+            .clone()
+            .oneshot(Request::get(path).body(Full::default()).unwrap())
+            .await
+            .unwrap();
+        let cache = res.headers()["x-isr-cache"].to_str().unwrap().to_owned();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        (cache, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    fn renders(&self) -> usize {
+        self.renders.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits (bounded) until `done` holds: for what travels through an external process.
+async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..500 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what} did not happen within 5 s");
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Memory,
+    Fs,
+    Redis,
+}
+
+async fn store_of(
+    kind: Kind,
+    name: &str,
+    dir: &tempfile::TempDir,
+) -> Box<dyn FnOnce(Duration) -> Site> {
+    match kind {
+        Kind::Memory => Box::new(|d| site(MemoryStore::default(), d)),
+        Kind::Fs => {
+            let store = FsStore::open(dir.path()).unwrap();
+            Box::new(move |d| site(store, d))
+        }
+        Kind::Redis => {
+            let store = RedisStore::builder(redis_url())
+                .prefix(unique_prefix(name))
+                .connect()
+                .await
+                .unwrap();
+            assert!(store.is_healthy(), "redis at {} answers", redis_url());
+            Box::new(move |d| site(store, d))
+        }
+    }
+}
+
+const KINDS: [Kind; 3] = [Kind::Memory, Kind::Fs, Kind::Redis];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_miss_then_hit_with_the_same_bytes() {
+    for kind in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let site = store_of(kind, "miss-hit", &dir).await(Duration::ZERO);
+        assert_eq!(
+            site.get("/a").await,
+            ("MISS".into(), "/a v1".into()),
+            "{kind:?}"
+        );
+        assert_eq!(
+            site.get("/a").await,
+            ("HIT".into(), "/a v1".into()),
+            "{kind:?}"
+        );
+        assert_eq!(site.get("/b").await.0, "MISS", "{kind:?}");
+        assert_eq!(site.renders(), 2, "{kind:?}");
+        assert!(site.isr.stats().entries >= 2, "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_tag_and_path_purges() {
+    for kind in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let site = store_of(kind, "purges", &dir).await(Duration::ZERO);
+        site.get("/a").await;
+        site.get("/b").await;
+        site.isr.revalidator().revalidate_tag("p:/a").await.unwrap();
+        assert_eq!(
+            site.get("/a").await,
+            ("MISS".into(), "/a v3".into()),
+            "{kind:?}"
+        );
+        assert_eq!(site.get("/b").await.0, "HIT", "{kind:?}");
+        site.isr.revalidator().revalidate_path("/b").await.unwrap();
+        assert_eq!(site.get("/b").await.0, "MISS", "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_stale_serves_the_old_page_then_swaps() {
+    for kind in KINDS {
+        let dir = tempfile::tempdir().unwrap();
+        let site = store_of(kind, "stale", &dir).await(Duration::ZERO);
+        site.get("/a").await;
+        site.isr
+            .revalidator()
+            .revalidate_tag_with("page", InvalidationMode::Stale)
+            .await
+            .unwrap();
+        assert_eq!(
+            site.get("/a").await,
+            ("STALE".into(), "/a v1".into()),
+            "{kind:?}"
+        );
+        eventually("the regeneration", async || {
+            site.get("/a").await == ("HIT".into(), "/a v2".into())
+        })
+        .await;
+        assert_eq!(site.renders(), 2, "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_restart_serves_fresh_pages_without_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+        site.get("/a").await;
+        site.get("/b").await;
+        site.isr.revalidator().revalidate_path("/b").await.unwrap();
+    } // the process "stops"
+    let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+    assert_eq!(site.get("/a").await, ("HIT".into(), "/a v1".into()));
+    assert_eq!(site.renders(), 0, "nothing still good is rendered again");
+    assert_eq!(
+        site.get("/b").await.0,
+        "MISS",
+        "a purge made before the restart still holds"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_corrupt_file_is_skipped_removed_and_never_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = {
+        let store = FsStore::open(dir.path()).unwrap();
+        let path = store.path_of("/a");
+        let site = site(store, Duration::ZERO);
+        site.get("/a").await;
+        path
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+    assert_eq!(
+        site.get("/a").await,
+        ("MISS".into(), "/a v1".into()),
+        "rendered, not the garbage"
+    );
+    assert_eq!(site.renders(), 1);
+
+    // A truncated file likewise.
+    let store = FsStore::open(dir.path()).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let site = self::site(store, Duration::ZERO);
+    assert_eq!(site.get("/a").await.0, "MISS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_read_only_directory_still_serves_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).unwrap();
+    let entries = dir.path().join("entries");
+    let tmp = dir.path().join("tmp");
+    let read_only = |path: &std::path::Path, ro: bool| {
+        let mut perms = std::fs::metadata(path).unwrap().permissions();
+        perms.set_readonly(ro);
+        std::fs::set_permissions(path, perms).unwrap();
+    };
+    read_only(&tmp, true);
+    read_only(&entries, true);
+    let site = site(store, Duration::ZERO);
+    let first = site.get("/a").await;
+    let second = site.get("/a").await;
+    read_only(&tmp, false);
+    read_only(&entries, false);
+    assert_eq!(first, ("MISS".into(), "/a v1".into()));
+    if site.isr.stats().store_errors > 0 {
+        // Not root: the disk refused, and memory still served the page.
+        assert_eq!(second, ("HIT".into(), "/a v1".into()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_the_directory_stays_within_its_byte_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::builder(dir.path())
+        .max_bytes(4_000)
+        .open()
+        .unwrap();
+    let site = site(store.clone(), Duration::ZERO);
+    for i in 0..100 {
+        site.get(&format!("/page/{i}")).await;
+    }
+    let usage = store.usage();
+    assert!(usage.bytes <= 4_000, "{usage:?}");
+    let on_disk: u64 = std::fs::read_dir(dir.path().join("entries"))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(on_disk <= 4_000 + 200, "{on_disk} bytes on disk");
+}
+
+async fn redis_site(prefix: &str, url: &str, delay: Duration) -> (Site, RedisStore) {
+    let store = RedisStore::builder(url)
+        .prefix(prefix)
+        .op_timeout(Duration::from_millis(200))
+        .connect()
+        .await
+        .unwrap();
+    (site(store.clone(), delay), store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_page_rendered_on_one_instance_is_a_hit_on_the_other() {
+    let prefix = unique_prefix("shared");
+    let (a, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    let (b, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    assert_eq!(a.get("/docs").await.0, "MISS");
+    assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
+    assert_eq!(b.renders(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_purge_on_one_instance_reaches_the_other() {
+    let prefix = unique_prefix("purge");
+    let (a, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    let (b, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    a.get("/docs").await;
+    assert_eq!(b.get("/docs").await.0, "HIT");
+    // Give B's subscription a moment to be in place (it is made when the layer is built).
+    eventually("B subscribed", async || {
+        let _ = a.isr.revalidator().revalidate_tag("p:/docs").await;
+        b.get("/docs").await.0 != "HIT"
+    })
+    .await;
+    let (cache, body) = b.get("/docs").await;
+    assert!(
+        cache == "HIT" && body.starts_with("/docs v"),
+        "B re-rendered or adopted A's render"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_stale_storm_across_two_instances_renders_once() {
+    let prefix = unique_prefix("stale-storm");
+    let (a, _) = redis_site(&prefix, &redis_url(), Duration::from_millis(100)).await;
+    let (b, _) = redis_site(&prefix, &redis_url(), Duration::from_millis(100)).await;
+    a.get("/hot").await;
+    b.get("/hot").await;
+    assert_eq!(a.renders() + b.renders(), 1);
+    a.isr
+        .revalidator()
+        .revalidate_tag_with("page", InvalidationMode::Stale)
+        .await
+        .unwrap();
+    eventually("B saw the stale purge", async || {
+        b.get("/hot").await.0 != "HIT"
+    })
+    .await;
+
+    let a = Arc::new(a);
+    let b = Arc::new(b);
+    let mut visits = Vec::new();
+    for i in 0..1000 {
+        let site = if i % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        visits.push(tokio::spawn(async move { site.get("/hot").await }));
+    }
+    for visit in visits {
+        let (cache, body) = visit.await.unwrap();
+        assert!(cache == "STALE" || cache == "HIT", "{cache}");
+        assert!(body.starts_with("/hot v"));
+    }
+    eventually("the regeneration landed on both", async || {
+        let (on_a, on_b) = (a.get("/hot").await, b.get("/hot").await);
+        on_a.0 == "HIT" && on_a == on_b
+    })
+    .await;
+    assert_eq!(
+        a.renders() + b.renders(),
+        2,
+        "one first render, one regeneration in the cluster"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_cold_storm_across_two_instances_renders_once() {
+    let prefix = unique_prefix("cold-storm");
+    let (a, _) = redis_site(&prefix, &redis_url(), Duration::from_millis(200)).await;
+    let (b, _) = redis_site(&prefix, &redis_url(), Duration::from_millis(200)).await;
+    let a = Arc::new(a);
+    let b = Arc::new(b);
+    let mut visits = Vec::new();
+    for i in 0..200 {
+        let site = if i % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        visits.push(tokio::spawn(async move { site.get("/cold").await }));
+    }
+    for visit in visits {
+        assert_eq!(visit.await.unwrap(), ("MISS".into(), "/cold v1".into()));
+    }
+    assert_eq!(
+        a.renders() + b.renders(),
+        1,
+        "the losing instance waited for the winner's entry"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_up_never_fails_a_request_and_recovers() {
+    let mut redis = PrivateRedis::start().await;
+    let url = redis.url();
+    redis.kill();
+    let (site, store) = redis_site("down-at-start", &url, Duration::ZERO).await;
+    assert!(!store.is_healthy());
+    assert_eq!(site.get("/a").await.0, "MISS");
+    assert_eq!(site.get("/a").await.0, "HIT", "served from memory");
+    assert!(site.isr.stats().store_errors > 0, "counted");
+
+    redis.restart().await;
+    eventually("the store recovered", async || {
+        site.get("/b").await;
+        store.is_healthy()
+    })
+    .await;
+    site.isr.revalidator().revalidate_path("/a").await.unwrap();
+    assert_eq!(
+        site.get("/a").await.0,
+        "MISS",
+        "invalidations after recovery work"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_test_requests_keep_succeeding() {
+    let mut redis = PrivateRedis::start().await;
+    let prefix = unique_prefix("restart");
+    let (a, store_a) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
+    let (b, _) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
+    a.get("/a").await;
+    assert_eq!(b.get("/a").await.0, "HIT");
+
+    redis.kill();
+    for _ in 0..5 {
+        assert!(["HIT", "MISS"].contains(&a.get("/a").await.0.as_str()));
+        assert!(["HIT", "MISS"].contains(&b.get("/new").await.0.as_str()));
+    }
+    // A purge made while Redis is down holds here at once...
+    a.isr.revalidator().revalidate_tag("p:/a").await.ok();
+    assert_eq!(a.get("/a").await.0, "MISS");
+
+    redis.restart().await;
+    eventually("A recovered", async || {
+        a.get("/x").await;
+        store_a.is_healthy()
+    })
+    .await;
+    // ...and reaches B once Redis is back: B drops its old copy of /a.
+    eventually("the purge made during the outage reached B", async || {
+        b.get("/a").await.0 != "HIT" || b.get("/a").await.1 != "/a v1"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_paused_requests_keep_succeeding_within_the_op_timeout() {
+    let redis = PrivateRedis::start().await;
+    let prefix = unique_prefix("pause");
+    let (a, store) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
+    a.get("/a").await;
+    redis
+        .query(&["CLIENT", "PAUSE", "1500", "ALL"])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(a.get("/a").await.0, "HIT", "from memory, Redis not asked");
+    assert_eq!(a.get("/fresh").await.0, "MISS", "rendered locally");
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "bounded by the op timeout"
+    );
+    assert!(!store.is_healthy());
+    eventually("recovered after the pause", async || {
+        a.get("/y").await;
+        store.is_healthy()
+    })
+    .await;
+}
