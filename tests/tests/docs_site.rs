@@ -16,7 +16,7 @@ async fn start(docs_revalidate: u64) -> (Server, Site) {
         _ => None,
     })
     .unwrap();
-    let site = Site::new(config).unwrap();
+    let site = Site::new(config).await.unwrap();
     let router = site.router();
     let report = site.prerender(router.clone()).await;
     assert_eq!(

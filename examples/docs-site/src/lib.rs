@@ -41,6 +41,19 @@ pub struct Config {
     pub stats_revalidate: Duration,
     /// Simulated latency of each content fetch (20 ms).
     pub content_latency: Duration,
+    /// Where pages are kept (`ISR_REDIS_URL`, else `ISR_FS_DIR`, else memory).
+    pub store: StoreChoice,
+}
+
+/// Where the site keeps its pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// In memory (the default).
+    Memory,
+    /// In files under this directory (`ISR_FS_DIR`): a restart serves pages without rendering.
+    Fs(std::path::PathBuf),
+    /// In Redis at this URL (`ISR_REDIS_URL`), shared by every instance with the same URL.
+    Redis(String),
 }
 
 /// A configuration value that could not be used.
@@ -53,7 +66,8 @@ pub struct ConfigError {
 }
 
 impl Config {
-    /// Reads `DOCS_REVALIDATE`, `STATS_REVALIDATE` and `REVALIDATION_SECRET`. Without a secret, a development
+    /// Reads `DOCS_REVALIDATE`, `STATS_REVALIDATE`, `REVALIDATION_SECRET`, `ISR_REDIS_URL` and
+    /// `ISR_FS_DIR`. Without a secret, a development
     /// secret is generated (the caller should print it with a warning).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(|name| std::env::var(name).ok())
@@ -67,7 +81,13 @@ impl Config {
             Some(s) if !s.trim().is_empty() => (s, false),
             _ => (development_secret(), true),
         };
+        let store = match (var("ISR_REDIS_URL"), var("ISR_FS_DIR")) {
+            (Some(url), _) if !url.trim().is_empty() => StoreChoice::Redis(url),
+            (_, Some(dir)) if !dir.trim().is_empty() => StoreChoice::Fs(dir.into()),
+            _ => StoreChoice::Memory,
+        };
         Ok(Self {
+            store,
             docs_revalidate,
             stats_revalidate,
             secret,
@@ -152,12 +172,24 @@ pub struct Site {
 }
 
 impl Site {
-    /// Builds the site: content, cache, static params.
-    pub fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    /// Builds the site: content, cache (on the configured store), static params.
+    pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let content = Content::seeded(config.content_latency);
-        let isr = IsrLayer::builder()
-            .revalidate(Revalidate::never())
-            .build()?;
+        let builder = IsrLayer::builder().revalidate(Revalidate::never());
+        let isr = match &config.store {
+            StoreChoice::Memory => builder.build()?,
+            StoreChoice::Fs(dir) => builder
+                .store(isr_layer::store::FsStore::open(dir)?)
+                .build()?,
+            StoreChoice::Redis(url) => {
+                let store = isr_layer::store::RedisStore::builder(url.as_str())
+                    .prefix("docs-site")
+                    .connect()
+                    .await?;
+                builder.store(store).build()?
+            }
+        };
+        tracing::info!(store = ?config.store, "pages are kept in this store");
         let source = content.clone();
         let params = StaticParams::new().route("/docs/{slug}", move || {
             let source = source.clone();
@@ -248,6 +280,12 @@ mod tests {
         );
 
         let defaults = Config::from_vars(|_| None).unwrap();
+        assert_eq!(defaults.store, StoreChoice::Memory);
+        let redis =
+            Config::from_vars(|n| (n == "ISR_REDIS_URL").then(|| "redis://r".into())).unwrap();
+        assert_eq!(redis.store, StoreChoice::Redis("redis://r".into()));
+        let fs = Config::from_vars(|n| (n == "ISR_FS_DIR").then(|| "/tmp/x".into())).unwrap();
+        assert_eq!(fs.store, StoreChoice::Fs("/tmp/x".into()));
         assert_eq!(defaults.docs_revalidate, Duration::from_secs(1800));
         assert_eq!(defaults.stats_revalidate, Duration::from_secs(300));
         assert!(defaults.secret_generated && defaults.secret.len() > 20);

@@ -1,4 +1,5 @@
 //! Runs the docs site: `PORT` (default 3000), `REVALIDATION_SECRET`, `DOCS_REVALIDATE`,
+//! `STATS_REVALIDATE`, `ISR_REDIS_URL` or `ISR_FS_DIR` for a shared or persistent store, and
 //! `ISR_DEBUG_CACHE=1` for the cache debug log.
 
 use docs_site::{Config, Site};
@@ -7,6 +8,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -26,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Err(_) => 3000,
     };
 
-    let site = Site::new(config)?;
+    let site = Site::new(config).await?;
     let router = site.router();
     let report = site.prerender(router.clone()).await;
     tracing::info!(
