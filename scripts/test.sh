@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every doctest and test of the workspace.
+# The whole test suite: formatting, lints, every doctest and test of the workspace (starting
+# Redis for the store tests if it is not running).
 # Ends with one line "N passed, N failed" counting doctests and tests together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+
+echo "== redis (for the store tests)"
+export ISR_REDIS_URL="${ISR_REDIS_URL:-redis://127.0.0.1:6379}"
+./scripts/ensure-redis.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

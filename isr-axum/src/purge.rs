@@ -161,10 +161,10 @@ enum Target {
 
 async fn revalidate(purge: &Purge, request: Request) -> Response {
     let header_secret = header_secret(request.headers());
-    if let Some(given) = &header_secret {
-        if !purge.auth.verify(given) {
-            return unauthorized();
-        }
+    if let Some(given) = &header_secret
+        && !purge.auth.verify(given)
+    {
+        return unauthorized();
     }
     if !is_json(request.headers()) {
         return error(

@@ -80,10 +80,10 @@ impl Pattern {
                 }
                 None => Segment::Literal((*part).to_owned()),
             };
-            if let Segment::Param(n) | Segment::Wildcard(n) = &segment {
-                if n.is_empty() {
-                    return Err(malformed("a parameter needs a name"));
-                }
+            if let Segment::Param(n) | Segment::Wildcard(n) = &segment
+                && n.is_empty()
+            {
+                return Err(malformed("a parameter needs a name"));
             }
             segments.push(segment);
         }

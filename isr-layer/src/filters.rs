@@ -192,10 +192,10 @@ pub(crate) fn vary_names(headers: &HeaderMap) -> Result<Vec<HeaderName>, ()> {
             if name == "*" {
                 return Err(());
             }
-            if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
-                if !names.contains(&name) {
-                    names.push(name);
-                }
+            if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+                && !names.contains(&name)
+            {
+                names.push(name);
             }
         }
     }

@@ -159,14 +159,16 @@ pub(crate) fn request_key<'a>(
     }
 
     // The common case borrows the request's own path and query: no allocation.
-    if host.is_none() && opts.headers.is_empty() && rewrite.is_none() {
-        if let Some(pq) = uri.path_and_query() {
-            return Ok(RequestKey {
-                key: Cow::Borrowed(pq.as_str()),
-                path: 0..raw_path.len(),
-                rewrite,
-            });
-        }
+    if host.is_none()
+        && opts.headers.is_empty()
+        && rewrite.is_none()
+        && let Some(pq) = uri.path_and_query()
+    {
+        return Ok(RequestKey {
+            key: Cow::Borrowed(pq.as_str()),
+            path: 0..raw_path.len(),
+            rewrite,
+        });
     }
 
     let mut key = String::with_capacity(key_len + 16);

@@ -235,10 +235,10 @@ where
         replaces,
     )
     .await;
-    if let Some(token) = lock_token {
-        if let Err(error) = engine.store.unlock(&lookup, token).await {
-            tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
-        }
+    if let Some(token) = lock_token
+        && let Err(error) = engine.store.unlock(&lookup, token).await
+    {
+        tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
     }
     rendered
 }

@@ -83,38 +83,38 @@ where
 
         let mut fallback = None;
         let lookup = engine.lookup_key(&key.key, request.headers());
-        if let Some(entry) = engine.store.get_local(&lookup) {
-            if !class.authorized || entry.shared_with_authorization {
-                let now = engine.clock.now();
-                let if_none_match = request.headers().get(IF_NONE_MATCH);
-                match engine.freshness(&entry, now) {
-                    Freshness::Fresh => {
-                        engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
-                        let response =
-                            serve_entry(&entry, CacheStatus::Hit, now, class.head, if_none_match);
-                        return ResponseFuture::ready(response);
-                    }
-                    Freshness::Stale => {
-                        engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
-                        let response =
-                            serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
-                        let job = || {
-                            let target = RenderTarget {
-                                primary: Arc::from(&*key.key),
-                                path: key.path().into(),
-                                request_headers: request.headers().clone(),
-                                authorized: class.authorized,
-                                head: false,
-                            };
-                            let mut copy = clone_request(&request);
-                            prepare_render_request(&mut copy, key.rewrite.as_ref());
-                            (copy, target)
-                        };
-                        regenerate_in_background(engine, &self.inner, &entry, job);
-                        return ResponseFuture::ready(response);
-                    }
-                    Freshness::Expired => fallback = Some(entry),
+        if let Some(entry) = engine.store.get_local(&lookup)
+            && (!class.authorized || entry.shared_with_authorization)
+        {
+            let now = engine.clock.now();
+            let if_none_match = request.headers().get(IF_NONE_MATCH);
+            match engine.freshness(&entry, now) {
+                Freshness::Fresh => {
+                    engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
+                    let response =
+                        serve_entry(&entry, CacheStatus::Hit, now, class.head, if_none_match);
+                    return ResponseFuture::ready(response);
                 }
+                Freshness::Stale => {
+                    engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
+                    let response =
+                        serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
+                    let job = || {
+                        let target = RenderTarget {
+                            primary: Arc::from(&*key.key),
+                            path: key.path().into(),
+                            request_headers: request.headers().clone(),
+                            authorized: class.authorized,
+                            head: false,
+                        };
+                        let mut copy = clone_request(&request);
+                        prepare_render_request(&mut copy, key.rewrite.as_ref());
+                        (copy, target)
+                    };
+                    regenerate_in_background(engine, &self.inner, &entry, job);
+                    return ResponseFuture::ready(response);
+                }
+                Freshness::Expired => fallback = Some(entry),
             }
         }
 
@@ -271,10 +271,10 @@ where
         {
             return self.render(None).await;
         }
-        if let Some(old) = &visit.fallback {
-            if engine.is_backing_off(old) {
-                return Ok(visit.serve(old, CacheStatus::Stale));
-            }
+        if let Some(old) = &visit.fallback
+            && engine.is_backing_off(old)
+        {
+            return Ok(visit.serve(old, CacheStatus::Stale));
         }
         match engine.join_flight(&visit.lookup) {
             Join::Lead(guard) => self.render(Some(guard)).await,

@@ -298,10 +298,10 @@ impl DataCache {
             }
         }
         inner.counters.misses.fetch_add(1, Ordering::Relaxed);
-        if let Some(old) = &fallback {
-            if engine.is_backing_off(old) {
-                return Ok(Served::Entry(Arc::clone(old), CacheStatus::Stale));
-            }
+        if let Some(old) = &fallback
+            && engine.is_backing_off(old)
+        {
+            return Ok(Served::Entry(Arc::clone(old), CacheStatus::Stale));
         }
         match inner.flights.join(&key) {
             Join::Lead(guard) => {

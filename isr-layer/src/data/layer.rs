@@ -181,10 +181,10 @@ where
             .exact()
             .is_some_and(|n| n <= limit as u64);
         if options.no_store || !exact_small {
-            if options.no_store {
-                if let Some(render) = RenderContext::current() {
-                    render.revalidate(Revalidate::Dynamic, PolicySource::Fetch);
-                }
+            if options.no_store
+                && let Some(render) = RenderContext::current()
+            {
+                render.revalidate(Revalidate::Dynamic, PolicySource::Fetch);
             }
             let call = service.call(request);
             return Box::pin(async move { Ok(passed(call.await?, CacheStatus::Bypass)) });
