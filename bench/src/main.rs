@@ -8,6 +8,8 @@
 //!   isr-stale  the origin behind IsrLayer, past its revalidate with regenerations failing and
 //!              backed off: every request is served STALE
 //!   isr-miss   the origin behind IsrLayer; the load generator asks for a new path every time
+//!   isr-fs-hit     isr-hit with an FsStore (hits come from its in-memory copies)
+//!   isr-redis-hit  isr-hit with a RedisStore at ISR_REDIS_URL (hits come from its L1)
 //! ```
 
 use std::sync::Arc;
@@ -55,7 +57,7 @@ async fn renders(State(origin): State<Origin>) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss> <port>";
+    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|isr-fs-hit|isr-redis-hit> <port>";
     let mode = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
 
@@ -93,6 +95,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 builder = builder.store(isr_layer::MemoryStore::new(mb * 1024 * 1024));
             }
             let isr = builder.build()?;
+            origin_router.layer(isr)
+        }
+        "isr-fs-hit" => {
+            let dir = std::env::temp_dir().join(format!("isr-bench-fs-{}", std::process::id()));
+            let store = isr_layer::store::FsStore::open(&dir)?;
+            let isr = IsrLayer::builder()
+                .revalidate(Revalidate::Never)
+                .store(store)
+                .build()?;
+            origin_router.layer(isr)
+        }
+        "isr-redis-hit" => {
+            let url = std::env::var("ISR_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+            let store = isr_layer::store::RedisStore::builder(url)
+                .prefix(format!("isr-bench-{}", std::process::id()))
+                .connect()
+                .await?;
+            let isr = IsrLayer::builder()
+                .revalidate(Revalidate::Never)
+                .store(store)
+                .build()?;
             origin_router.layer(isr)
         }
         "isr-stale" => {
