@@ -7,7 +7,7 @@
 # The modes run interleaved, `rounds` times (default 3), and each figure is the median of its
 # rounds, so a noisy moment on the machine moves one round, not the result.
 #
-# Installs wrk with apt-get when missing. The server is pinned to CPU 0 and wrk to CPU 1 (when
+# Installs wrk, nginx and varnish with apt-get when missing. The server is pinned to CPU 0 and wrk to CPU 1 (when
 # the machine has two), so every mode runs under the same conditions. Every process started is
 # stopped by its PID; every run is bounded by its duration.
 set -euo pipefail
@@ -17,28 +17,11 @@ duration=${1:-10}
 connections=${2:-32}
 rounds=${3:-3}
 port=${BENCH_PORT:-18080}
-read -r -a modes <<< "${BENCH_MODES:-static nocache isr-hit isr-stale isr-miss}"
+read -r -a modes <<< "${BENCH_MODES:-static nocache isr-hit isr-stale isr-miss nginx-hit varnish-hit arc-hit}"
 
-if ! command -v wrk >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq wrk
-fi
-cargo build --release -q -p isr-bench
-server=target/release/bench-server
-
-pin_server=()
-pin_client=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-    pin_server=(taskset -c 0)
-    pin_client=(taskset -c 1)
-fi
-
-work=$(mktemp -d)
-pid=""
-cleanup() {
-    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_prepare
+trap bench_cleanup EXIT
 
 cat > "$work/unique.lua" <<'LUA'
 -- A new path for every request: every request is a MISS.
@@ -65,12 +48,7 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[i
 declare -A rps p50 p99 renders
 for round in $(seq 1 "$rounds"); do
   for mode in "${modes[@]}"; do
-    "${pin_server[@]}" "$server" "$mode" "$port" > "$work/$mode.log" 2>&1 &
-    pid=$!
-    for _ in $(seq 1 100); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/__renders" && break
-        sleep 0.05
-    done
+    bench_start "$mode" "$port"
     # Warm the cache (and, for isr-stale, let the page go stale: revalidate is 1 s).
     curl -s -o /dev/null "http://127.0.0.1:$port/"
     if [ "$mode" = isr-stale ]; then sleep 1.2; curl -s -o /dev/null "http://127.0.0.1:$port/"; fi
@@ -82,8 +60,8 @@ for round in $(seq 1 "$rounds"); do
     rps[$mode]+=" $(awk '/^Requests\/sec/ {print $2}' "$work/$mode.wrk")"
     p50[$mode]+=" $(to_ms "$(awk '$1 == "50%" {print $2}' "$work/$mode.wrk")")"
     p99[$mode]+=" $(to_ms "$(awk '$1 == "99%" {print $2}' "$work/$mode.wrk")")"
-    renders[$mode]+=" $(curl -s "http://127.0.0.1:$port/__renders")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+    renders[$mode]+=" $(bench_renders)"
+    bench_stop
   done
 done
 for mode in "${modes[@]}"; do

@@ -8,6 +8,7 @@
 //!   isr-stale  the origin behind IsrLayer, past its revalidate with regenerations failing and
 //!              backed off: every request is served STALE
 //!   isr-miss   the origin behind IsrLayer; the load generator asks for a new path every time
+//!   arc-hit    the origin behind axum-response-cache (the nearest Rust peer), on HIT
 //!   isr-fs-hit     isr-hit with an FsStore (hits come from its in-memory copies)
 //!   isr-redis-hit  isr-hit with a RedisStore at ISR_REDIS_URL (hits come from its L1)
 //! ```
@@ -57,7 +58,7 @@ async fn renders(State(origin): State<Origin>) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|isr-fs-hit|isr-redis-hit> <port>";
+    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit> <port>";
     let mode = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
 
@@ -85,8 +86,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         }
         "nocache" => origin_router,
+        "arc-hit" => origin_router.layer(axum_response_cache::CacheLayer::with_lifespan(
+            Duration::from_secs(3600),
+        )),
         "isr-hit" | "isr-miss" => {
-            let mut builder = IsrLayer::builder().revalidate(Revalidate::Never);
+            // BENCH_REVALIDATE_SECS (default: never) lets a storm find the page stale.
+            let revalidate = std::env::var("BENCH_REVALIDATE_SECS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(Revalidate::Never, Revalidate::secs);
+            let mut builder = IsrLayer::builder().revalidate(revalidate);
             // BENCH_STORE_MB bounds the memory store (default: the layer's 256 MiB).
             if let Some(mb) = std::env::var("BENCH_STORE_MB")
                 .ok()

@@ -120,7 +120,19 @@ where
         revalidator: revalidator.with_origin(Origin::PurgeRouter),
         auth,
     };
-    Router::new().route("/", any(dispatch)).with_state(purge)
+    Router::new()
+        .route("/", any(dispatch))
+        .with_state(purge)
+        // Never cached by anything, even when mounted under an `IsrLayer` or behind a CDN.
+        .layer(axum::middleware::map_response(
+            |mut response: Response| async move {
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    header::HeaderValue::from_static("no-store, private"),
+                );
+                response
+            },
+        ))
 }
 
 async fn dispatch(State(purge): State<Purge>, request: Request) -> Response {
@@ -269,11 +281,9 @@ fn validate(request: PurgeRequest) -> Result<(Target, InvalidationMode), String>
                 return Err(RevalidateError::EmptyTag.to_string());
             }
             if tag.len() > isr_layer::MAX_TAG_LEN {
-                return Err(format!(
-                    "{}: {:?}…",
-                    RevalidateError::TagTooLong,
-                    &tag[..32]
-                ));
+                // By characters, not bytes: a byte index could fall inside one.
+                let start: String = tag.chars().take(32).collect();
+                return Err(format!("{}: {start:?}…", RevalidateError::TagTooLong));
             }
         }
     }

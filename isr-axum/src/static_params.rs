@@ -167,7 +167,29 @@ impl Pattern {
 fn encode_segment(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+        // Unreserved characters, sub-delims, ':' and '@' may stand raw in a path segment and
+        // the layer leaves them raw, so listed paths match requests byte for byte.
+        if b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+            )
+        {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -503,6 +525,7 @@ mod tests {
             p.render(&set(&[("slug", "a b/c")])).unwrap(),
             "/docs/a%20b%2Fc"
         );
+        assert_eq!(p.render(&set(&[("slug", "a@b+c")])).unwrap(), "/docs/a@b+c");
         assert!(p.render(&set(&[("other", "x")])).is_err());
         assert!(p.matches("/docs/x"));
         assert!(!p.matches("/docs"));

@@ -78,6 +78,8 @@ pub(crate) enum KeyError {
     BadEscape,
     /// Longer than the configured limit.
     TooLong,
+    /// The host is missing or not a valid authority (while the host is part of the key).
+    BadHost,
 }
 
 impl KeyError {
@@ -86,6 +88,7 @@ impl KeyError {
             Self::NotAbsolute => "request target is not an absolute path",
             Self::BadEscape => "malformed percent-encoding in the request target",
             Self::TooLong => "cache key longer than the limit",
+            Self::BadHost => "missing or malformed Host header",
         }
     }
 }
@@ -147,7 +150,7 @@ pub(crate) fn request_key<'a>(
     };
 
     let host = if opts.include_host {
-        host_of(uri, headers)
+        Some(host_of(uri, headers).ok_or(KeyError::BadHost)?)
     } else {
         None
     };
@@ -224,7 +227,18 @@ fn host_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| uri.authority().map(|a| a.as_str()))?;
-    Some(host.trim_end_matches('.').to_ascii_lowercase())
+    // Only a real authority may join the key: `example.com/admin` as a Host header must not
+    // make the key of another URL.
+    let authority: http::uri::Authority = host.parse().ok()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    Some(
+        authority
+            .as_str()
+            .trim_end_matches('.')
+            .to_ascii_lowercase(),
+    )
 }
 
 /// Canonical form of an absolute path (see the module docs).
@@ -282,7 +296,7 @@ pub(crate) fn normalize_escapes(s: &str) -> Result<Cow<'_, str>, KeyError> {
     }
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bytes = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
+    let mut out: Vec<u8> = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -295,20 +309,21 @@ pub(crate) fn normalize_escapes(s: &str) -> Result<Cow<'_, str>, KeyError> {
             };
             let value = hi << 4 | lo;
             if is_unreserved(value) {
-                out.push(char::from(value));
+                out.push(value);
             } else {
-                out.push('%');
-                out.push(char::from(HEX[usize::from(hi)]));
-                out.push(char::from(HEX[usize::from(lo)]));
+                out.extend_from_slice(&[b'%', HEX[usize::from(hi)], HEX[usize::from(lo)]]);
             }
             i += 3;
         } else {
-            // `Uri` only holds ASCII, so byte-wise copying keeps the string valid.
-            out.push(char::from(b));
+            // Raw bytes (UTF-8 included) are copied as they are.
+            out.push(b);
             i += 1;
         }
     }
-    Ok(Cow::Owned(out))
+    // Only ASCII replaced ASCII escapes, so the bytes are as valid UTF-8 as the input.
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| KeyError::BadEscape)
 }
 
 fn sorted_query<'a>(
@@ -372,6 +387,29 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(key(input), expected, "normalising {input}");
+        }
+    }
+
+    #[test]
+    fn raw_utf8_survives_normalisation() {
+        assert_eq!(normalize_escapes("/über?q=%7e").unwrap(), "/über?q=~");
+    }
+
+    #[test]
+    fn a_crafted_host_cannot_name_another_url() {
+        let opts = KeyOptions {
+            include_host: true,
+            ..KeyOptions::default()
+        };
+        let uri: Uri = "/x".parse().unwrap();
+        for bad in ["example.com/admin", "a b", "user@example.com"] {
+            let mut headers = HeaderMap::new();
+            headers.insert(http::header::HOST, bad.parse().unwrap());
+            assert_eq!(
+                request_key(&opts, &uri, &headers).unwrap_err(),
+                KeyError::BadHost,
+                "{bad}"
+            );
         }
     }
 

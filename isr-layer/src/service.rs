@@ -282,7 +282,17 @@ where
                 let landing =
                     tokio::time::timeout(engine.config.waiter_timeout, waiter.landing()).await;
                 match (landing, visit.fallback.clone()) {
-                    (Ok(Landing::Entry(entry)), _) => Ok(visit.serve(&entry, CacheStatus::Miss)),
+                    // The leader's entry is only this visitor's page if it is the same `Vary`
+                    // variant; the variant is known only once the response has said so.
+                    (Ok(Landing::Entry(entry)), _)
+                        if *entry.key
+                            == *engine.lookup_key(
+                                &visit.target.primary,
+                                &visit.target.request_headers,
+                            ) =>
+                    {
+                        Ok(visit.serve(&entry, CacheStatus::Miss))
+                    }
                     (_, Some(old)) => Ok(visit.serve(&old, CacheStatus::Stale)),
                     (_, None) => self.render(None).await,
                 }

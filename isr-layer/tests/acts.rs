@@ -175,3 +175,16 @@ async fn revalidate_never_keeps_the_page_until_invalidated() {
     let miss = get(&app, "/").await;
     assert_eq!((miss.cache(), miss.body.as_str()), ("MISS", "/ v2"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_cached_404_never_answers_304() {
+    let origin = Origin::new();
+    origin.on_response(|_, res| *res.status_mut() = http::StatusCode::NOT_FOUND);
+    let app = origin.behind(&isr(60));
+    get(&app, "/gone").await;
+    let mut req = request("GET", "/gone");
+    req.headers_mut()
+        .insert("if-none-match", "*".parse().unwrap());
+    let got = send(&app, req).await;
+    assert_eq!((got.status.as_u16(), got.cache()), (404, "HIT"));
+}

@@ -315,3 +315,51 @@ async fn a_declared_length_over_the_limit_is_not_read_at_all() {
     let got = get(&app, "/big").await;
     assert_eq!((got.cache(), got.body.len()), ("BYPASS", 5000));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_huge_varying_header_value_is_not_cached() {
+    let origin = Origin::new();
+    origin.on_response(|_, res| {
+        res.headers_mut().insert("vary", "x-theme".parse().unwrap());
+    });
+    let isr = IsrLayer::builder().max_key_bytes(256).build().unwrap();
+    let app = origin.behind(&isr);
+    let huge = "t".repeat(1000);
+    for _ in 0..2 {
+        let mut req = request("GET", "/themed");
+        req.headers_mut().insert("x-theme", huge.parse().unwrap());
+        let got = send(&app, req).await;
+        assert_eq!((got.status.as_u16(), got.cache()), (200, "BYPASS"));
+    }
+    let mut req = request("GET", "/themed");
+    req.headers_mut().insert("x-theme", "dark".parse().unwrap());
+    assert_eq!(send(&app, req).await.cache(), "MISS");
+    assert_eq!(isr.stats().entries, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiter_never_gets_another_variant_of_a_page() {
+    let origin = Origin::new();
+    origin.set_delay(std::time::Duration::from_millis(50));
+    origin.on_response(|req, res| {
+        let lang = req
+            .headers()
+            .get("accept-language")
+            .map_or("none", |v| v.to_str().unwrap());
+        *res.body_mut() = Full::new(Bytes::from(format!("lang={lang}")));
+        res.headers_mut()
+            .insert("vary", "Accept-Language".parse().unwrap());
+    });
+    let app = origin.behind(&isr());
+    let visit = |lang: &'static str| {
+        let mut req = request("GET", "/cold");
+        req.headers_mut()
+            .insert("accept-language", lang.parse().unwrap());
+        tokio::spawn(send(&app, req))
+    };
+    // The first visitor leads the render; the others arrive before anyone knows the page varies.
+    let (en, de, fr) = (visit("en"), visit("de"), visit("fr"));
+    assert_eq!(en.await.unwrap().body, "lang=en");
+    assert_eq!(de.await.unwrap().body, "lang=de");
+    assert_eq!(fr.await.unwrap().body, "lang=fr");
+}

@@ -247,6 +247,7 @@ async fn the_inspect_endpoint_lists_entries_behind_the_same_secret() {
     assert_eq!(res.status, 200, "{}", res.body);
     let json = res.json();
     assert_eq!(json["count"], 2);
+    assert_eq!(res.header("cache-control"), Some("no-store, private"));
     let product = json["entries"]
         .as_array()
         .unwrap()

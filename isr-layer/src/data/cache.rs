@@ -224,7 +224,33 @@ impl DataCache {
     }
 
     /// The one flow behind every entry point.
+    ///
+    /// A page rendered with a value that is stale (or kept because its refresh failed) must not
+    /// be stored as fresh for its whole revalidate: its revalidate is lowered to the first retry
+    /// delay, so it is rendered again soon, with the refreshed value.
     pub(crate) async fn run<P, E, F, Fut>(
+        &self,
+        key: &str,
+        options: &FetchOptions,
+        fetch: F,
+    ) -> Result<Served<P>, E>
+    where
+        P: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Fetched<P>, E>> + Send + 'static,
+    {
+        let served = self.serve(key, options, fetch).await;
+        if let Ok(Served::Entry(_, CacheStatus::Stale)) = &served
+            && let Some(render) = RenderContext::current()
+        {
+            let soon = Revalidate::After(self.inner.engine.config.retry_backoff.0);
+            render.revalidate(soon, PolicySource::Fetch);
+        }
+        served
+    }
+
+    async fn serve<P, E, F, Fut>(
         &self,
         key: &str,
         options: &FetchOptions,

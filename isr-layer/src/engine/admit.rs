@@ -133,6 +133,13 @@ where
         Arc::clone(&target.primary)
     } else {
         let key = variant_key(&target.primary, &vary, &target.request_headers);
+        if key.len() > engine.config.key.max_len {
+            // Huge values of a varying header must not make huge keys.
+            let response = passed(parts, IsrBody::full(body), target.head);
+            let reason =
+                BypassReason::Key("cache key with its Vary headers is longer than the limit");
+            return Admission::Pass { response, reason };
+        }
         engine.learn_vary(&target.primary, Some(vary.into()));
         Arc::from(key)
     };

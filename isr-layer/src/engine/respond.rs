@@ -20,7 +20,10 @@ pub(crate) fn serve_entry<B: Body>(
     head: bool,
     if_none_match: Option<&HeaderValue>,
 ) -> Response<IsrBody<B>> {
-    let mut response = if if_none_match.is_some_and(|inm| etag_matches(inm, &entry.etag)) {
+    // RFC 9110 §13.2.1: conditions apply only to what would be a 2xx answer.
+    let not_modified = entry.status.is_success()
+        && if_none_match.is_some_and(|inm| etag_matches(inm, &entry.etag));
+    let mut response = if not_modified {
         let mut response = Response::new(IsrBody::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         let headers = response.headers_mut();

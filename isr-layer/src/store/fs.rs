@@ -204,11 +204,7 @@ impl Store for FsStore {
                 Err(e) => return Err(e),
             };
             match Entry::decode(&bytes) {
-                Ok(entry) if &*entry.key == key => {
-                    let entry = Arc::new(entry);
-                    self.inner.memory.insert(Arc::clone(&entry));
-                    Ok(Some(entry))
-                }
+                Ok(entry) if &*entry.key == key => Ok(Some(self.inner.memory.keep(entry))),
                 Ok(_) => Ok(None), // a hash collision: another key's file
                 Err(error) => {
                     tracing::warn!(target: "isr", file = %path.display(), %error, "corrupt cache file skipped and removed");

@@ -53,6 +53,20 @@ impl MemoryStore {
         self.cache.insert(entry.key.clone(), entry);
     }
 
+    /// Keeps an entry read from a shared tier. When memory already holds that very entry (same
+    /// render), the copy in memory stays: it carries this process's retry back-off state.
+    pub(crate) fn keep(&self, entry: Entry) -> Arc<Entry> {
+        if let Some(held) = self.cache.get(&*entry.key)
+            && held.rendered_at == entry.rendered_at
+            && held.stored_at == entry.stored_at
+        {
+            return held;
+        }
+        let entry = Arc::new(entry);
+        self.insert(Arc::clone(&entry));
+        entry
+    }
+
     pub(crate) fn remove_local(&self, key: &str) {
         self.cache.invalidate(key);
     }

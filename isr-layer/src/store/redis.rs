@@ -282,10 +282,11 @@ impl Inner {
 
     /// After an outage: forget in-memory copies (they may predate a purge this instance
     /// missed), reload every stamp, and replay the purges made here meanwhile.
-    async fn recover(&self) {
+    async fn recover(&self) -> bool {
         self.memory.clear();
-        self.reload_stamps().await;
+        let reloaded = self.reload_stamps().await;
         self.replay_pending().await;
+        reloaded
     }
 
     fn has_pending(&self) -> bool {
@@ -310,12 +311,23 @@ impl Inner {
         }
     }
 
-    async fn reload_stamps(&self) {
-        let Some(sink) = self.sink.get() else { return };
+    /// Reloads every stamp; `false` if Redis did not answer (the caller resubscribes and
+    /// tries again, so no purge made elsewhere is skipped).
+    async fn reload_stamps(&self) -> bool {
+        let Some(sink) = self.sink.get() else {
+            return true;
+        };
         let key = self.stamps_key();
-        let fields: Result<Vec<(String, u64)>, _> =
-            self.run(|mut c| async move { c.hgetall(key).await }).await;
-        let Ok(fields) = fields else { return };
+        let reload = tokio::time::timeout(self.op_timeout * 10, async {
+            self.manager
+                .clone()
+                .hgetall::<_, Vec<(String, u64)>>(key)
+                .await
+        });
+        let Ok(Ok(fields)) = reload.await else {
+            self.mark_down(&"the invalidation stamps could not be reloaded");
+            return false;
+        };
         for (field, at) in fields {
             let Ok(mut line) = serde_json::from_str::<StampLine>(&field) else {
                 continue;
@@ -325,6 +337,7 @@ impl Inner {
                 sink.apply(&record);
             }
         }
+        true
     }
 
     /// Writes the stamp (keeping the newest) and publishes it.
@@ -382,10 +395,16 @@ async fn subscribe(inner: Weak<Inner>) {
                 let Some(store) = inner.upgrade() else { return };
                 delay = Duration::from_millis(50);
                 store.mark_up();
-                if first {
-                    store.reload_stamps().await;
+                let caught_up = if first {
+                    store.reload_stamps().await
                 } else {
-                    store.recover().await;
+                    store.recover().await
+                };
+                if !caught_up {
+                    // Resubscribe and reload again rather than listen with a gap.
+                    drop(store);
+                    tokio::time::sleep(delay).await;
+                    continue;
                 }
                 first = false;
                 let sink = store.sink.get().cloned();
@@ -461,11 +480,7 @@ impl Store for RedisStore {
                 .await?;
             let Some(bytes) = bytes else { return Ok(None) };
             match Entry::decode(&bytes) {
-                Ok(entry) if &*entry.key == key => {
-                    let entry = Arc::new(entry);
-                    inner.memory.insert(Arc::clone(&entry));
-                    Ok(Some(entry))
-                }
+                Ok(entry) if &*entry.key == key => Ok(Some(inner.memory.keep(entry))),
                 Ok(_) => Ok(None),
                 Err(error) => {
                     tracing::warn!(target: "isr", key = %redis_key, %error, "corrupt entry in redis skipped and removed");

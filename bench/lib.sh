@@ -1,0 +1,96 @@
+# Shared by bench/run.sh and bench/storms.sh: starting and stopping one system under test.
+# Every process started here is stopped by its PID.
+
+bench_prepare() {
+    local need=(wrk curl)
+    command -v nginx >/dev/null 2>&1 || need+=(nginx)
+    command -v varnishd >/dev/null 2>&1 || need+=(varnish)
+    local missing=()
+    for tool in "${need[@]}"; do
+        case "$tool" in
+            wrk|curl) command -v "$tool" >/dev/null 2>&1 || missing+=("$tool") ;;
+            *) missing+=("$tool") ;;
+        esac
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    cargo build --release -q -p isr-bench
+    server=target/release/bench-server
+    pin_server=()
+    pin_client=()
+    if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+        pin_server=(taskset -c 0)
+        pin_client=(taskset -c 1)
+    fi
+    work=$(mktemp -d)
+    # varnishd's worker drops privileges and must reach its working directory.
+    chmod 755 "$work"
+    pids=()
+}
+
+bench_cleanup() {
+    bench_stop
+    rm -rf "$work"
+}
+
+# bench_start MODE PORT [TTL]: starts MODE listening on PORT; the origin (for proxies) on
+# PORT+1. Sets renders_url to where the origin counts its renders.
+bench_start() {
+    local mode=$1 port=$2 ttl=${3:-3600}
+    local origin=$((port + 1))
+    case "$mode" in
+        nginx-*|varnish-*)
+            "${pin_server[@]}" "$server" nocache "$origin" > "$work/origin.log" 2>&1 &
+            pids+=($!)
+            renders_url="http://127.0.0.1:$origin/__renders"
+            ;;
+        *)
+            renders_url="http://127.0.0.1:$port/__renders"
+            ;;
+    esac
+    case "$mode" in
+        nginx-*)
+            mkdir -p "$work/nginx-cache"
+            sed -e "s#@WORK@#$work#g" -e "s#@PORT@#$port#g" -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" \
+                bench/peers/nginx.conf.in > "$work/nginx.conf"
+            "${pin_server[@]}" nginx -c "$work/nginx.conf" -p "$work" > "$work/nginx.log" 2>&1 &
+            pids+=($!)
+            ;;
+        varnish-*)
+            sed -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" bench/peers/varnish.vcl.in > "$work/varnish.vcl"
+            "${pin_server[@]}" varnishd -F -a "127.0.0.1:$port" -f "$work/varnish.vcl" \
+                -n "$work/varnish" -s malloc,256m -p thread_pools=1 > "$work/varnish.log" 2>&1 &
+            pids+=($!)
+            ;;
+        isr-*)
+            BENCH_REVALIDATE_SECS=$([ "$ttl" = 3600 ] && echo "" || echo "$ttl") \
+                "${pin_server[@]}" "$server" "$mode" "$port" > "$work/$mode.log" 2>&1 &
+            pids+=($!)
+            ;;
+        *)
+            "${pin_server[@]}" "$server" "$mode" "$port" > "$work/$mode.log" 2>&1 &
+            pids+=($!)
+            ;;
+    esac
+    for _ in $(seq 1 200); do
+        curl -s -o /dev/null "$renders_url" && curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0
+        sleep 0.05
+    done
+    echo "$mode did not start; logs in $work" >&2
+    return 1
+}
+
+bench_stop() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+}
+
+bench_renders() {
+    curl -s "$renders_url"
+}

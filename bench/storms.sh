@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Storms: 1,000 concurrent requests for one page, each on its own connection, and the number
+# of origin renders they cause — for a stale page (past a 5 s TTL) and a cold one (never seen);
+# each storm finishes well within the TTL, so a page does not go stale again during it.
+# ISR must render once; nginx and Varnish are configured to do the same (see bench/peers).
+#
+#   bench/storms.sh [requests = 1000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+n=${1:-1000}
+port=${BENCH_PORT:-18180}
+. bench/lib.sh
+bench_prepare
+trap bench_cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+storm=target/release/storm
+
+echo "| system | stale storm: renders | cold storm: renders | answered 200 (stale / cold) |"
+echo "|---|---:|---:|---:|"
+for mode in isr-hit nginx-hit varnish-hit; do
+    bench_start "$mode" "$port" 5
+    curl -s -o /dev/null "http://127.0.0.1:$port/"
+    sleep 5.5
+    before=$(bench_renders)
+    stale_ok=$("$storm" "http://127.0.0.1:$port/" "$n" | cut -d' ' -f1)
+    sleep 1
+    stale=$(( $(bench_renders) - before ))
+    before=$(bench_renders)
+    cold_ok=$("$storm" "http://127.0.0.1:$port/cold-$RANDOM" "$n" | cut -d' ' -f1)
+    sleep 1
+    cold=$(( $(bench_renders) - before ))
+    bench_stop
+    echo "| ${mode%-hit} | $stale | $cold | $stale_ok / $cold_ok |"
+done
