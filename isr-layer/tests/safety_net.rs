@@ -154,3 +154,127 @@ async fn a_first_render_panic_reaches_the_caller_and_leaves_no_lock() {
     origin.set_mode(Mode::Ok);
     assert_eq!(get(&app, "/p").await.body, "/p v2");
 }
+
+/// A body that sends one chunk, then fails.
+struct Broken(u8);
+
+impl http_body::Body for Broken {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        self.0 += 1;
+        std::task::Poll::Ready(Some(match self.0 {
+            1 => Ok(http_body::Frame::data(bytes::Bytes::from_static(
+                b"half a pa",
+            ))),
+            _ => Err(std::io::Error::other("connection to the database lost")),
+        }))
+    }
+}
+
+/// An origin whose body breaks half-way once `broken` is set.
+fn breaking_origin(
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    renders: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> impl tower::Service<
+    http::Request<http_body_util::Full<bytes::Bytes>>,
+    Response = http::Response<http_body_util::Either<http_body_util::Full<bytes::Bytes>, Broken>>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
++ Send
++ 'static {
+    use std::sync::atomic::Ordering;
+    tower::service_fn(
+        move |_req: http::Request<http_body_util::Full<bytes::Bytes>>| {
+            let (broken, renders) = (broken.clone(), renders.clone());
+            async move {
+                let n = renders.fetch_add(1, Ordering::SeqCst) + 1;
+                let body = if broken.load(Ordering::SeqCst) {
+                    http_body_util::Either::Right(Broken(0))
+                } else {
+                    http_body_util::Either::Left(http_body_util::Full::new(bytes::Bytes::from(
+                        format!("page v{n}"),
+                    )))
+                };
+                Ok::<_, std::convert::Infallible>(http::Response::new(body))
+            }
+        },
+    )
+}
+
+async fn fetch<S>(app: &S, path: &str) -> (String, Result<String, String>)
+where
+    S: tower::Service<
+            http::Request<http_body_util::Full<bytes::Bytes>>,
+            Response = http::Response<
+                isr_layer::IsrBody<
+                    http_body_util::Either<http_body_util::Full<bytes::Bytes>, Broken>,
+                >,
+            >,
+            Error = std::convert::Infallible,
+        > + Clone,
+{
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let res = app
+        .clone()
+        .oneshot(common::request("GET", path))
+        .await
+        .unwrap();
+    let cache = res.headers()["x-isr-cache"].to_str().unwrap().to_owned();
+    let body = res
+        .into_body()
+        .collect()
+        .await
+        .map(|b| String::from_utf8(b.to_bytes().to_vec()).unwrap())
+        .map_err(|e| e.to_string());
+    (cache, body)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_fails_half_way_is_never_cached_and_never_replaces_the_good_page() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let broken = Arc::new(AtomicBool::new(true));
+    let renders = Arc::new(AtomicUsize::new(0));
+    let isr = isr();
+    let app = tower::Layer::layer(&isr, breaking_origin(broken.clone(), renders.clone()));
+
+    // During a miss: the visitor gets what the origin sent, error included; nothing is stored.
+    let (cache, body) = fetch(&app, "/p").await;
+    assert_eq!(cache, "BYPASS");
+    assert_eq!(body.unwrap_err(), "connection to the database lost");
+    broken.store(false, Ordering::SeqCst);
+    let (cache, body) = fetch(&app, "/p").await;
+    assert_eq!(
+        (cache.as_str(), body.unwrap().as_str()),
+        ("MISS", "page v2")
+    );
+
+    // During a stale regeneration: the old page stays.
+    broken.store(true, Ordering::SeqCst);
+    advance(61).await;
+    assert_eq!(fetch(&app, "/p").await.0, "STALE");
+    settle().await;
+    assert_eq!(isr.stats().failed_renders, 2);
+    let (cache, body) = fetch(&app, "/p").await;
+    assert_eq!(
+        (cache.as_str(), body.unwrap().as_str()),
+        ("STALE", "page v2")
+    );
+
+    // During a post-purge render: the visitor gets the old copy, whole.
+    advance(40).await;
+    isr.revalidator().revalidate_path("/p").await.unwrap();
+    let (cache, body) = fetch(&app, "/p").await;
+    assert_eq!(
+        (cache.as_str(), body.unwrap().as_str()),
+        ("STALE", "page v2")
+    );
+    assert_eq!(renders.load(Ordering::SeqCst), 4);
+}
