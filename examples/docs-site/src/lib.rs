@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use isr_axum::{
     IsrLayer, IsrPolicyLayer, ParamSet, PrerenderReport, PurgeAuth, Revalidate, StaticParams,
@@ -43,6 +43,11 @@ pub struct Config {
     pub content_latency: Duration,
     /// Where pages are kept (`ISR_REDIS_URL`, else `ISR_FS_DIR`, else memory).
     pub store: StoreChoice,
+    /// The memory store's byte bound (`ISR_MAX_BYTES`; default the layer's 256 MiB).
+    pub max_bytes: Option<u64>,
+    /// Percent of page renders that fail with 503, to rehearse an unreliable CMS
+    /// (`CONTENT_FAIL_PERCENT`, default 0).
+    pub fail_percent: u64,
 }
 
 /// Where the site keeps its pages.
@@ -86,7 +91,35 @@ impl Config {
             (_, Some(dir)) if !dir.trim().is_empty() => StoreChoice::Fs(dir.into()),
             _ => StoreChoice::Memory,
         };
+        let max_bytes = match var("ISR_MAX_BYTES") {
+            None => None,
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(bytes) if bytes > 0 => Some(bytes),
+                _ => {
+                    return Err(ConfigError {
+                        var: "ISR_MAX_BYTES",
+                        value,
+                        why: "expected a number of bytes greater than 0",
+                    });
+                }
+            },
+        };
+        let fail_percent = match var("CONTENT_FAIL_PERCENT") {
+            None => 0,
+            Some(value) => match value.trim().parse::<u64>() {
+                Ok(p) if p <= 100 => p,
+                _ => {
+                    return Err(ConfigError {
+                        var: "CONTENT_FAIL_PERCENT",
+                        value,
+                        why: "expected a whole percentage from 0 to 100",
+                    });
+                }
+            },
+        };
         Ok(Self {
+            max_bytes,
+            fail_percent,
             store,
             docs_revalidate,
             stats_revalidate,
@@ -177,7 +210,10 @@ impl Site {
         let content = Content::seeded(config.content_latency);
         let builder = IsrLayer::builder().revalidate(Revalidate::never());
         let isr = match &config.store {
-            StoreChoice::Memory => builder.build()?,
+            StoreChoice::Memory => match config.max_bytes {
+                Some(bytes) => builder.store(isr_layer::MemoryStore::new(bytes)).build()?,
+                None => builder.build()?,
+            },
             StoreChoice::Fs(dir) => builder
                 .store(isr_layer::store::FsStore::open(dir)?)
                 .build()?,
@@ -224,6 +260,10 @@ impl Site {
             .route("/docs/{slug}", get(pages::guide))
             .route("/products/{slug}", get(pages::product))
             .nest("/dashboard", dashboard)
+            .layer(middleware::from_fn_with_state(
+                self.config.fail_percent,
+                unreliable_content,
+            ))
             .layer(self.params.layer())
             .layer(self.isr.clone());
         let admin = Router::new()
@@ -245,6 +285,26 @@ impl Site {
         self.params.refresh_on_revalidation(&self.isr.revalidator());
         self.params.prerender(router, 16).await
     }
+}
+
+/// Fails `percent` of renders with 503 (spread evenly), to rehearse an unreliable CMS.
+async fn unreliable_content(
+    axum::extract::State(percent): axum::extract::State<u64>,
+    request: Request,
+    next: Next,
+) -> Response {
+    static RENDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    if percent > 0 {
+        let n = RENDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if (n * 37) % 100 < percent {
+            return (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the content source is unavailable",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// The dashboard's layout: reads the `user` cookie, which is why the subtree is dynamic.
@@ -280,6 +340,11 @@ mod tests {
         );
 
         let defaults = Config::from_vars(|_| None).unwrap();
+        assert_eq!((defaults.max_bytes, defaults.fail_percent), (None, 0));
+        assert!(
+            Config::from_vars(|n| (n == "CONTENT_FAIL_PERCENT").then(|| "101".into())).is_err()
+        );
+        assert!(Config::from_vars(|n| (n == "ISR_MAX_BYTES").then(|| "lots".into())).is_err());
         assert_eq!(defaults.store, StoreChoice::Memory);
         let redis =
             Config::from_vars(|n| (n == "ISR_REDIS_URL").then(|| "redis://r".into())).unwrap();
