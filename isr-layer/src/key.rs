@@ -204,6 +204,21 @@ pub(crate) fn request_key<'a>(
     })
 }
 
+/// The canonical form of an absolute path, as cache keys, the requests the inner service sees,
+/// and [`Revalidator::revalidate_path`](crate::Revalidator::revalidate_path) use it; `None` for
+/// a path that does not start with `/` or has malformed percent-encoding.
+///
+/// ```
+/// assert_eq!(isr_layer::canonical_path("/a/../b//c/%7e").as_deref(), Some("/b/c/~"));
+/// assert_eq!(isr_layer::canonical_path("/a%zz"), None);
+/// ```
+pub fn canonical_path(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    normalize_path(path).ok().map(Cow::into_owned)
+}
+
 /// The key of one variant of a page whose response named headers in `Vary`.
 pub(crate) fn variant_key(primary: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
     let mut key = String::with_capacity(primary.len() + 32 * names.len());

@@ -55,6 +55,7 @@ impl MemoryStore {
 
     /// Keeps an entry read from a shared tier. When memory already holds that very entry (same
     /// render), the copy in memory stays: it carries this process's retry back-off state.
+    #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
     pub(crate) fn keep(&self, entry: Entry) -> Arc<Entry> {
         if let Some(held) = self.cache.get(&*entry.key)
             && held.rendered_at == entry.rendered_at
@@ -67,10 +68,12 @@ impl MemoryStore {
         entry
     }
 
+    #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
     pub(crate) fn remove_local(&self, key: &str) {
         self.cache.invalidate(key);
     }
 
+    #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
     pub(crate) fn clear(&self) {
         self.cache.invalidate_all();
     }
