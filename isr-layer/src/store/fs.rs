@@ -177,15 +177,6 @@ impl Store for FsStore {
         self.inner.memory.get_local(key)
     }
 
-    fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
-        Box::pin(async move {
-            if let Some(entry) = self.inner.memory.get_local(key) {
-                return Ok(Some(entry));
-            }
-            self.get_shared(key).await
-        })
-    }
-
     fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
         Box::pin(async move {
             let stem = stem_of(key);

@@ -70,19 +70,22 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Looks `key` up in process memory only. Must not block or wait.
     fn get_local(&self, key: &str) -> Option<Arc<Entry>>;
 
-    /// Looks `key` up everywhere the store keeps entries. Called only after
-    /// [`get_local`](Store::get_local) found nothing and [`is_local_only`](Store::is_local_only)
-    /// is `false`.
+    /// Looks `key` up everywhere the store keeps entries: process memory, then the shared tier.
+    /// Called only after [`get_local`](Store::get_local) found nothing and
+    /// [`is_local_only`](Store::is_local_only) is `false`.
     fn get<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
-        let entry = self.get_local(key);
-        Box::pin(async move { Ok(entry) })
+        match self.get_local(key) {
+            Some(entry) => Box::pin(async move { Ok(Some(entry)) }),
+            None => self.get_shared(key),
+        }
     }
 
     /// Looks `key` up in the shared tier only (disk, Redis), skipping process memory, and
-    /// refreshes memory with what it finds. Used before a render to see whether another
-    /// instance has stored a newer entry. Default: [`get`](Store::get).
+    /// keeps what it finds in memory. Used before a render to see whether another instance has
+    /// stored a newer entry. Default: no shared tier, nothing found.
     fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
-        self.get(key)
+        let _ = key;
+        Box::pin(async { Ok(None) })
     }
 
     /// Whether [`get_local`](Store::get_local) sees everything (no remote or disk tier).
