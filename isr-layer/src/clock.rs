@@ -44,6 +44,11 @@ impl Clock {
     /// Render starts and invalidations both take a stamp, so "was this page invalidated after
     /// its render started?" has one answer even when both happen within the same microsecond
     /// (or, in tests, at the same paused instant).
+    /// Makes every later [`stamp`](Self::stamp) greater than `stamp` (one made elsewhere).
+    pub(crate) fn observe(&self, stamp: Micros) {
+        self.last_stamp.fetch_max(stamp, Ordering::AcqRel);
+    }
+
     pub(crate) fn stamp(&self) -> Micros {
         let now = self.now();
         let mut last = self.last_stamp.load(Ordering::Relaxed);
@@ -76,6 +81,14 @@ mod tests {
         let a = clock.stamp();
         let b = clock.stamp();
         assert!(b > a);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stamps_move_past_stamps_observed_from_elsewhere() {
+        let clock = Clock::new();
+        let ahead = clock.now() + 5_000_000;
+        clock.observe(ahead);
+        assert!(clock.stamp() > ahead);
     }
 
     #[tokio::test(start_paused = true)]

@@ -115,15 +115,21 @@ impl StampRecord {
 #[derive(Clone, Debug)]
 pub struct StampSink {
     tags: Arc<TagClock>,
+    clock: Arc<crate::clock::Clock>,
 }
 
 impl StampSink {
-    pub(crate) fn new(tags: Arc<TagClock>) -> Self {
-        Self { tags }
+    pub(crate) fn new(tags: Arc<TagClock>, clock: Arc<crate::clock::Clock>) -> Self {
+        Self { tags, clock }
     }
 
     /// Applies an invalidation: pages rendered before `record.at` that it covers are invalid.
+    ///
+    /// The local clock is moved past the stamp, so a render that starts here after the
+    /// invalidation arrived is never taken for one that started before it, even when the
+    /// instance that made it has a clock running ahead.
     pub fn apply(&self, record: &StampRecord) {
+        self.clock.observe(record.at);
         self.tags.apply(record);
     }
 }

@@ -104,7 +104,7 @@ pub(crate) struct Config {
 pub(crate) struct Engine {
     pub(crate) config: Config,
     pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Clock,
+    pub(crate) clock: Arc<Clock>,
     pub(crate) tags: Arc<TagClock>,
     pub(crate) stats: Counters,
     flights: Flights,
@@ -138,7 +138,7 @@ impl Engine {
             regenerations: Arc::new(Semaphore::new(config.max_background_regenerations)),
             flights: Flights::default(),
             vary: VaryIndex::default(),
-            clock: Clock::new(),
+            clock: Arc::new(Clock::new()),
             stats: Counters::default(),
             uncacheable,
             invalidations: tokio::sync::broadcast::channel(1024).0,

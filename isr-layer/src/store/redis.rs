@@ -87,6 +87,9 @@ struct Inner {
     stamp_script: Script,
     unlock_script: Script,
     lock_counter: AtomicU64,
+    /// When (ms since `started`) a command last went to Redis while it was unhealthy.
+    last_probe: AtomicU64,
+    started: std::time::Instant,
 }
 
 impl fmt::Debug for RedisStore {
@@ -173,6 +176,8 @@ impl RedisStoreBuilder {
                 stamp_script: Script::new(STAMP_SCRIPT),
                 unlock_script: Script::new(UNLOCK_SCRIPT),
                 lock_counter: AtomicU64::new(0),
+                last_probe: AtomicU64::new(0),
+                started: std::time::Instant::now(),
             }),
         };
         // Find out now whether Redis answers, so the first requests know.
@@ -244,6 +249,22 @@ impl Inner {
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
+        // While Redis is unreachable, most commands fail at once instead of each waiting for
+        // the timeout; one probe every 500 ms finds out when it is back.
+        if !self.healthy.load(Ordering::Relaxed) {
+            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let last = self.last_probe.load(Ordering::Relaxed);
+            if now.saturating_sub(last) < 500
+                || self
+                    .last_probe
+                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_err()
+            {
+                return Err(StoreError::Backend(
+                    "redis is unreachable (failing fast)".into(),
+                ));
+            }
+        }
         let result = tokio::time::timeout(self.op_timeout, f(self.manager.clone())).await;
         match result {
             Ok(Ok(value)) => {
@@ -427,6 +448,11 @@ async fn subscribe(inner: Weak<Inner>) {
                         }
                         _ = replay.tick() => {
                             let Some(store) = inner.upgrade() else { return };
+                            // Commands fail fast while Redis is unreachable: probe here too, so
+                            // recovery does not wait for a request that needs Redis.
+                            if !store.healthy.load(Ordering::Relaxed) {
+                                let _ = store.ping().await;
+                            }
                             if store.has_pending() {
                                 store.replay_pending().await;
                             }
