@@ -274,22 +274,16 @@ where
             }
         }
     }
-    let bytes = match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks
-            .pop_front()
-            .and_then(|f| f.into_data().ok())
-            .unwrap_or_default(),
-        _ => {
-            let mut all = BytesMut::with_capacity(size);
-            for frame in chunks {
-                if let Ok(data) = frame.into_data() {
-                    all.extend_from_slice(&data);
-                }
-            }
-            all.freeze()
+    // Always one exact-size copy: a body frame may share an allocation much larger than itself
+    // (a `String`'s spare capacity, a read buffer), and a cached body would keep all of it
+    // alive for as long as the entry lives, unseen by the store's byte bound.
+    let mut all = BytesMut::with_capacity(size);
+    for frame in chunks {
+        if let Ok(data) = frame.into_data() {
+            all.extend_from_slice(&data);
         }
-    };
+    }
+    let bytes = all.freeze();
     Buffered::Complete(bytes)
 }
 
