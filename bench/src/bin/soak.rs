@@ -158,6 +158,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    let audit = {
+        let request = Request::get(format!("{base}/api/render-audit"))
+            .header("x-revalidate-secret", secret.as_str())
+            .body(Full::default())?;
+        let response = client.request(request).await?;
+        let body = response.into_body().collect().await?.to_bytes();
+        String::from_utf8_lossy(&body).into_owned()
+    };
+
     let t = tally.lock().unwrap();
     let total: u64 = t.by_state.values().sum();
     println!("| figure | value |");
@@ -184,5 +193,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!("| keys left locked | {locked} |");
+    println!("| render audit (pages, per 1 s window) | `{audit}` |");
     Ok(())
 }

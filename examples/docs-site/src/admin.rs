@@ -130,3 +130,11 @@ pub(crate) async fn publish_guide(
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
+
+/// `GET /api/render-audit`: renders per page per second so far (behind the admin secret).
+pub(crate) async fn render_audit(State(site): State<Site>, headers: HeaderMap) -> Response {
+    if !authorized(&site, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    Json(site.audit.report()).into_response()
+}

@@ -10,6 +10,7 @@
 //!   revalidate.
 
 mod admin;
+pub mod audit;
 pub mod content;
 mod pages;
 
@@ -202,6 +203,8 @@ pub struct Site {
     pub auth: PurgeAuth,
     /// The configuration.
     pub config: Config,
+    /// Renders per page per second (for soaks).
+    pub audit: audit::RenderAudit,
 }
 
 impl Site {
@@ -241,6 +244,7 @@ impl Site {
         let auth = PurgeAuth::new(&config.secret)?;
         Ok(Self {
             clock: Clock::new(),
+            audit: audit::RenderAudit::default(),
             content,
             isr,
             params,
@@ -261,14 +265,15 @@ impl Site {
             .route("/products/{slug}", get(pages::product))
             .nest("/dashboard", dashboard)
             .layer(middleware::from_fn_with_state(
-                self.config.fail_percent,
+                self.clone(),
                 unreliable_content,
             ))
             .layer(self.params.layer())
             .layer(self.isr.clone());
         let admin = Router::new()
             .route("/api/products/{slug}", patch(admin::update_price))
-            .route("/api/guides", post(admin::publish_guide));
+            .route("/api/guides", post(admin::publish_guide))
+            .route("/api/render-audit", get(admin::render_audit));
         pages
             .merge(admin)
             .nest(
@@ -287,13 +292,25 @@ impl Site {
     }
 }
 
-/// Fails `percent` of renders with 503 (spread evenly), to rehearse an unreliable CMS.
+/// Runs below the cache, so it sees every render: counts renders of cacheable pages for the
+/// audit, and fails `CONTENT_FAIL_PERCENT` of them with 503 (spread evenly), to rehearse an
+/// unreliable CMS.
 async fn unreliable_content(
-    axum::extract::State(percent): axum::extract::State<u64>,
+    axum::extract::State(site): axum::extract::State<Site>,
     request: Request,
     next: Next,
 ) -> Response {
     static RENDERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = request.uri().path();
+    if !path.starts_with("/dashboard") {
+        let second = site
+            .clock
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        site.audit.record(path, second);
+    }
+    let percent = site.config.fail_percent;
     if percent > 0 {
         let n = RENDERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if (n * 37) % 100 < percent {
