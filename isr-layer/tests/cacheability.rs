@@ -154,9 +154,8 @@ async fn a_route_may_opt_in_to_caching_with_authorization() {
     assert_eq!(send(&app, with_auth("bob")).await.cache(), "HIT");
 }
 
-#[tokio::test(start_paused = true)]
-async fn vary_headers_key_separate_variants() {
-    let origin = Origin::new();
+/// Pages answer in the visitor's `Accept-Language` and say so with `Vary`.
+fn varies_by_language(origin: &Origin) {
     origin.on_response(|req, res| {
         let lang = req
             .headers()
@@ -166,13 +165,21 @@ async fn vary_headers_key_separate_variants() {
         res.headers_mut()
             .insert("vary", "Accept-Language".parse().unwrap());
     });
+}
+
+fn in_language(target: &str, lang: &'static str) -> Request<Full<Bytes>> {
+    let mut req = request("GET", target);
+    req.headers_mut()
+        .insert("accept-language", lang.parse().unwrap());
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn vary_headers_key_separate_variants() {
+    let origin = Origin::new();
+    varies_by_language(&origin);
     let app = origin.behind(&isr());
-    let lang = |l: &'static str| {
-        let mut req = request("GET", "/");
-        req.headers_mut()
-            .insert("accept-language", l.parse().unwrap());
-        send(&app, req)
-    };
+    let lang = |l: &'static str| send(&app, in_language("/", l));
     assert_eq!(lang("en").await.body, "lang=en");
     assert_eq!(lang("de").await.body, "lang=de");
     let en = lang("en").await;
@@ -341,22 +348,9 @@ async fn a_huge_varying_header_value_is_not_cached() {
 async fn a_waiter_never_gets_another_variant_of_a_page() {
     let origin = Origin::new();
     origin.set_delay(std::time::Duration::from_millis(50));
-    origin.on_response(|req, res| {
-        let lang = req
-            .headers()
-            .get("accept-language")
-            .map_or("none", |v| v.to_str().unwrap());
-        *res.body_mut() = Full::new(Bytes::from(format!("lang={lang}")));
-        res.headers_mut()
-            .insert("vary", "Accept-Language".parse().unwrap());
-    });
+    varies_by_language(&origin);
     let app = origin.behind(&isr());
-    let visit = |lang: &'static str| {
-        let mut req = request("GET", "/cold");
-        req.headers_mut()
-            .insert("accept-language", lang.parse().unwrap());
-        tokio::spawn(send(&app, req))
-    };
+    let visit = |lang: &'static str| tokio::spawn(send(&app, in_language("/cold", lang)));
     // The first visitor leads the render; the others arrive before anyone knows the page varies.
     let (en, de, fr) = (visit("en"), visit("de"), visit("fr"));
     assert_eq!(en.await.unwrap().body, "lang=en");
