@@ -100,13 +100,7 @@ where
                     let response =
                         serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
                     let job = || {
-                        let target = RenderTarget {
-                            primary: Arc::from(&*key.key),
-                            path: key.path().into(),
-                            request_headers: request.headers().clone(),
-                            authorized: class.authorized,
-                            head: false,
-                        };
+                        let target = render_target(&key, &request, class.authorized, false);
                         let mut copy = clone_request(&request);
                         prepare_render_request(&mut copy, key.rewrite.as_ref());
                         (copy, target)
@@ -119,13 +113,7 @@ where
         }
 
         let lookup: Arc<str> = Arc::from(&*lookup);
-        let target = RenderTarget {
-            primary: Arc::from(&*key.key),
-            path: key.path().into(),
-            request_headers: request.headers().clone(),
-            authorized: class.authorized,
-            head: class.head,
-        };
+        let target = render_target(&key, &request, class.authorized, class.head);
         let rewrite: Option<PathAndQuery> = key.rewrite;
         let if_none_match = request.headers().get(IF_NONE_MATCH).cloned();
         prepare_render_request(&mut request, rewrite.as_ref());
@@ -166,6 +154,22 @@ impl<S> IsrService<S> {
             Some(&reason),
         );
         ResponseFuture::bypass(self.inner.call(request))
+    }
+}
+
+/// What a render of this request is for.
+fn render_target<B>(
+    key: &key::RequestKey<'_>,
+    request: &Request<B>,
+    authorized: bool,
+    head: bool,
+) -> RenderTarget {
+    RenderTarget {
+        primary: Arc::from(&*key.key),
+        path: key.path().into(),
+        request_headers: request.headers().clone(),
+        authorized,
+        head,
     }
 }
 
