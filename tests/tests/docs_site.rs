@@ -27,6 +27,15 @@ async fn start(docs_revalidate: u64) -> (Server, Site) {
     (Server::start(router).await, site)
 }
 
+/// `PATCH path` with a JSON body, with or without the admin secret.
+async fn patch(server: &Server, path: &str, with_secret: bool, json: &str) -> isr_tests::Got {
+    let mut headers = vec![("content-type", "application/json")];
+    if with_secret {
+        headers.push(("x-revalidate-secret", SECRET));
+    }
+    server.send(Method::PATCH, path, &headers, json).await
+}
+
 async fn advance(secs: u64) {
     tokio::time::advance(Duration::from_secs(secs)).await;
 }
@@ -88,17 +97,13 @@ async fn a_price_change_shows_on_the_product_and_the_home_page() {
     assert_eq!(server.get("/").await.cache(), "HIT");
     assert_eq!(server.get("/products/blue-sneakers").await.cache(), "HIT");
 
-    let res = server
-        .send(
-            Method::PATCH,
-            "/api/products/blue-sneakers",
-            &[
-                ("x-revalidate-secret", SECRET),
-                ("content-type", "application/json"),
-            ],
-            r#"{"price": 79.5}"#,
-        )
-        .await;
+    let res = patch(
+        &server,
+        "/api/products/blue-sneakers",
+        true,
+        r#"{"price": 79.5}"#,
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.body);
 
     let product = server.get("/products/blue-sneakers").await;
@@ -225,38 +230,29 @@ async fn the_purge_and_admin_routes_refuse_bad_calls() {
         )
         .await;
     assert_eq!(res.status, 400);
-    let res = server
-        .send(
-            Method::PATCH,
-            "/api/products/blue-sneakers",
-            &[("content-type", "application/json")],
-            r#"{"price": 1}"#,
-        )
-        .await;
+    let res = patch(
+        &server,
+        "/api/products/blue-sneakers",
+        false,
+        r#"{"price": 1}"#,
+    )
+    .await;
     assert_eq!(res.status, 401);
-    let res = server
-        .send(
-            Method::PATCH,
-            "/api/products/blue-sneakers",
-            &[
-                ("x-revalidate-secret", SECRET),
-                ("content-type", "application/json"),
-            ],
-            r#"{"price": -1}"#,
-        )
-        .await;
+    let res = patch(
+        &server,
+        "/api/products/blue-sneakers",
+        true,
+        r#"{"price": -1}"#,
+    )
+    .await;
     assert_eq!(res.status, 400);
-    let res = server
-        .send(
-            Method::PATCH,
-            "/api/products/no-such-thing",
-            &[
-                ("x-revalidate-secret", SECRET),
-                ("content-type", "application/json"),
-            ],
-            r#"{"price": 1}"#,
-        )
-        .await;
+    let res = patch(
+        &server,
+        "/api/products/no-such-thing",
+        true,
+        r#"{"price": 1}"#,
+    )
+    .await;
     assert_eq!(res.status, 404);
     let res = server
         .post_json(
