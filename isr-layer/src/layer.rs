@@ -60,6 +60,10 @@ impl IsrLayer {
         }
     }
 
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// The data cache bound to this layer: the same revalidator reaches its values, and fetches
     /// made while a page renders tag the page.
     pub fn data_cache(&self) -> DataCache {

@@ -61,6 +61,7 @@
 //!
 //! [tower]: https://docs.rs/tower
 
+pub mod adapter;
 mod body;
 mod builder;
 mod clock;

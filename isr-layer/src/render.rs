@@ -1,26 +1,27 @@
-//! Renders owned by the cache: the inner service is called in a spawned task.
+//! Renders owned by the cache.
 //!
 //! A render outlives the request that started it: a visitor who disconnects does not cancel the
 //! render others wait on, and a panic or timeout inside it is caught here, counted as a failed
 //! render, and never leaves its key locked (the [`FlightGuard`] lands when the task ends).
+//!
+//! What a render calls is a [`Render`]: the tower service and a request here, an actix service
+//! and its request in the actix adapter. Where renders run is an [`Executor`]: tasks of the
+//! multi-threaded runtime for `Send` services, tasks of the current thread's `LocalSet` for
+//! services that are not `Send` (actix's).
 
 use std::any::Any;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{
-    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
-};
 use http::uri::PathAndQuery;
 use http::{Method, Request, Response, Uri};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::task::JoinHandle;
 use tower_service::Service;
 
 use crate::body::IsrBody;
@@ -45,11 +46,169 @@ pub(crate) enum Rendered<B: Body, E> {
     Panicked(Box<dyn Any + Send>),
 }
 
-/// One render to run.
-pub(crate) struct RenderJob<S, ReqB> {
-    pub(crate) engine: Arc<Engine>,
+/// One call of the application the cache wraps, made to render a page.
+///
+/// An adapter implements it for its framework: the value holds the application and the request
+/// to send (already prepared: `GET`, the canonical URI, without conditional or range headers, see
+/// [`Visit::rewrite`](crate::adapter::Visit::rewrite)). The engine calls [`render`](Render::render)
+/// at most once, inside the render's task, with the [`RenderContext`] handlers use to set their
+/// revalidate time and tags; the adapter makes it reachable from the request (its extensions).
+pub trait Render {
+    /// The response body; the engine reads it to store the page.
+    type Body: Body<Data = Bytes>;
+    /// The application's error, passed to the visitor unchanged.
+    type Error;
+    /// The call in flight.
+    type Future: Future<Output = Result<Response<Self::Body>, Self::Error>>;
+
+    /// Calls the application.
+    fn render(self, context: RenderContext) -> Self::Future;
+}
+
+/// A tower service and the request it renders.
+pub(crate) struct TowerRender<S, B> {
     pub(crate) service: S,
-    pub(crate) request: Request<ReqB>,
+    pub(crate) request: Request<B>,
+}
+
+impl<S, B, ResB> Render for TowerRender<S, B>
+where
+    S: Service<Request<B>, Response = Response<ResB>>,
+    ResB: Body<Data = Bytes>,
+{
+    type Body = ResB;
+    type Error = S::Error;
+    type Future = TowerCall<S, B>;
+
+    fn render(mut self, context: RenderContext) -> Self::Future {
+        self.request.extensions_mut().insert(context);
+        TowerCall::Ready {
+            service: self.service,
+            request: Some(self.request),
+        }
+    }
+}
+
+pin_project! {
+    /// Waits for the service to be ready, then calls it.
+    #[project = TowerCallProj]
+    pub(crate) enum TowerCall<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Ready { service: S, request: Option<Request<B>> },
+        Call { #[pin] future: S::Future },
+    }
+}
+
+impl<S, B> Future for TowerCall<S, B>
+where
+    S: Service<Request<B>>,
+{
+    type Output = Result<S::Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                TowerCallProj::Ready { service, request } => {
+                    std::task::ready!(service.poll_ready(cx))?;
+                    let request = request.take().expect("TowerCall polled after completion");
+                    let future = service.call(request);
+                    self.set(TowerCall::Call { future });
+                }
+                TowerCallProj::Call { future } => return future.poll(cx),
+            }
+        }
+    }
+}
+
+/// Where renders run: how a visitor's render is owned by the cache, and how a background
+/// regeneration is started.
+pub(crate) trait Executor<R: Render> {
+    /// A visitor's render; dropping it (the visitor went away) does not cancel the render.
+    type Task: Future<Output = Rendered<R::Body, R::Error>>;
+
+    /// Starts a render a visitor awaits.
+    fn start(job: RenderJob<R>) -> Self::Task;
+
+    /// Starts a render nobody awaits.
+    fn detach(job: RenderJob<R>);
+}
+
+/// Renders of `Send` applications, on the multi-threaded runtime.
+pub(crate) enum Threaded {}
+
+impl<R> Executor<R> for Threaded
+where
+    R: Render + Send + 'static,
+    R::Future: Send,
+    R::Body: Send + 'static,
+    <R::Body as Body>::Error: Send,
+    R::Error: Send + 'static,
+{
+    type Task = OwnedRender<Rendered<R::Body, R::Error>>;
+
+    /// Runs the render in the visitor's own task, and hands it to a task of its own if the
+    /// visitor goes away first. This keeps the common case (the visitor stays) free of a task
+    /// spawn and the scheduling hop that waking the visitor from another task would cost.
+    fn start(job: RenderJob<R>) -> Self::Task {
+        OwnedRender {
+            render: Some(Box::pin(run(job))),
+        }
+    }
+
+    fn detach(job: RenderJob<R>) {
+        drop(tokio::spawn(run(job)));
+    }
+}
+
+/// Renders of applications that are not `Send` (actix-web's), on the current thread's
+/// [`LocalSet`](tokio::task::LocalSet).
+pub(crate) enum Local {}
+
+impl<R> Executor<R> for Local
+where
+    R: Render + 'static,
+    R::Body: 'static,
+    R::Error: 'static,
+{
+    type Task = LocalRender<Rendered<R::Body, R::Error>>;
+
+    /// Every render runs in a local task of its own; the visitor awaits its handle, and a
+    /// dropped handle leaves the task running.
+    fn start(job: RenderJob<R>) -> Self::Task {
+        LocalRender {
+            handle: tokio::task::spawn_local(run(job)),
+        }
+    }
+
+    fn detach(job: RenderJob<R>) {
+        drop(tokio::task::spawn_local(run(job)));
+    }
+}
+
+/// See [`Local::start`].
+pub(crate) struct LocalRender<T> {
+    handle: tokio::task::JoinHandle<T>,
+}
+
+impl<B: Body, E> Future for LocalRender<Rendered<B, E>> {
+    type Output = Rendered<B, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match std::task::ready!(Pin::new(&mut self.handle).poll(cx)) {
+            Ok(rendered) => Poll::Ready(rendered),
+            // Panics are caught inside the render; a task is only cancelled when its runtime
+            // shuts down, and then nobody reads the answer.
+            Err(_) => Poll::Ready(Rendered::Failed(None)),
+        }
+    }
+}
+
+/// One render to run.
+pub(crate) struct RenderJob<R> {
+    pub(crate) engine: Arc<Engine>,
+    pub(crate) render: R,
     pub(crate) target: RenderTarget,
     /// The flight this render leads, if any.
     pub(crate) guard: Option<FlightGuard>,
@@ -122,43 +281,7 @@ async fn cluster_turn(
     }
 }
 
-/// Starts a render in a task of its own.
-pub(crate) fn spawn_render<S, ReqB, ResB>(
-    job: RenderJob<S, ReqB>,
-) -> JoinHandle<Rendered<ResB, S::Error>>
-where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    ReqB: Send + 'static,
-    ResB: Body<Data = Bytes> + Send + 'static,
-    ResB::Error: Send + 'static,
-{
-    tokio::spawn(run(job))
-}
-
-/// Runs a render in the visitor's own task, and hands it to a task of its own if the visitor
-/// goes away first, so a disconnect never cancels a render that others may be waiting on.
-///
-/// This keeps the common case (the visitor stays) free of a task spawn and the scheduling hop
-/// that waking the visitor from another task would cost.
-pub(crate) fn render_in_place<S, ReqB, ResB>(
-    job: RenderJob<S, ReqB>,
-) -> OwnedRender<Rendered<ResB, S::Error>>
-where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    ReqB: Send + 'static,
-    ResB: Body<Data = Bytes> + Send + 'static,
-    ResB::Error: Send + 'static,
-{
-    OwnedRender {
-        render: Some(Box::pin(run(job))),
-    }
-}
-
-/// See [`render_in_place`].
+/// See [`Threaded::start`].
 pub(crate) struct OwnedRender<T: Send + 'static> {
     render: Option<Pin<Box<dyn Future<Output = T> + Send>>>,
 }
@@ -188,16 +311,10 @@ impl<T: Send + 'static> Drop for OwnedRender<T> {
     }
 }
 
-async fn run<S, ReqB, ResB>(job: RenderJob<S, ReqB>) -> Rendered<ResB, S::Error>
-where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-    S::Future: Send + 'static,
-    ResB: Body<Data = Bytes> + Send + 'static,
-{
+async fn run<R: Render>(job: RenderJob<R>) -> Rendered<R::Body, R::Error> {
     let RenderJob {
         engine,
-        service,
-        request,
+        render: call,
         target,
         guard,
         deadline,
@@ -225,16 +342,7 @@ where
             }
         }
     }
-    let rendered = render(
-        engine.clone(),
-        service,
-        request,
-        target,
-        guard,
-        deadline,
-        replaces,
-    )
-    .await;
+    let rendered = render(engine.clone(), call, target, guard, deadline, replaces).await;
     if let Some(token) = lock_token
         && let Err(error) = engine.store.unlock(&lookup, token).await
     {
@@ -243,31 +351,27 @@ where
     rendered
 }
 
-async fn render<S, ReqB, ResB>(
+async fn render<R: Render>(
     engine: Arc<Engine>,
-    mut service: S,
-    mut request: Request<ReqB>,
+    call: R,
     target: RenderTarget,
     guard: Option<FlightGuard>,
     deadline: bool,
     replaces: Option<Arc<Entry>>,
-) -> Rendered<ResB, S::Error>
-where
-    S: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
-    S::Future: Send + 'static,
-    ResB: Body<Data = Bytes> + Send + 'static,
-{
+) -> Rendered<R::Body, R::Error> {
     let render = RenderContext::new();
-    request.extensions_mut().insert(render.clone());
     let started = engine.clock.stamp();
     engine.stats.inc_renders();
     let key = &target.primary;
 
     // The context is current while the service runs, so data fetches can tag the page.
-    let call = CatchUnwind::new(render.clone().scope(async move {
-        poll_fn(|cx| service.poll_ready(cx)).await?;
-        service.call(request).await
-    }));
+    // The application is called inside the scope: some start their work in the call itself.
+    let context = render.clone();
+    let call = CatchUnwind::new(
+        render
+            .clone()
+            .scope(async move { call.render(context).await }),
+    );
     let outcome = if deadline {
         match tokio::time::timeout(engine.config.regeneration_timeout, call).await {
             Ok(outcome) => outcome,
@@ -350,17 +454,7 @@ pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Optio
         }
     }
     *request.method_mut() = Method::GET;
-    let headers = request.headers_mut();
-    for name in [
-        IF_NONE_MATCH,
-        IF_MODIFIED_SINCE,
-        IF_MATCH,
-        IF_UNMODIFIED_SINCE,
-        IF_RANGE,
-        RANGE,
-    ] {
-        headers.remove(name);
-    }
+    crate::adapter::prepare_headers(request.headers_mut());
 }
 
 /// A copy of a request's head (method, URI, version, headers and extensions) with a fresh body,
