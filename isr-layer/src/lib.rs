@@ -75,6 +75,7 @@ mod key;
 mod layer;
 mod policy;
 mod policy_layer;
+pub mod purge;
 mod render;
 mod service;
 mod stats;
