@@ -86,6 +86,15 @@ impl IsrPolicyLayer {
         self.tags = all.into();
         self
     }
+
+    /// Applies this policy to a render: lowers its revalidate (as the layout level) and adds
+    /// the tags. For adapters of other frameworks; the layer does it for tower services.
+    pub fn apply(&self, render: &RenderContext) {
+        if let Some(revalidate) = self.revalidate {
+            render.revalidate(revalidate, PolicySource::Layout);
+        }
+        render.add_tags(self.tags.iter());
+    }
 }
 
 impl<S> Layer<S> for IsrPolicyLayer {
@@ -120,10 +129,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         if let Some(render) = req.extensions().get::<RenderContext>() {
-            if let Some(revalidate) = self.layer.revalidate {
-                render.revalidate(revalidate, PolicySource::Layout);
-            }
-            render.add_tags(self.layer.tags.iter());
+            self.layer.apply(render);
         }
         self.inner.call(req)
     }

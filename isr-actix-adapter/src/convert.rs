@@ -1,0 +1,278 @@
+//! Translation between actix-web's types and the `http` crate's, at the edge only.
+//!
+//! actix-web 4 is built on `http` 0.2 while the engine speaks `http` 1: names, values and status
+//! codes are carried over by their bytes.
+
+use std::error::Error as StdError;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
+use actix_web::dev::{RequestHead, ServiceRequest};
+use actix_web::http::{Method, StatusCode, Uri, Version, header};
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use isr_layer::{CacheTags, IsrBody, Revalidate};
+use pin_project_lite::pin_project;
+
+/// The head of an actix request in `http` 1 types, for the engine's lookup. `None` when a part
+/// does not translate (the request then bypasses the cache).
+pub(crate) fn request_head(head: &RequestHead) -> Option<http::Request<()>> {
+    let mut request = http::Request::new(());
+    *request.method_mut() = http::Method::from_bytes(head.method.as_str().as_bytes()).ok()?;
+    *request.uri_mut() = http::Uri::try_from(head.uri.to_string()).ok()?;
+    *request.version_mut() = match head.version {
+        Version::HTTP_09 => http::Version::HTTP_09,
+        Version::HTTP_10 => http::Version::HTTP_10,
+        Version::HTTP_2 => http::Version::HTTP_2,
+        Version::HTTP_3 => http::Version::HTTP_3,
+        _ => http::Version::HTTP_11,
+    };
+    let headers = request.headers_mut();
+    headers.reserve(head.headers.len());
+    for (name, value) in head.headers.iter() {
+        headers.append(
+            http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+            http::HeaderValue::from_bytes(value.as_bytes()).ok()?,
+        );
+    }
+    Some(request)
+}
+
+/// A request of its own with the same head as the visitor's, to answer a visitor whose request
+/// went to a background regeneration.
+///
+/// actix answers with the request a response belongs to, and an `HttpRequest` cannot be shared
+/// with a render (routing needs it unshared), so the answer gets a copy of the head. Middleware
+/// outside the cache that reads the answer's request sees the visitor's method, URI, headers
+/// and peer address, but not its extensions or connection data.
+pub(crate) fn detached_request(
+    head: &http::Request<()>,
+    peer: Option<std::net::SocketAddr>,
+) -> HttpRequest {
+    let mut copy = actix_web::test::TestRequest::default()
+        .method(Method::from_bytes(head.method().as_str().as_bytes()).unwrap_or(Method::GET))
+        .uri(&head.uri().to_string());
+    for (name, value) in head.headers() {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            copy = copy.append_header((name, value));
+        }
+    }
+    if let Some(peer) = peer {
+        copy = copy.peer_addr(peer);
+    }
+    copy.to_http_request()
+}
+
+/// Prepares the visitor's request for a render: `GET`, the canonical URI, and no conditional or
+/// range headers (the cache wants the whole page).
+pub(crate) fn prepare_render(
+    request: &mut ServiceRequest,
+    rewrite: Option<&http::uri::PathAndQuery>,
+) {
+    let head = request.head_mut();
+    head.method = Method::GET;
+    for name in isr_layer::adapter::RENDER_DROPS_HEADERS {
+        head.headers.remove(name.as_str());
+    }
+    let Some(path_and_query) = rewrite else {
+        return;
+    };
+    let uri = match (head.uri.scheme_str(), head.uri.authority()) {
+        (Some(scheme), Some(authority)) => format!("{scheme}://{authority}{path_and_query}"),
+        _ => path_and_query.to_string(),
+    };
+    if let Ok(uri) = Uri::try_from(uri) {
+        head.uri = uri.clone();
+        request.match_info_mut().get_mut().update(&uri);
+    }
+}
+
+/// An application's actix response as the engine reads it: status, headers, the policy the
+/// handler put into its extensions, and the body.
+pub(crate) fn to_http_response<B: MessageBody>(
+    response: HttpResponse<B>,
+) -> http::Response<HttpBody<B>> {
+    let (head, body) = response.into_parts();
+    let mut out = http::Response::new(HttpBody { body });
+    *out.status_mut() = http::StatusCode::from_u16(head.status().as_u16())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = out.headers_mut();
+    headers.reserve(head.headers().len());
+    for (name, value) in head.headers().iter() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    let extensions = head.extensions();
+    if let Some(revalidate) = extensions.get::<Revalidate>() {
+        out.extensions_mut().insert(*revalidate);
+    }
+    if let Some(tags) = extensions.get::<CacheTags>() {
+        out.extensions_mut().insert(tags.clone());
+    }
+    out
+}
+
+/// The engine's answer as an actix response. `head_request`: the visitor sent `HEAD`, so the
+/// body is empty and its length is the page's (`Content-Length`).
+pub(crate) fn to_actix_response<B: MessageBody>(
+    response: http::Response<IsrBody<HttpBody<B>>>,
+    head_request: bool,
+) -> HttpResponse<ActixBody<B>> {
+    let (parts, body) = response.into_parts();
+    let declared = if head_request {
+        parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+    } else {
+        None
+    };
+    let status =
+        StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = HttpResponse::with_body(status, ActixBody::isr(body, declared));
+    let headers = out.headers_mut();
+    for (name, value) in parts.headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    out
+}
+
+pin_project! {
+    /// An actix body read as an [`http_body::Body`], for the engine.
+    pub struct HttpBody<B> {
+        #[pin]
+        body: B,
+    }
+}
+
+impl<B: MessageBody> Body for HttpBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.project()
+            .body
+            .poll_next(cx)
+            .map(|chunk| chunk.map(|chunk| chunk.map(Frame::data)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.body.size(), BodySize::None | BodySize::Sized(0))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.body.size() {
+            BodySize::None => SizeHint::with_exact(0),
+            BodySize::Sized(len) => SizeHint::with_exact(len),
+            BodySize::Stream => SizeHint::default(),
+        }
+    }
+}
+
+pin_project! {
+    /// The body of a response that went through the cache: a cached page, a rendered response
+    /// the engine read, or the application's own body (`BYPASS`).
+    pub struct ActixBody<B>
+    where
+        B: MessageBody,
+    {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B>
+    where
+        B: MessageBody,
+    {
+        Isr {
+            #[pin]
+            body: IsrBody<HttpBody<B>>,
+            // The length to announce for an answer to `HEAD`, which has no bytes.
+            declared: Option<u64>,
+        },
+        Inner {
+            #[pin]
+            body: B,
+        },
+    }
+}
+
+impl<B: MessageBody> ActixBody<B> {
+    pub(crate) fn isr(body: IsrBody<HttpBody<B>>, declared: Option<u64>) -> Self {
+        Self {
+            kind: Kind::Isr { body, declared },
+        }
+    }
+
+    pub(crate) fn inner(body: B) -> Self {
+        Self {
+            kind: Kind::Inner { body },
+        }
+    }
+}
+
+impl<B: MessageBody> MessageBody for ActixBody<B> {
+    type Error = Box<dyn StdError>;
+
+    fn size(&self) -> BodySize {
+        match &self.kind {
+            Kind::Isr {
+                declared: Some(len),
+                ..
+            } => BodySize::Sized(*len),
+            Kind::Isr { body, .. } => match body.size_hint().exact() {
+                Some(len) => BodySize::Sized(len),
+                None => BodySize::Stream,
+            },
+            Kind::Inner { body } => body.size(),
+        }
+    }
+
+    fn poll_next(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        match self.project().kind.project() {
+            KindProj::Isr { mut body, .. } => loop {
+                match std::task::ready!(body.as_mut().poll_frame(cx)) {
+                    None => return Poll::Ready(None),
+                    Some(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
+                    Some(Ok(frame)) => {
+                        // Trailers have no place in an actix body.
+                        if let Ok(data) = frame.into_data() {
+                            return Poll::Ready(Some(Ok(data)));
+                        }
+                    }
+                }
+            },
+            KindProj::Inner { body } => body
+                .poll_next(cx)
+                .map(|chunk| chunk.map(|chunk| chunk.map_err(Into::into))),
+        }
+    }
+}
+
+/// Whether an answer to this request should be treated as a `HEAD` answer.
+pub(crate) fn is_head(request: &http::Request<()>) -> bool {
+    request.method() == http::Method::HEAD
+}

@@ -1,0 +1,219 @@
+//! The actix middleware: the engine's steps for actix requests.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use actix_web::Error;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use isr_layer::adapter::{Lookup, Served};
+use isr_layer::{CacheStatus, IsrLayer};
+use pin_project_lite::pin_project;
+
+use crate::convert::{
+    ActixBody, HttpBody, detached_request, is_head, prepare_render, request_head, to_actix_response,
+};
+use crate::render::{ActixRender, Returned};
+
+/// Incremental Static Regeneration for an actix-web app: `App::new().wrap(IsrActix::new(isr))`.
+///
+/// `isr` is the same [`IsrLayer`] handle a tower app would use: its store, revalidator, data
+/// cache and stats are shared by every worker (and with any tower service it also wraps).
+///
+/// ```
+/// use actix_web::{App, web};
+/// use isr_actix_adapter::IsrActix;
+/// use isr_layer::IsrLayer;
+///
+/// let isr = IsrLayer::new();
+/// let app = App::new()
+///     .wrap(IsrActix::new(isr.clone()))
+///     .route("/", web::get().to(|| async { "rendered once, then served from the cache" }));
+/// ```
+#[derive(Clone, Debug)]
+pub struct IsrActix {
+    isr: IsrLayer,
+}
+
+impl IsrActix {
+    /// The middleware for this cache.
+    pub fn new(isr: IsrLayer) -> Self {
+        Self { isr }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for IsrActix
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<ActixBody<B>>;
+    type Error = Error;
+    type Transform = IsrActixService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(IsrActixService {
+            service: Rc::new(service),
+            isr: self.isr.clone(),
+        }))
+    }
+}
+
+/// The service made by [`IsrActix`].
+#[derive(Debug)]
+pub struct IsrActixService<S> {
+    service: Rc<S>,
+    isr: IsrLayer,
+}
+
+impl<S, B> Service<ServiceRequest> for IsrActixService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<ActixBody<B>>;
+    type Error = Error;
+    type Future = IsrActixFuture<S::Future, B>;
+
+    forward_ready!(service);
+
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        let Some(head) = request_head(request.head()) else {
+            tracing::debug!(target: "isr", path = request.path(), "request head does not translate; bypassing the cache");
+            return IsrActixFuture::bypass(self.service.call(request));
+        };
+        let head_request = is_head(&head);
+        match self.isr.lookup::<_, HttpBody<B>>(&head) {
+            Lookup::Hit(response)
+            | Lookup::Stale {
+                response,
+                regeneration: None,
+            } => IsrActixFuture::ready(
+                request.into_response(to_actix_response(response, head_request)),
+            ),
+            Lookup::Stale {
+                response,
+                regeneration: Some(regeneration),
+            } => {
+                // The visitor's request renders the page in the background; the visitor is
+                // answered now, with a copy of its request's head.
+                let answer = detached_request(&head, request.peer_addr());
+                prepare_render(&mut request, regeneration.rewrite());
+                regeneration.spawn_local(ActixRender {
+                    service: Rc::clone(&self.service),
+                    request,
+                    returned: None,
+                });
+                IsrActixFuture::ready(ServiceResponse::new(
+                    answer,
+                    to_actix_response(response, head_request),
+                ))
+            }
+            Lookup::Bypass(_) => IsrActixFuture::bypass(self.service.call(request)),
+            Lookup::Render(visit) => {
+                let peer = request.peer_addr();
+                prepare_render(&mut request, visit.rewrite());
+                let returned = Returned::default();
+                let render = ActixRender {
+                    service: Rc::clone(&self.service),
+                    request,
+                    returned: Some(Rc::clone(&returned)),
+                };
+                IsrActixFuture::render(Box::pin(async move {
+                    let Served { response, unused } = visit.serve_local(render).await;
+                    // Answer with the visitor's own request: back from its render, or unused;
+                    // a copy if it went to a background regeneration.
+                    let request = match unused {
+                        Some(render) => render.request.into_parts().0,
+                        None => returned
+                            .take()
+                            .unwrap_or_else(|| detached_request(&head, peer)),
+                    };
+                    Ok(ServiceResponse::new(
+                        request,
+                        to_actix_response(response?, head_request),
+                    ))
+                }))
+            }
+        }
+    }
+}
+
+type RenderFuture<B> = Pin<Box<dyn Future<Output = Result<ServiceResponse<ActixBody<B>>, Error>>>>;
+
+pin_project! {
+    /// The response future of [`IsrActixService`]: a cache hit is answered without polling
+    /// anything, a bypass is the application's own future, and only a render is boxed.
+    pub struct IsrActixFuture<F, B>
+    where
+        B: MessageBody,
+    {
+        #[pin]
+        kind: Kind<F, B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B>
+    where
+        B: MessageBody,
+    {
+        Ready { response: Option<ServiceResponse<ActixBody<B>>> },
+        Bypass { #[pin] future: F },
+        Render { future: RenderFuture<B> },
+    }
+}
+
+impl<F, B: MessageBody> IsrActixFuture<F, B> {
+    fn ready(response: ServiceResponse<ActixBody<B>>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn bypass(future: F) -> Self {
+        Self {
+            kind: Kind::Bypass { future },
+        }
+    }
+
+    fn render(future: RenderFuture<B>) -> Self {
+        Self {
+            kind: Kind::Render { future },
+        }
+    }
+}
+
+impl<F, B> Future for IsrActixFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, Error>>,
+    B: MessageBody,
+{
+    type Output = Result<ServiceResponse<ActixBody<B>>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("IsrActixFuture polled after completion"))),
+            KindProj::Bypass { future } => {
+                let mut response =
+                    std::task::ready!(future.poll(cx))?.map_body(|_, body| ActixBody::inner(body));
+                response.headers_mut().insert(
+                    HeaderName::from_static("x-isr-cache"),
+                    HeaderValue::from_static(CacheStatus::Bypass.as_str()),
+                );
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Render { future } => future.as_mut().poll(cx),
+        }
+    }
+}

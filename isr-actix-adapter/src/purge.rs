@@ -1,0 +1,67 @@
+//! The purge endpoint as an actix resource, with the same JSON contract, secret and status
+//! codes as the axum purge router (both are [`isr_layer::purge`]).
+
+use actix_web::body::BodyLimitExceeded;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+use isr_layer::Revalidator;
+use isr_layer::purge::{BodyError, PurgeAuth, PurgeEndpoint};
+
+use crate::convert::request_head;
+
+/// The purge endpoint at `path`, to mount with `App::service` or `Scope::service`.
+///
+/// `POST` revalidates (`{"path": ..}`, `{"path": .., "type": "layout"}`, `{"tag": ..}`,
+/// `{"tags": [..]}`, optional `"mode": "stale"`), `GET` lists entries; see
+/// [`isr_layer::purge`] for the whole contract.
+///
+/// ```
+/// use actix_web::App;
+/// use isr_actix_adapter::{IsrActix, purge_resource};
+/// use isr_layer::IsrLayer;
+/// use isr_layer::purge::PurgeAuth;
+///
+/// let isr = IsrLayer::new();
+/// let auth = PurgeAuth::new("a-long-random-secret").unwrap();
+/// let app = App::new()
+///     .wrap(IsrActix::new(isr.clone()))
+///     .service(purge_resource("/api/revalidate", isr.revalidator(), auth));
+/// ```
+pub fn purge_resource(path: &str, revalidator: Revalidator, auth: PurgeAuth) -> Resource {
+    web::resource(path)
+        .app_data(web::Data::new(PurgeEndpoint::new(revalidator, auth)))
+        .default_service(web::to(dispatch))
+}
+
+async fn dispatch(
+    request: HttpRequest,
+    payload: web::Payload,
+    endpoint: web::Data<PurgeEndpoint>,
+) -> HttpResponse {
+    let Some(head) = request_head(request.head()) else {
+        return HttpResponse::BadRequest().body("the request head is not valid HTTP");
+    };
+    let read_body = |limit| async move {
+        match payload.to_bytes_limited(limit).await {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err(_)) => Err(BodyError::Broken),
+            Err(BodyLimitExceeded { .. }) => Err(BodyError::TooLarge),
+        }
+    };
+    let reply = endpoint
+        .handle(head.method(), head.uri(), head.headers(), read_body)
+        .await;
+    let status =
+        StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::with_body(status, reply.body_bytes());
+    for (name, value) in reply.all_headers().iter() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response.map_into_boxed_body()
+}
