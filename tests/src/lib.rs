@@ -1,6 +1,7 @@
 //! Helpers shared by the cross-crate suites: a real HTTP server on an ephemeral port, a small
 //! HTTP/1 client, and an upstream API that counts its calls.
 
+pub mod conformance;
 mod redis_server;
 mod upstream;
 
@@ -70,6 +71,46 @@ impl Server {
         let addr = listener.local_addr().expect("local address");
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.expect("serve");
+        });
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Self { addr, task, client }
+    }
+
+    /// Serves an actix-web `app` over real HTTP/1.1, on the current thread's `LocalSet` (so
+    /// it runs on the test's runtime and its clock). Connections are not kept alive: a paused
+    /// clock that jumps would otherwise expire them between requests.
+    pub async fn start_actix<T, B>(app: actix_web::App<T>) -> Self
+    where
+        T: actix_service::ServiceFactory<
+                actix_web::dev::ServiceRequest,
+                Config = (),
+                Response = actix_web::dev::ServiceResponse<B>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+        B: actix_web::body::MessageBody + 'static,
+    {
+        use actix_service::{Service as _, ServiceFactory as _};
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("bind an ephemeral port");
+        let addr = listener.local_addr().expect("local address");
+        let factory = actix_http::HttpService::build()
+            .keep_alive(actix_http::KeepAlive::Disabled)
+            .client_request_timeout(std::time::Duration::ZERO)
+            .h1(actix_service::map_config(app, move |()| {
+                actix_web::dev::AppConfig::__priv_test_new(false, addr.to_string(), addr)
+            }))
+            .tcp();
+        let service = std::rc::Rc::new(factory.new_service(()).await.expect("the app starts"));
+        let task = tokio::task::spawn_local(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let service = std::rc::Rc::clone(&service);
+                tokio::task::spawn_local(async move {
+                    let _ = service.call(stream).await;
+                });
+            }
         });
         let client = Client::builder(TokioExecutor::new()).build_http();
         Self { addr, task, client }

@@ -1,0 +1,372 @@
+//! One app, two frameworks: the routes the conformance suite drives, served by axum (the tower
+//! `IsrLayer`) and by actix-web (`IsrActix`) over real HTTP, both rendering from one
+//! [`Origin`] that counts renders and can be told to fail.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::Service as _;
+use isr_layer::purge::PurgeAuth;
+use isr_layer::{IsrLayer, IsrPolicyLayer, Revalidate};
+use tokio::sync::Semaphore;
+
+use crate::Server;
+
+/// The secret of the apps' purge endpoint (`/api/revalidate`).
+pub const SECRET: &str = "conformance-secret";
+
+/// The frameworks under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framework {
+    /// axum with `IsrLayer`.
+    Axum,
+    /// actix-web with `IsrActix`.
+    Actix,
+}
+
+/// How the origin answers renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `200` with the page.
+    Ok,
+    /// `500`.
+    Fail,
+    /// The handler panics.
+    Panic,
+    /// The handler never answers.
+    Hang,
+}
+
+/// What a handler answers, before the framework turns it into a response.
+#[derive(Debug)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: String,
+}
+
+/// The application behind both frameworks: counts renders per path, versions its pages, and
+/// can fail, panic, hang, or hold renders at a gate.
+#[derive(Debug)]
+pub struct Origin {
+    renders: Mutex<HashMap<String, usize>>,
+    version: AtomicU64,
+    mode: Mutex<Mode>,
+    gate: Mutex<Option<Arc<Semaphore>>>,
+    entered: AtomicUsize,
+    arrived: AtomicUsize,
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Self {
+            renders: Mutex::default(),
+            version: AtomicU64::new(1),
+            mode: Mutex::new(Mode::Ok),
+            gate: Mutex::default(),
+            entered: AtomicUsize::new(0),
+            arrived: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl Origin {
+    /// Renders of `path` so far.
+    pub fn renders(&self, path: &str) -> usize {
+        self.renders.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+
+    /// Renders of every path so far.
+    pub fn all_renders(&self) -> usize {
+        self.renders.lock().unwrap().values().sum()
+    }
+
+    /// Pages rendered from now on say `v{version}`.
+    pub fn set_version(&self, version: u64) {
+        self.version.store(version, Ordering::SeqCst);
+    }
+
+    /// How renders answer from now on.
+    pub fn set_mode(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    /// Holds every render from now on until [`open_gate`](Self::open_gate).
+    pub fn close_gate(&self) {
+        *self.gate.lock().unwrap() = Some(Arc::new(Semaphore::new(0)));
+        self.entered.store(0, Ordering::SeqCst);
+    }
+
+    /// Lets held renders (and later ones) through.
+    pub fn open_gate(&self) {
+        if let Some(gate) = self.gate.lock().unwrap().take() {
+            gate.add_permits(Semaphore::MAX_PERMITS / 2);
+        }
+    }
+
+    /// Renders that reached the gate since it closed.
+    pub fn entered(&self) -> usize {
+        self.entered.load(Ordering::SeqCst)
+    }
+
+    /// Requests that reached the server (before the cache).
+    pub fn arrived(&self) -> usize {
+        self.arrived.load(Ordering::SeqCst)
+    }
+
+    fn arrive(&self) {
+        self.arrived.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Renders the page at `path`.
+    pub async fn page(&self, path: &str, name: &str) -> Reply {
+        *self
+            .renders
+            .lock()
+            .unwrap()
+            .entry(path.to_owned())
+            .or_default() += 1;
+        let gate = self.gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            self.entered.fetch_add(1, Ordering::SeqCst);
+            drop(gate.acquire().await);
+        }
+        let mode = *self.mode.lock().unwrap();
+        match mode {
+            Mode::Ok => Reply {
+                status: 200,
+                body: format!("{name} v{}", self.version.load(Ordering::SeqCst)),
+            },
+            Mode::Fail => Reply {
+                status: 500,
+                body: "the origin failed".to_owned(),
+            },
+            Mode::Panic => panic!("the origin panicked on purpose"),
+            Mode::Hang => std::future::pending().await,
+        }
+    }
+}
+
+/// The cache both apps use: pages fresh for 10 s, renders with an older copy bounded by 5 s.
+pub fn isr() -> IsrLayer {
+    IsrLayer::builder()
+        .revalidate(Revalidate::secs(10))
+        .regeneration_timeout(Duration::from_secs(5))
+        .build()
+        .expect("a valid configuration")
+}
+
+fn auth() -> PurgeAuth {
+    PurgeAuth::new(SECRET).expect("a secret")
+}
+
+/// The routes, as an axum app under `IsrLayer`:
+///
+/// - `/page/{name}`: the layer's revalidate (10 s); `POST` answers `posted {name}`;
+/// - `/tagged/{name}`: tags `t-{name}` and `all` from the handler;
+/// - `/short`: the handler says 1 s; `/smaxage`: `Cache-Control: s-maxage=2`;
+/// - `/dynamic`: the handler says dynamic; `/cookie` sets a cookie; `/private` is private;
+/// - `/layout/{name}`: a layout of 5 s tagged `layout`; `/layout/long` asks 30 s itself;
+/// - `/api/revalidate`: the purge endpoint.
+pub mod axum_app {
+    use super::*;
+    use axum::Router;
+    use axum::extract::{Path, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get;
+    use isr_axum::{Isr, purge_router};
+
+    type Shared = State<Arc<Origin>>;
+
+    fn respond(reply: Reply) -> Response {
+        let status = StatusCode::from_u16(reply.status).unwrap();
+        (status, reply.body).into_response()
+    }
+
+    async fn page(State(origin): Shared, Path(name): Path<String>) -> Response {
+        respond(origin.page(&format!("/page/{name}"), &name).await)
+    }
+
+    async fn posted(Path(name): Path<String>) -> String {
+        format!("posted {name}")
+    }
+
+    async fn tagged(isr: Isr, State(origin): Shared, Path(name): Path<String>) -> Response {
+        isr.tags([format!("t-{name}"), "all".to_owned()]);
+        respond(origin.page(&format!("/tagged/{name}"), &name).await)
+    }
+
+    async fn short(isr: Isr, State(origin): Shared) -> Response {
+        isr.revalidate_secs(1);
+        respond(origin.page("/short", "short").await)
+    }
+
+    async fn smaxage(State(origin): Shared) -> Response {
+        let reply = origin.page("/smaxage", "smaxage").await;
+        (
+            [(header::CACHE_CONTROL, "public, s-maxage=2")],
+            respond(reply),
+        )
+            .into_response()
+    }
+
+    async fn dynamic(isr: Isr, State(origin): Shared) -> Response {
+        isr.dynamic();
+        respond(origin.page("/dynamic", "dynamic").await)
+    }
+
+    async fn cookie(State(origin): Shared) -> Response {
+        let reply = origin.page("/cookie", "cookie").await;
+        ([(header::SET_COOKIE, "session=1")], respond(reply)).into_response()
+    }
+
+    async fn private(State(origin): Shared) -> Response {
+        let reply = origin.page("/private", "private").await;
+        ([(header::CACHE_CONTROL, "private")], respond(reply)).into_response()
+    }
+
+    async fn layout(isr: Isr, State(origin): Shared, Path(name): Path<String>) -> Response {
+        if name == "long" {
+            isr.revalidate_secs(30);
+        }
+        respond(origin.page(&format!("/layout/{name}"), &name).await)
+    }
+
+    /// Serves the app.
+    pub async fn start(isr: IsrLayer, origin: Arc<Origin>) -> Server {
+        let layout_routes = Router::new()
+            .route("/{name}", get(layout))
+            .layer(IsrPolicyLayer::revalidate(5).tags(["layout"]));
+        let arrivals = Arc::clone(&origin);
+        let app = Router::new()
+            .route("/page/{name}", get(page).post(posted))
+            .route("/tagged/{name}", get(tagged))
+            .route("/short", get(short))
+            .route("/smaxage", get(smaxage))
+            .route("/dynamic", get(dynamic))
+            .route("/cookie", get(cookie))
+            .route("/private", get(private))
+            .nest("/layout", layout_routes)
+            .with_state(origin)
+            .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
+            .layer(isr)
+            .layer(tower::util::MapRequestLayer::new(
+                move |request: axum::extract::Request| {
+                    arrivals.arrive();
+                    request
+                },
+            ));
+        Server::start(app).await
+    }
+}
+
+/// The same routes as an actix-web app under `IsrActix` (see [`axum_app`]).
+pub mod actix_app {
+    use super::*;
+    use actix_web::http::StatusCode;
+    use actix_web::http::header;
+    use actix_web::{App, HttpResponse, HttpResponseBuilder, web};
+    use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, purge_resource};
+
+    type Shared = web::Data<Arc<Origin>>;
+
+    fn builder(reply: &Reply) -> HttpResponseBuilder {
+        HttpResponse::build(StatusCode::from_u16(reply.status).unwrap())
+    }
+
+    fn respond(reply: Reply) -> HttpResponse {
+        builder(&reply).body(reply.body)
+    }
+
+    async fn page(origin: Shared, name: web::Path<String>) -> HttpResponse {
+        respond(origin.page(&format!("/page/{name}"), &name).await)
+    }
+
+    async fn posted(name: web::Path<String>) -> String {
+        format!("posted {name}")
+    }
+
+    async fn tagged(isr: Isr, origin: Shared, name: web::Path<String>) -> HttpResponse {
+        isr.tags([format!("t-{name}"), "all".to_owned()]);
+        respond(origin.page(&format!("/tagged/{name}"), &name).await)
+    }
+
+    async fn short(isr: Isr, origin: Shared) -> HttpResponse {
+        isr.revalidate_secs(1);
+        respond(origin.page("/short", "short").await)
+    }
+
+    async fn smaxage(origin: Shared) -> HttpResponse {
+        let reply = origin.page("/smaxage", "smaxage").await;
+        builder(&reply)
+            .insert_header((header::CACHE_CONTROL, "public, s-maxage=2"))
+            .body(reply.body)
+    }
+
+    async fn dynamic(isr: Isr, origin: Shared) -> HttpResponse {
+        isr.dynamic();
+        respond(origin.page("/dynamic", "dynamic").await)
+    }
+
+    async fn cookie(origin: Shared) -> HttpResponse {
+        let reply = origin.page("/cookie", "cookie").await;
+        builder(&reply)
+            .insert_header((header::SET_COOKIE, "session=1"))
+            .body(reply.body)
+    }
+
+    async fn private(origin: Shared) -> HttpResponse {
+        let reply = origin.page("/private", "private").await;
+        builder(&reply)
+            .insert_header((header::CACHE_CONTROL, "private"))
+            .body(reply.body)
+    }
+
+    async fn layout(isr: Isr, origin: Shared, name: web::Path<String>) -> HttpResponse {
+        if name.as_str() == "long" {
+            isr.revalidate_secs(30);
+        }
+        respond(origin.page(&format!("/layout/{name}"), &name).await)
+    }
+
+    /// Serves the app on the current thread's `LocalSet`.
+    pub async fn start(isr: IsrLayer, origin: Arc<Origin>) -> Server {
+        let arrivals = Arc::clone(&origin);
+        let app = App::new()
+            .app_data(web::Data::new(origin))
+            .route("/page/{name}", web::get().to(page))
+            .route("/page/{name}", web::post().to(posted))
+            .route("/tagged/{name}", web::get().to(tagged))
+            .route("/short", web::get().to(short))
+            .route("/smaxage", web::get().to(smaxage))
+            .route("/dynamic", web::get().to(dynamic))
+            .route("/cookie", web::get().to(cookie))
+            .route("/private", web::get().to(private))
+            .service(
+                web::scope("/layout")
+                    .wrap(ScopePolicy::new(
+                        IsrPolicyLayer::revalidate(5).tags(["layout"]),
+                    ))
+                    .route("/{name}", web::get().to(layout)),
+            )
+            .service(purge_resource("/api/revalidate", isr.revalidator(), auth()))
+            .wrap(IsrActix::new(isr))
+            .wrap_fn(move |request, service| {
+                arrivals.arrive();
+                service.call(request)
+            });
+        Server::start_actix(app).await
+    }
+}
+
+/// Serves either app.
+pub async fn start(framework: Framework, isr: IsrLayer, origin: Arc<Origin>) -> Server {
+    match framework {
+        Framework::Axum => axum_app::start(isr, origin).await,
+        Framework::Actix => actix_app::start(isr, origin).await,
+    }
+}

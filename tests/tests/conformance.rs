@@ -1,0 +1,524 @@
+//! axum and actix-web give the same answers: every scenario runs against the axum app (tower
+//! `IsrLayer`) and the actix app (`IsrActix`) over real HTTP, on tokio's paused clock, with the
+//! same explicit expectations, and the two transcripts (status, `x-isr-cache`, body and render
+//! counts of every step) must then be equal. Adding a scenario adds it for both frameworks.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use isr_tests::conformance::{self, Framework, Mode, Origin, SECRET};
+use isr_tests::{Got, Server};
+
+/// One framework's app, its origin, and the transcript of what was seen.
+struct Site {
+    server: Server,
+    origin: Arc<Origin>,
+    isr: isr_layer::IsrLayer,
+    transcript: RefCell<Vec<String>>,
+}
+
+impl Site {
+    fn note(&self, line: String) {
+        self.transcript.borrow_mut().push(line);
+    }
+
+    async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: &str) -> Got {
+        let got = self.server.send(method.clone(), path, headers, body).await;
+        // Purge answers carry wall-clock times, which differ between runs.
+        let mut seen = got.body.clone();
+        if let Ok(serde_json::Value::Object(mut object)) = serde_json::from_str(&got.body) {
+            object.remove("now");
+            object.remove("at");
+            seen = serde_json::Value::Object(object).to_string();
+        }
+        self.note(format!(
+            "{method} {path} -> {} {} {seen:?}",
+            got.status.as_u16(),
+            got.cache(),
+        ));
+        got
+    }
+
+    async fn get(&self, path: &str) -> Got {
+        self.send(Method::GET, path, &[], "").await
+    }
+
+    /// `GET path`, expecting this status, `x-isr-cache` and body.
+    async fn expect(&self, path: &str, status: u16, cache: &str, body: &str) -> Got {
+        let got = self.get(path).await;
+        assert_eq!(
+            (got.status.as_u16(), got.cache(), got.body.as_str()),
+            (status, cache, body),
+            "GET {path}"
+        );
+        got
+    }
+
+    /// Renders of `path` so far, expected to be `n`.
+    fn renders(&self, path: &str, n: usize) {
+        let seen = self.origin.renders(path);
+        self.note(format!("renders {path} = {seen}"));
+        assert_eq!(seen, n, "renders of {path}");
+    }
+
+    async fn purge(&self, json: &str) -> Got {
+        let got = self
+            .send(
+                Method::POST,
+                "/api/revalidate",
+                &[
+                    ("content-type", "application/json"),
+                    ("x-revalidate-secret", SECRET),
+                ],
+                json,
+            )
+            .await;
+        assert_eq!(got.status, 200, "purge {json}: {}", got.body);
+        got
+    }
+
+    async fn advance(&self, secs: u64) {
+        self.note(format!("advance {secs}s"));
+        tokio::time::advance(Duration::from_secs(secs)).await;
+    }
+
+    /// Whether the cache holds a fresh page for `path`.
+    fn fresh(&self, path: &str) -> bool {
+        self.isr.revalidator().inspect(1_000).iter().any(|summary| {
+            summary.entry.key() == path && summary.state == isr_layer::EntryState::Fresh
+        })
+    }
+
+    /// Waits (on the paused clock, a bounded number of times) until `done` holds.
+    async fn eventually(&self, what: &str, done: impl Fn(&Self) -> bool) {
+        for _ in 0..4_000 {
+            if done(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("never happened: {what}");
+    }
+
+    /// Sends `n` concurrent `GET path` and returns their answers, in order.
+    async fn storm(&self, path: &str, n: usize) -> Vec<Got> {
+        let requests = (0..n).map(|_| self.server.get(path));
+        let answers = futures_join_all(requests).await;
+        for got in &answers {
+            self.note(format!(
+                "storm GET {path} -> {} {} {:?}",
+                got.status.as_u16(),
+                got.cache(),
+                got.body
+            ));
+        }
+        answers
+    }
+}
+
+/// Polls every future to completion on the current task.
+async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = handles.iter().map(|_| None).collect();
+    let mut handles: Vec<_> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, output) in handles.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => {
+                        *output = Some(value);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(Option::unwrap).collect()
+}
+
+/// Runs `scenario` against both frameworks and compares their transcripts.
+async fn conform<F, Fut>(scenario: F)
+where
+    F: Fn(Rc<Site>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let mut transcripts = Vec::new();
+            for framework in [Framework::Axum, Framework::Actix] {
+                let origin = Arc::new(Origin::default());
+                let isr = conformance::isr();
+                let server = conformance::start(framework, isr.clone(), Arc::clone(&origin)).await;
+                let site = Rc::new(Site {
+                    server,
+                    origin,
+                    isr,
+                    transcript: RefCell::default(),
+                });
+                scenario(Rc::clone(&site)).await;
+                transcripts.push((framework, site.transcript.take()));
+            }
+            let (axum, actix) = (&transcripts[0].1, &transcripts[1].1);
+            for (step, (a, b)) in axum.iter().zip(actix).enumerate() {
+                assert_eq!(a, b, "step {step}: axum and actix differ");
+            }
+            assert_eq!(axum.len(), actix.len(), "transcript lengths");
+        })
+        .await;
+}
+
+use std::rc::Rc;
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(start_paused = true)]
+        async fn $name() {
+            conform(scenarios::$name).await;
+        }
+    )*};
+}
+
+scenarios!(
+    five_acts,
+    cold_storm_renders_once,
+    stale_storm_regenerates_once,
+    failed_regeneration_keeps_the_last_good_page,
+    panicking_regeneration_keeps_the_last_good_page,
+    hanging_regeneration_keeps_the_last_good_page,
+    failed_first_render_caches_nothing,
+    purge_by_path_tag_and_layout,
+    purge_endpoint_codes,
+    bypass_rules,
+    policies_lowest_wins,
+    head_and_conditional_requests,
+);
+
+mod scenarios {
+    use super::*;
+
+    /// The handbook's five acts: first visit, hit, stale with one background render, the new
+    /// page, and an on-demand purge.
+    pub(super) async fn five_acts(site: Rc<Site>) {
+        site.expect("/page/a", 200, "MISS", "a v1").await;
+        site.expect("/page/a", 200, "HIT", "a v1").await;
+        site.renders("/page/a", 1);
+
+        site.advance(11).await;
+        site.origin.set_version(2);
+        site.expect("/page/a", 200, "STALE", "a v1").await;
+        site.eventually("the background render", |s| s.fresh("/page/a"))
+            .await;
+        site.expect("/page/a", 200, "HIT", "a v2").await;
+
+        site.origin.set_version(3);
+        site.purge(r#"{"path": "/page/a"}"#).await;
+        site.expect("/page/a", 200, "MISS", "a v3").await;
+        site.expect("/page/a", 200, "HIT", "a v3").await;
+        site.renders("/page/a", 3);
+    }
+
+    /// 20 visitors of a page nobody has seen yet: one render, every visitor gets it.
+    pub(super) async fn cold_storm_renders_once(site: Rc<Site>) {
+        site.origin.close_gate();
+        let storm = {
+            let site = Rc::clone(&site);
+            tokio::task::spawn_local(async move { site.storm("/page/cold", 20).await })
+        };
+        site.eventually("all requests arrive", |s| {
+            s.origin.arrived() == 20 && s.origin.entered() == 1
+        })
+        .await;
+        // Let the followers reach the render in flight.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        site.origin.open_gate();
+        let answers = storm.await.unwrap();
+        assert!(
+            answers
+                .iter()
+                .all(|got| got.status == 200 && got.cache() == "MISS" && got.body == "cold v1")
+        );
+        site.renders("/page/cold", 1);
+        site.expect("/page/cold", 200, "HIT", "cold v1").await;
+    }
+
+    /// 20 visitors of a stale page: all answered at once from the cache, one regeneration.
+    pub(super) async fn stale_storm_regenerates_once(site: Rc<Site>) {
+        site.expect("/page/s", 200, "MISS", "s v1").await;
+        site.advance(11).await;
+        site.origin.set_version(2);
+        site.origin.close_gate();
+        let answers = site.storm("/page/s", 20).await;
+        assert!(
+            answers
+                .iter()
+                .all(|got| got.status == 200 && got.cache() == "STALE" && got.body == "s v1")
+        );
+        site.eventually("the regeneration starts", |s| s.origin.entered() == 1)
+            .await;
+        site.origin.open_gate();
+        site.eventually("the regeneration lands", |s| s.fresh("/page/s"))
+            .await;
+        site.expect("/page/s", 200, "HIT", "s v2").await;
+        site.renders("/page/s", 2);
+    }
+
+    /// Shared steps of the safety-net scenarios: a stale page whose regeneration goes wrong
+    /// in `mode` keeps being served, and the next good render replaces it.
+    async fn regeneration_goes_wrong(site: &Site, mode: Mode) {
+        site.expect("/page/f", 200, "MISS", "f v1").await;
+        site.advance(11).await;
+        site.origin.set_version(2);
+        site.origin.set_mode(mode);
+        site.expect("/page/f", 200, "STALE", "f v1").await;
+        site.eventually("the regeneration fails", |s| {
+            s.isr.stats().failed_renders == 1
+        })
+        .await;
+        site.expect("/page/f", 200, "STALE", "f v1").await;
+        site.renders("/page/f", 2);
+
+        site.origin.set_mode(Mode::Ok);
+        site.advance(31).await; // past the retry back-off
+        site.expect("/page/f", 200, "STALE", "f v1").await;
+        site.eventually("the good render lands", |s| s.fresh("/page/f"))
+            .await;
+        site.expect("/page/f", 200, "HIT", "f v2").await;
+    }
+
+    pub(super) async fn failed_regeneration_keeps_the_last_good_page(site: Rc<Site>) {
+        regeneration_goes_wrong(&site, Mode::Fail).await;
+    }
+
+    pub(super) async fn panicking_regeneration_keeps_the_last_good_page(site: Rc<Site>) {
+        regeneration_goes_wrong(&site, Mode::Panic).await;
+    }
+
+    pub(super) async fn hanging_regeneration_keeps_the_last_good_page(site: Rc<Site>) {
+        regeneration_goes_wrong(&site, Mode::Hang).await;
+    }
+
+    /// A first render that fails reaches the visitor as it is, and nothing is cached.
+    pub(super) async fn failed_first_render_caches_nothing(site: Rc<Site>) {
+        site.origin.set_mode(Mode::Fail);
+        site.expect("/page/new", 500, "BYPASS", "the origin failed")
+            .await;
+        site.origin.set_mode(Mode::Ok);
+        site.expect("/page/new", 200, "MISS", "new v1").await;
+        site.expect("/page/new", 200, "HIT", "new v1").await;
+        site.renders("/page/new", 2);
+    }
+
+    /// Purges by path, by tag and by layout reach exactly their pages.
+    pub(super) async fn purge_by_path_tag_and_layout(site: Rc<Site>) {
+        for path in ["/tagged/x", "/tagged/y", "/layout/p", "/page/q"] {
+            site.get(path).await;
+        }
+        site.origin.set_version(2);
+
+        let got = site.purge(r#"{"tag": "t-x"}"#).await;
+        assert_eq!(got.json()["tags"], serde_json::json!(["t-x"]));
+        site.expect("/tagged/x", 200, "MISS", "x v2").await;
+        site.expect("/tagged/y", 200, "HIT", "y v1").await;
+
+        site.purge(r#"{"tags": ["all"]}"#).await;
+        site.expect("/tagged/x", 200, "MISS", "x v2").await;
+        site.expect("/tagged/y", 200, "MISS", "y v2").await;
+
+        site.purge(r#"{"path": "/layout", "type": "layout"}"#).await;
+        site.expect("/layout/p", 200, "MISS", "p v2").await;
+        site.expect("/page/q", 200, "HIT", "q v1").await;
+
+        site.purge(r#"{"tag": "layout", "mode": "stale"}"#).await;
+        site.origin.set_version(3);
+        site.expect("/layout/p", 200, "STALE", "p v2").await;
+        site.eventually("the regeneration", |s| s.fresh("/layout/p"))
+            .await;
+        site.renders("/tagged/x", 3);
+        site.renders("/tagged/y", 2);
+        site.renders("/page/q", 1);
+    }
+
+    /// The purge endpoint's status codes and messages.
+    pub(super) async fn purge_endpoint_codes(site: Rc<Site>) {
+        let json = [("content-type", "application/json")];
+        /// Method, headers, body, and the expected status.
+        type Case<'a> = (Method, Vec<(&'a str, &'a str)>, String, u16);
+        let cases: [Case<'_>; 8] = [
+            (
+                Method::POST,
+                json.to_vec(),
+                r#"{"tag": "a"}"#.to_owned(),
+                401,
+            ),
+            (
+                Method::POST,
+                json.to_vec(),
+                r#"{"tag": "a", "secret": "wrong"}"#.to_owned(),
+                401,
+            ),
+            (
+                Method::POST,
+                json.to_vec(),
+                format!(r#"{{"secret": "{SECRET}", "tag": "#),
+                400,
+            ),
+            (
+                Method::POST,
+                json.to_vec(),
+                format!(r#"{{"secret": "{SECRET}"}}"#),
+                400,
+            ),
+            (
+                Method::POST,
+                vec![
+                    ("content-type", "text/plain"),
+                    ("x-revalidate-secret", SECRET),
+                ],
+                "tag=a".to_owned(),
+                415,
+            ),
+            (
+                Method::POST,
+                vec![
+                    ("content-type", "application/json"),
+                    ("x-revalidate-secret", SECRET),
+                ],
+                format!(r#"{{"tag": "{}"}}"#, "a".repeat(70 * 1024)),
+                413,
+            ),
+            (Method::PUT, json.to_vec(), "{}".to_owned(), 405),
+            (
+                Method::GET,
+                vec![("x-revalidate-secret", SECRET)],
+                String::new(),
+                200,
+            ),
+        ];
+        for (method, headers, body, status) in cases {
+            let got = site
+                .send(method.clone(), "/api/revalidate", &headers, &body)
+                .await;
+            assert_eq!(got.status, status, "{method} {body:.40}: {}", got.body);
+            assert_eq!(got.header("cache-control"), Some("no-store, private"));
+            if status != 200 {
+                assert!(got.json()["error"].is_string(), "{}", got.body);
+            }
+        }
+    }
+
+    /// What the cache never stores, for both frameworks alike.
+    pub(super) async fn bypass_rules(site: Rc<Site>) {
+        for _ in 0..2 {
+            site.expect("/cookie", 200, "BYPASS", "cookie v1").await;
+            site.expect("/private", 200, "BYPASS", "private v1").await;
+            site.expect("/dynamic", 200, "BYPASS", "dynamic v1").await;
+        }
+        site.renders("/cookie", 2);
+        site.renders("/private", 2);
+        site.renders("/dynamic", 2);
+
+        let post = site.send(Method::POST, "/page/a", &[], "").await;
+        assert_eq!(
+            (post.status.as_u16(), post.cache(), post.body.as_str()),
+            (200, "BYPASS", "posted a")
+        );
+        let authorized = site
+            .send(
+                Method::GET,
+                "/page/a",
+                &[("authorization", "Bearer u1")],
+                "",
+            )
+            .await;
+        assert_eq!(
+            (authorized.status.as_u16(), authorized.cache()),
+            (200, "BYPASS")
+        );
+        site.expect("/page/a", 200, "MISS", "a v1").await;
+        site.renders("/page/a", 2);
+    }
+
+    /// Handler, `s-maxage` and layout revalidate times; the lowest wins.
+    pub(super) async fn policies_lowest_wins(site: Rc<Site>) {
+        for path in ["/short", "/smaxage", "/layout/p", "/layout/long", "/page/d"] {
+            let got = site.get(path).await;
+            assert_eq!(got.cache(), "MISS", "{path}");
+        }
+        site.advance(3).await;
+        site.expect("/short", 200, "STALE", "short v1").await;
+        site.expect("/smaxage", 200, "STALE", "smaxage v1").await;
+        site.expect("/layout/p", 200, "HIT", "p v1").await;
+        site.eventually("the regenerations", |s| {
+            s.fresh("/short") && s.fresh("/smaxage")
+        })
+        .await;
+        site.advance(3).await;
+        site.expect("/layout/p", 200, "STALE", "p v1").await;
+        site.expect("/layout/long", 200, "STALE", "long v1").await;
+        site.expect("/page/d", 200, "HIT", "d v1").await;
+        site.eventually("the regenerations", |s| {
+            s.fresh("/layout/p") && s.fresh("/layout/long")
+        })
+        .await;
+        assert_eq!(site.origin.all_renders(), 9);
+    }
+
+    /// `HEAD` from the stored `GET`, and `304` for a matching `If-None-Match`.
+    pub(super) async fn head_and_conditional_requests(site: Rc<Site>) {
+        let first = site.expect("/page/h", 200, "MISS", "h v1").await;
+        let etag = first.header("etag").expect("an ETag").to_owned();
+
+        let head = site.send(Method::HEAD, "/page/h", &[], "").await;
+        assert_eq!(
+            (head.status.as_u16(), head.cache(), head.body.as_str()),
+            (200, "HIT", "")
+        );
+        assert_eq!(head.header("content-length"), Some("4"));
+        assert_eq!(head.header("etag"), Some(etag.as_str()));
+
+        let cold_head = site.send(Method::HEAD, "/page/h2", &[], "").await;
+        assert_eq!(
+            (cold_head.status.as_u16(), cold_head.cache()),
+            (200, "MISS")
+        );
+        assert_eq!(cold_head.header("content-length"), Some("5"));
+        site.expect("/page/h2", 200, "HIT", "h2 v1").await;
+
+        let not_modified = site
+            .send(Method::GET, "/page/h", &[("if-none-match", &etag)], "")
+            .await;
+        assert_eq!(
+            (
+                not_modified.status.as_u16(),
+                not_modified.cache(),
+                not_modified.body.as_str()
+            ),
+            (304, "HIT", "")
+        );
+        let other = site
+            .send(
+                Method::GET,
+                "/page/h",
+                &[("if-none-match", "\"other\"")],
+                "",
+            )
+            .await;
+        assert_eq!((other.status.as_u16(), other.body.as_str()), (200, "h v1"));
+        site.renders("/page/h", 1);
+        site.renders("/page/h2", 1);
+    }
+}
