@@ -1,58 +1,74 @@
 //! Admin calls that change content and revalidate what shows it (the handbook's
-//! `updateProductPrice` and "guide #81").
+//! `updateProductPrice` and "guide #81"). The logic is framework-agnostic: the axum app here and
+//! the actix example call the same functions and send the [`Reply`] they give.
 
 use std::time::SystemTime;
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use isr_axum::{InvalidationMode, PathScope};
+use http::{HeaderMap, StatusCode};
+use isr_layer::purge::PurgeAuth;
+use isr_layer::{InvalidationMode, PathScope, Revalidator};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::Site;
-use crate::content::Guide;
+use crate::content::{Content, Guide};
 
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
+/// A status and a JSON body.
+pub type Reply = (StatusCode, Value);
+
+fn error(status: StatusCode, message: &str) -> Reply {
+    (status, json!({ "error": message }))
 }
 
 /// Checks the admin secret (`Authorization: Bearer` or `x-revalidate-secret`).
-fn authorized(site: &Site, headers: &HeaderMap) -> bool {
+pub fn authorized(auth: &PurgeAuth, headers: &HeaderMap) -> bool {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let header = headers
-        .get(isr_axum::SECRET_HEADER)
+        .get(isr_layer::purge::SECRET_HEADER)
         .and_then(|v| v.to_str().ok());
-    bearer
-        .or(header)
-        .is_some_and(|given| site.auth.verify(given))
+    bearer.or(header).is_some_and(|given| auth.verify(given))
+}
+
+/// A JSON body, or a `400` saying what is wrong with it.
+fn parse<'a, T: Deserialize<'a>>(headers: &HeaderMap, body: &'a [u8]) -> Result<T, Reply> {
+    let json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, &format!("malformed JSON: {e}")))
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct PriceChange {
+struct PriceChange {
     price: f64,
 }
 
 /// `PATCH /api/products/{slug}` with `{"price": 79.5}`: changes the price, then revalidates
 /// the tag `product-{slug}` (the product page and the home page that features it).
-pub(crate) async fn update_price(
-    State(site): State<Site>,
-    Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<PriceChange>, JsonRejection>,
-) -> Response {
-    if !authorized(&site, &headers) {
+pub async fn update_price(
+    content: &Content,
+    revalidator: &Revalidator,
+    auth: &PurgeAuth,
+    headers: &HeaderMap,
+    slug: &str,
+    body: &[u8],
+) -> Reply {
+    if !authorized(auth, headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    let Json(change) = match body {
-        Ok(body) => body,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    let change: PriceChange = match parse(headers, body) {
+        Ok(change) => change,
+        Err(reply) => return reply,
     };
     if !change.price.is_finite() || change.price < 0.0 || change.price > 1e9 {
         return error(
@@ -61,20 +77,22 @@ pub(crate) async fn update_price(
         );
     }
     let cents = (change.price * 100.0).round() as u64;
-    if !site.content.set_price(&slug, cents) {
+    if !content.set_price(slug, cents) {
         return error(StatusCode::NOT_FOUND, "no such product");
     }
     let tag = format!("product-{slug}");
-    match site.isr.revalidator().revalidate_tag(&tag).await {
-        Ok(_) => Json(json!({ "updated": slug, "price_cents": cents, "revalidated": [tag] }))
-            .into_response(),
+    match revalidator.revalidate_tag(&tag).await {
+        Ok(_) => (
+            StatusCode::OK,
+            json!({ "updated": slug, "price_cents": cents, "revalidated": [tag] }),
+        ),
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewGuide {
+struct NewGuide {
     slug: String,
     title: String,
     #[serde(default)]
@@ -82,18 +100,20 @@ pub(crate) struct NewGuide {
 }
 
 /// `POST /api/guides` with `{"slug": "...", "title": "...", "body": "..."}`: publishes a guide,
-/// then revalidates the `/docs` layout (which also refreshes the prerender list).
-pub(crate) async fn publish_guide(
-    State(site): State<Site>,
-    headers: HeaderMap,
-    body: Result<Json<NewGuide>, JsonRejection>,
-) -> Response {
-    if !authorized(&site, &headers) {
+/// then revalidates the `/docs` layout (which also refreshes a prerender list subscribed to it).
+pub async fn publish_guide(
+    content: &Content,
+    revalidator: &Revalidator,
+    auth: &PurgeAuth,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Reply {
+    if !authorized(auth, headers) {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
-    let Json(new) = match body {
-        Ok(body) => body,
-        Err(rejection) => return error(StatusCode::BAD_REQUEST, &rejection.body_text()),
+    let new: NewGuide = match parse(headers, body) {
+        Ok(new) => new,
+        Err(reply) => return reply,
     };
     let slug_ok = !new.slug.is_empty()
         && new.slug.len() <= 100
@@ -110,31 +130,20 @@ pub(crate) async fn publish_guide(
     if new.title.trim().is_empty() {
         return error(StatusCode::BAD_REQUEST, "title must not be empty");
     }
-    site.content.put_guide(Guide {
+    content.put_guide(Guide {
         slug: new.slug.clone(),
         title: new.title,
         body: new.body,
         updated: SystemTime::now(),
     });
-    let revalidated = site
-        .isr
-        .revalidator()
+    let revalidated = revalidator
         .revalidate_path_scoped("/docs", PathScope::Layout, InvalidationMode::Expire)
         .await;
     match revalidated {
         Ok(_) => (
             StatusCode::CREATED,
-            Json(json!({ "published": format!("/docs/{}", new.slug), "revalidated": "/docs" })),
-        )
-            .into_response(),
+            json!({ "published": format!("/docs/{}", new.slug), "revalidated": "/docs" }),
+        ),
         Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
-}
-
-/// `GET /api/render-audit`: renders per page per second so far (behind the admin secret).
-pub(crate) async fn render_audit(State(site): State<Site>, headers: HeaderMap) -> Response {
-    if !authorized(&site, &headers) {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
-    Json(site.audit.report()).into_response()
 }

@@ -9,10 +9,10 @@
 //! - `PATCH /api/products/{slug}`, `POST /api/guides` — admin calls that change content and
 //!   revalidate.
 
-mod admin;
+pub mod admin;
 pub mod audit;
 pub mod content;
-mod pages;
+pub mod pages;
 
 use std::time::Duration;
 
@@ -175,7 +175,8 @@ pub struct Clock {
 }
 
 impl Clock {
-    fn new() -> Self {
+    /// A clock starting now.
+    pub fn new() -> Self {
         Self {
             wall: std::time::SystemTime::now(),
             base: tokio::time::Instant::now(),
@@ -207,13 +208,19 @@ pub struct Site {
     pub audit: audit::RenderAudit,
 }
 
-impl Site {
-    /// Builds the site: content, cache (on the configured store), static params.
-    pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let content = Content::seeded(config.content_latency);
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Config {
+    /// The cache on the configured store (pages cached until revalidated unless a route says
+    /// otherwise).
+    pub async fn cache(&self) -> Result<IsrLayer, Box<dyn std::error::Error + Send + Sync>> {
         let builder = IsrLayer::builder().revalidate(Revalidate::never());
-        let isr = match &config.store {
-            StoreChoice::Memory => match config.max_bytes {
+        let isr = match &self.store {
+            StoreChoice::Memory => match self.max_bytes {
                 Some(bytes) => builder.store(isr_layer::MemoryStore::new(bytes)).build()?,
                 None => builder.build()?,
             },
@@ -228,7 +235,16 @@ impl Site {
                 builder.store(store).build()?
             }
         };
-        tracing::info!(store = ?config.store, "pages are kept in this store");
+        tracing::info!(store = ?self.store, "pages are kept in this store");
+        Ok(isr)
+    }
+}
+
+impl Site {
+    /// Builds the site: content, cache (on the configured store), static params.
+    pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let content = Content::seeded(config.content_latency);
+        let isr = config.cache().await?;
         let source = content.clone();
         let params = StaticParams::new().route("/docs/{slug}", move || {
             let source = source.clone();
@@ -271,9 +287,9 @@ impl Site {
             .layer(self.params.layer())
             .layer(self.isr.clone());
         let admin = Router::new()
-            .route("/api/products/{slug}", patch(admin::update_price))
-            .route("/api/guides", post(admin::publish_guide))
-            .route("/api/render-audit", get(admin::render_audit));
+            .route("/api/products/{slug}", patch(update_price))
+            .route("/api/guides", post(publish_guide))
+            .route("/api/render-audit", get(render_audit));
         pages
             .merge(admin)
             .nest(
@@ -290,6 +306,53 @@ impl Site {
         self.params.refresh_on_revalidation(&self.isr.revalidator());
         self.params.prerender(router, 16).await
     }
+}
+
+fn json_reply((status, body): admin::Reply) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+async fn update_price(
+    axum::extract::State(site): axum::extract::State<Site>,
+    axum::extract::Path(slug): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let revalidator = site.isr.revalidator();
+    json_reply(
+        admin::update_price(
+            &site.content,
+            &revalidator,
+            &site.auth,
+            &headers,
+            &slug,
+            &body,
+        )
+        .await,
+    )
+}
+
+async fn publish_guide(
+    axum::extract::State(site): axum::extract::State<Site>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let revalidator = site.isr.revalidator();
+    json_reply(admin::publish_guide(&site.content, &revalidator, &site.auth, &headers, &body).await)
+}
+
+/// `GET /api/render-audit`: renders per page per second so far (behind the admin secret).
+async fn render_audit(
+    axum::extract::State(site): axum::extract::State<Site>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    if !admin::authorized(&site.auth, &headers) {
+        return json_reply((
+            axum::http::StatusCode::UNAUTHORIZED,
+            serde_json::json!({ "error": "Unauthorized" }),
+        ));
+    }
+    axum::Json(site.audit.report()).into_response()
 }
 
 /// Runs below the cache, so it sees every render: counts renders of cacheable pages for the

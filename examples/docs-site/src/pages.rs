@@ -9,15 +9,21 @@ use isr_axum::{Isr, Revalidate, Tags, revalidate};
 use crate::Site;
 
 fn page(site: &Site, title: &str, body: &str) -> Html<String> {
-    Html(format!(
+    Html(html_page(site.clock.now(), title, body))
+}
+
+/// The page around `body`, with its title and when it was rendered.
+pub fn html_page(now: std::time::SystemTime, title: &str, body: &str) -> String {
+    format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\n<body>\n{body}\
          <p>rendered-at: {}</p>\n</body></html>\n",
         escape(title),
-        httpdate::fmt_http_date(site.clock.now()),
-    ))
+        httpdate::fmt_http_date(now),
+    )
 }
 
-fn price(cents: u64) -> String {
+/// A price in cents as dollars.
+pub fn price(cents: u64) -> String {
     format!("${}.{:02}", cents / 100, cents % 100)
 }
 
@@ -158,7 +164,7 @@ pub(crate) async fn stats(
 }
 
 /// Escapes text for HTML.
-pub(crate) fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
