@@ -1,0 +1,298 @@
+//! The ISR handbook on actix-web: the docs-site app (same content, pages, tags, admin calls,
+//! purge endpoint and stores), served through `IsrActix`.
+//!
+//! - `GET /docs/{slug}` — 80 guides, prerendered at start-up, revalidated every
+//!   `DOCS_REVALIDATE` seconds (1800 by default), tag `docs`; unlisted slugs render on first
+//!   visit.
+//! - `GET /products/{slug}` — revalidate 3600, tags `product-{slug}` and `all-products`.
+//! - `GET /` — the home page featuring products, tag `all-products` (set through response
+//!   extensions).
+//! - `GET /dashboard/stats` — in a dynamic scope that reads a cookie (`BYPASS`); its data comes
+//!   from the data cache (`STATS_REVALIDATE`).
+//! - `POST /api/revalidate` — the purge endpoint (path, layout, tag, tags), `GET` to inspect.
+//! - `PATCH /api/products/{slug}`, `POST /api/guides` — admin calls that change content and
+//!   revalidate.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use docs_site::content::Content;
+use docs_site::pages::{escape, html_page, price};
+use docs_site::{Clock, Config};
+use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, purge_resource};
+use isr_layer::purge::PurgeAuth;
+use isr_layer::{CacheTags, FetchOptions, IsrLayer, IsrPolicyLayer, Revalidate};
+
+/// The app's shared state.
+#[derive(Clone, Debug)]
+pub struct Site {
+    /// The configuration (the docs-site's variables).
+    pub config: Config,
+    /// The content source.
+    pub content: Content,
+    /// The cache, shared by every worker.
+    pub isr: IsrLayer,
+    /// The admin and purge secret.
+    pub auth: PurgeAuth,
+    /// The clock pages show.
+    pub clock: Clock,
+}
+
+impl Site {
+    /// Builds the site: content and the cache on the configured store.
+    pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self {
+            content: Content::seeded(config.content_latency),
+            isr: config.cache().await?,
+            auth: PurgeAuth::new(&config.secret)?,
+            clock: Clock::new(),
+            config,
+        })
+    }
+}
+
+/// The app of one worker: pages under `IsrActix`, the admin calls and the purge endpoint.
+pub fn app(
+    site: Site,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .service(purge_resource(
+            "/api/revalidate",
+            site.isr.revalidator(),
+            site.auth.clone(),
+        ))
+        .route("/api/products/{slug}", web::patch().to(update_price))
+        .route("/api/guides", web::post().to(publish_guide))
+        .route("/", web::get().to(home))
+        .route("/docs/{slug}", web::get().to(guide))
+        .route("/products/{slug}", web::get().to(product))
+        .service(
+            web::scope("/dashboard")
+                .wrap(ScopePolicy::new(IsrPolicyLayer::dynamic()))
+                .route("/stats", web::get().to(stats)),
+        )
+        .wrap(IsrActix::new(site.isr.clone()))
+        .app_data(web::Data::new(site))
+}
+
+type Shared = web::Data<Site>;
+
+fn html(status: StatusCode, page: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page)
+}
+
+fn not_found(site: &Site, what: &str) -> HttpResponse {
+    let page = html_page(
+        site.clock.now(),
+        "Not found",
+        &format!("<h1>No such {what}</h1>\n"),
+    );
+    html(StatusCode::NOT_FOUND, page)
+}
+
+/// `GET /` — the home page featuring products. Sets its policy and tags in the response's
+/// extensions.
+async fn home(site: Shared) -> HttpResponse {
+    let featured = site.content.featured().await;
+    let mut tags: Vec<String> = vec!["all-products".to_owned()];
+    let mut items = String::new();
+    for p in &featured {
+        tags.push(format!("product-{}", p.slug));
+        items.push_str(&format!(
+            "<li><a href=\"/products/{}\">{}</a> — {}</li>\n",
+            p.slug,
+            escape(&p.name),
+            price(p.price_cents)
+        ));
+    }
+    let body = format!(
+        "<h1>The isr-rs shop</h1>\n<ul>\n{items}</ul>\n<p><a href=\"/docs/getting-started\">Docs</a></p>\n"
+    );
+    let mut response = html(StatusCode::OK, html_page(site.clock.now(), "Home", &body));
+    response.extensions_mut().insert(Revalidate::secs(3600));
+    response.extensions_mut().insert(CacheTags::new(tags));
+    response
+}
+
+/// `GET /docs/{slug}` — a guide, through the `Isr` extractor.
+async fn guide(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse {
+    isr.revalidate(site.config.docs_revalidate);
+    isr.tag("docs");
+    match site.content.guide(&slug).await {
+        Some(guide) => {
+            let body = format!(
+                "<h1>{}</h1>\n<p>{}</p>\n<p>Last updated: {}</p>\n",
+                escape(&guide.title),
+                escape(&guide.body),
+                httpdate::fmt_http_date(guide.updated),
+            );
+            html(
+                StatusCode::OK,
+                html_page(site.clock.now(), &guide.title, &body),
+            )
+        }
+        None => not_found(&site, "guide"),
+    }
+}
+
+/// `GET /products/{slug}` — a product, revalidated every hour, tagged `product-{slug}` and
+/// `all-products`.
+async fn product(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse {
+    isr.revalidate_secs(3600);
+    isr.tags(["all-products".to_owned(), format!("product-{slug}")]);
+    match site.content.product(&slug).await {
+        Some(p) => {
+            let body = format!(
+                "<h1>{}</h1>\n<p>price: {}</p>\n",
+                escape(&p.name),
+                price(p.price_cents)
+            );
+            html(StatusCode::OK, html_page(site.clock.now(), &p.name, &body))
+        }
+        None => not_found(&site, "product"),
+    }
+}
+
+/// What the dashboard shows, cached in the data cache for `STATS_REVALIDATE` seconds.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Stats {
+    guides: usize,
+    products: usize,
+    fetches: u64,
+}
+
+/// `GET /dashboard/stats` — in a dynamic scope that reads the `user` cookie: never cached;
+/// its data comes from the data cache.
+async fn stats(request: HttpRequest, site: Shared) -> HttpResponse {
+    let visitor = request
+        .headers()
+        .get_all("cookie")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix("user=").map(str::to_owned))
+        .unwrap_or_else(|| "guest".to_owned());
+    let content = site.content.clone();
+    let options = FetchOptions::revalidate_after(site.config.stats_revalidate).tags(["stats"]);
+    let fetched = site
+        .isr
+        .data_cache()
+        .get_or_fetch("dashboard-stats", options, move || async move {
+            let (guides, products, fetches) = content.stats().await;
+            Ok::<_, std::convert::Infallible>(Stats {
+                guides,
+                products,
+                fetches,
+            })
+        })
+        .await;
+    match fetched {
+        Ok(stats) => {
+            let body = format!(
+                "<h1>Stats for {}</h1>\n<p>guides: {}</p>\n<p>products: {}</p>\n<p>content fetches: {}</p>\n",
+                escape(&visitor),
+                stats.guides,
+                stats.products,
+                stats.fetches,
+            );
+            html(StatusCode::OK, html_page(site.clock.now(), "Stats", &body))
+        }
+        Err(e) => HttpResponse::ServiceUnavailable().body(format!("stats unavailable: {e}")),
+    }
+}
+
+/// The request's headers in `http` 1 types, for the shared admin logic.
+fn headers(request: &HttpRequest) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in request.headers() {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers
+}
+
+fn json_reply((status, body): docs_site::admin::Reply) -> HttpResponse {
+    let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status).json(body)
+}
+
+/// `PATCH /api/products/{slug}` with `{"price": 79.5}`.
+async fn update_price(
+    request: HttpRequest,
+    site: Shared,
+    slug: web::Path<String>,
+    body: Bytes,
+) -> HttpResponse {
+    let revalidator = site.isr.revalidator();
+    let headers = headers(&request);
+    json_reply(
+        docs_site::admin::update_price(
+            &site.content,
+            &revalidator,
+            &site.auth,
+            &headers,
+            &slug,
+            &body,
+        )
+        .await,
+    )
+}
+
+/// `POST /api/guides` with `{"slug", "title", "body"}`.
+async fn publish_guide(request: HttpRequest, site: Shared, body: Bytes) -> HttpResponse {
+    let revalidator = site.isr.revalidator();
+    let headers = headers(&request);
+    json_reply(
+        docs_site::admin::publish_guide(&site.content, &revalidator, &site.auth, &headers, &body)
+            .await,
+    )
+}
+
+/// Prerenders every guide by asking the running server for it (at most 16 at a time), as
+/// the first visitors would: each render goes through the cache and is stored. Returns how many
+/// were rendered and how many failed.
+pub async fn prerender(addr: std::net::SocketAddr, content: &Content) -> (usize, usize) {
+    use futures_util::StreamExt;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let slugs = content.guide_slugs().await;
+    let results: Vec<bool> = futures_util::stream::iter(slugs)
+        .map(|slug| {
+            let client = client.clone();
+            async move {
+                let Ok(uri) = format!("http://{addr}/docs/{slug}").parse::<http::Uri>() else {
+                    return false;
+                };
+                match client.get(uri).await {
+                    Ok(response) => {
+                        let ok = response.status().is_success();
+                        ok && response.into_body().collect().await.is_ok()
+                    }
+                    Err(_) => false,
+                }
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let rendered = results.iter().filter(|ok| **ok).count();
+    (rendered, results.len() - rendered)
+}

@@ -1,0 +1,53 @@
+//! Runs the docs site on actix-web: `PORT` (default 3000), `REVALIDATION_SECRET`,
+//! `DOCS_REVALIDATE`, `STATS_REVALIDATE`, `ISR_MAX_BYTES`, `ISR_REDIS_URL` or `ISR_FS_DIR` for a
+//! shared or persistent store, and `ISR_DEBUG_CACHE=1` for the cache debug log.
+
+use actix_docs_site::{Site, app, prerender};
+use actix_web::HttpServer;
+use docs_site::Config;
+use tracing_subscriber::EnvFilter;
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+
+    let config = Config::from_env()?;
+    if config.secret_generated {
+        tracing::warn!(
+            "REVALIDATION_SECRET is not set; using a development secret for this run: {}",
+            config.secret
+        );
+    }
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p
+            .parse()
+            .map_err(|e| format!("PORT={p:?} is not a port number: {e}"))?,
+        Err(_) => 3000,
+    };
+
+    let site = Site::new(config).await?;
+    let workers = site.clone();
+    let server = HttpServer::new(move || app(workers.clone())).bind(("127.0.0.1", port))?;
+    let addr = server.addrs()[0];
+    let server = server.run();
+    tracing::info!("listening on http://{addr}");
+
+    let content = site.content.clone();
+    actix_web::rt::spawn(async move {
+        let started = std::time::Instant::now();
+        let (rendered, failed) = prerender(addr, &content).await;
+        tracing::info!(
+            rendered,
+            failed,
+            took_ms = started.elapsed().as_millis() as u64,
+            "prerendered the docs"
+        );
+    });
+    server.await?;
+    Ok(())
+}
