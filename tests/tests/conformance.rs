@@ -103,6 +103,31 @@ impl Site {
         panic!("never happened: {what}");
     }
 
+    /// `GET path` over a connection of its own. With `hang_up_when`, the client hangs up as
+    /// soon as it holds, before any answer; without, the whole raw answer is read and returned.
+    async fn raw_get(&self, path: &str, hang_up_when: Option<&dyn Fn(&Self) -> bool>) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.server.addr)
+            .await
+            .unwrap();
+        let request =
+            format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        if let Some(hang_up_when) = hang_up_when {
+            self.eventually("the moment to hang up", hang_up_when).await;
+            drop(stream);
+            self.note(format!("GET {path} -> hung up"));
+            return String::new();
+        }
+        let mut answer = Vec::new();
+        // A reset connection reads as an error: what was read so far is the answer.
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let status = answer.split(' ').nth(1).unwrap_or("no answer").to_owned();
+        self.note(format!("GET {path} -> raw {status}"));
+        answer
+    }
+
     /// Sends `n` concurrent `GET path` and returns their answers, in order.
     async fn storm(&self, path: &str, n: usize) -> Vec<Got> {
         let requests = (0..n).map(|_| self.server.get(path));
@@ -198,6 +223,8 @@ scenarios!(
     panicking_regeneration_keeps_the_last_good_page,
     hanging_regeneration_keeps_the_last_good_page,
     failed_first_render_caches_nothing,
+    panicking_first_render_leaves_no_lock,
+    a_visitor_who_hangs_up_does_not_cancel_the_render,
     purge_by_path_tag_and_layout,
     purge_endpoint_codes,
     bypass_rules,
@@ -320,6 +347,35 @@ mod scenarios {
         site.expect("/page/new", 200, "MISS", "new v1").await;
         site.expect("/page/new", 200, "HIT", "new v1").await;
         site.renders("/page/new", 2);
+    }
+
+    /// A first render that panics ends the visitor's connection without an answer, as it would
+    /// without the cache; the key is not left locked.
+    pub(super) async fn panicking_first_render_leaves_no_lock(site: Rc<Site>) {
+        site.origin.set_mode(Mode::Panic);
+        let answer = site.raw_get("/page/p", None).await;
+        assert!(answer.is_empty(), "no answer expected, got {answer:?}");
+        site.origin.set_mode(Mode::Ok);
+        site.expect("/page/p", 200, "MISS", "p v1").await;
+        site.expect("/page/p", 200, "HIT", "p v1").await;
+        site.renders("/page/p", 2);
+    }
+
+    /// The render belongs to the cache: the visitor who started it hangs up, and the page is
+    /// still rendered once and stored.
+    pub(super) async fn a_visitor_who_hangs_up_does_not_cancel_the_render(site: Rc<Site>) {
+        site.origin.close_gate();
+        site.raw_get("/page/gone", Some(&|s: &Site| s.origin.entered() == 1))
+            .await;
+        // Let the server notice the closed connection before the render may finish.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        site.origin.open_gate();
+        site.eventually("the render lands", |s| s.fresh("/page/gone"))
+            .await;
+        site.expect("/page/gone", 200, "HIT", "gone v1").await;
+        site.renders("/page/gone", 1);
     }
 
     /// Purges by path, by tag and by layout reach exactly their pages.
