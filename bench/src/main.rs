@@ -11,6 +11,8 @@
 //!   arc-hit    the origin behind axum-response-cache (the nearest Rust peer), on HIT
 //!   isr-fs-hit     isr-hit with an FsStore (hits come from its in-memory copies)
 //!   isr-redis-hit  isr-hit with a RedisStore at ISR_REDIS_URL (hits come from its L1)
+//!   isr-fs-l2      isr-fs-hit with no room in memory: every hit reads and decodes the file
+//!   isr-redis-l2   isr-redis-hit with no room in memory: every hit is a GET from Redis
 //! ```
 
 use std::sync::Arc;
@@ -58,7 +60,7 @@ async fn renders(State(origin): State<Origin>) -> String {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit> <port>";
+    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2> <port>";
     let mode = args.next().ok_or(usage)?;
     let port: u16 = args.next().ok_or(usage)?.parse()?;
 
@@ -106,22 +108,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let isr = builder.build()?;
             origin_router.layer(isr)
         }
-        "isr-fs-hit" => {
+        "isr-fs-hit" | "isr-fs-l2" => {
             let dir = std::env::temp_dir().join(format!("isr-bench-fs-{}", std::process::id()));
-            let store = isr_layer::store::FsStore::open(&dir)?;
+            let mut store = isr_layer::store::FsStore::builder(&dir);
+            if mode == "isr-fs-l2" {
+                // Smaller than any page: nothing stays in memory.
+                store = store.memory_bytes(1);
+            }
+            let store = store.open()?;
             let isr = IsrLayer::builder()
                 .revalidate(Revalidate::Never)
                 .store(store)
                 .build()?;
             origin_router.layer(isr)
         }
-        "isr-redis-hit" => {
+        "isr-redis-hit" | "isr-redis-l2" => {
             let url = std::env::var("ISR_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-            let store = isr_layer::store::RedisStore::builder(url)
-                .prefix(format!("isr-bench-{}", std::process::id()))
-                .connect()
-                .await?;
+            let mut store = isr_layer::store::RedisStore::builder(url)
+                .prefix(format!("isr-bench-{}", std::process::id()));
+            if mode == "isr-redis-l2" {
+                // Smaller than any page: nothing stays in memory.
+                store = store.memory_bytes(1);
+            }
+            let store = store.connect().await?;
             let isr = IsrLayer::builder()
                 .revalidate(Revalidate::Never)
                 .store(store)

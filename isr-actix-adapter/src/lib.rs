@@ -64,14 +64,17 @@
 //! response's extensions (or with `Cache-Control: s-maxage`); a `web::scope` sets them for
 //! every page under it with [`ScopePolicy`]. The lowest revalidate wins.
 
+mod body;
 mod convert;
+mod future;
 mod middleware;
 mod policy;
 mod purge;
 mod render;
 
-pub use self::convert::{ActixBody, HttpBody};
-pub use self::middleware::{IsrActix, IsrActixFuture, IsrActixService};
+pub use self::body::{ActixBody, HttpBody};
+pub use self::future::IsrActixFuture;
+pub use self::middleware::{IsrActix, IsrActixService};
 pub use self::policy::{Isr, ScopePolicy, ScopePolicyService};
 pub use self::purge::purge_resource;
 pub use isr_layer;

@@ -1,21 +1,17 @@
 //! The actix middleware: the engine's steps for actix requests.
 
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
+use std::future::{Ready, ready};
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use isr_layer::IsrLayer;
 use isr_layer::adapter::{Lookup, Served};
-use isr_layer::{CacheStatus, IsrLayer};
-use pin_project_lite::pin_project;
 
-use crate::convert::{
-    ActixBody, HttpBody, detached_request, is_head, prepare_render, request_head, to_actix_response,
-};
+use crate::body::{ActixBody, HttpBody};
+use crate::convert::{detached_request, is_head, prepare_render, request_head, to_actix_response};
+use crate::future::IsrActixFuture;
 use crate::render::{ActixRender, Returned};
 
 /// Incremental Static Regeneration for an actix-web app: `App::new().wrap(IsrActix::new(isr))`.
@@ -140,80 +136,6 @@ where
                     ))
                 }))
             }
-        }
-    }
-}
-
-type RenderFuture<B> = Pin<Box<dyn Future<Output = Result<ServiceResponse<ActixBody<B>>, Error>>>>;
-
-pin_project! {
-    /// The response future of [`IsrActixService`]: a cache hit is answered without polling
-    /// anything, a bypass is the application's own future, and only a render is boxed.
-    pub struct IsrActixFuture<F, B>
-    where
-        B: MessageBody,
-    {
-        #[pin]
-        kind: Kind<F, B>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B>
-    where
-        B: MessageBody,
-    {
-        Ready { response: Option<ServiceResponse<ActixBody<B>>> },
-        Bypass { #[pin] future: F },
-        Render { future: RenderFuture<B> },
-    }
-}
-
-impl<F, B: MessageBody> IsrActixFuture<F, B> {
-    fn ready(response: ServiceResponse<ActixBody<B>>) -> Self {
-        Self {
-            kind: Kind::Ready {
-                response: Some(response),
-            },
-        }
-    }
-
-    fn bypass(future: F) -> Self {
-        Self {
-            kind: Kind::Bypass { future },
-        }
-    }
-
-    fn render(future: RenderFuture<B>) -> Self {
-        Self {
-            kind: Kind::Render { future },
-        }
-    }
-}
-
-impl<F, B> Future for IsrActixFuture<F, B>
-where
-    F: Future<Output = Result<ServiceResponse<B>, Error>>,
-    B: MessageBody,
-{
-    type Output = Result<ServiceResponse<ActixBody<B>>, Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Ready { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("IsrActixFuture polled after completion"))),
-            KindProj::Bypass { future } => {
-                let mut response =
-                    std::task::ready!(future.poll(cx))?.map_body(|_, body| ActixBody::inner(body));
-                response.headers_mut().insert(
-                    HeaderName::from_static("x-isr-cache"),
-                    HeaderValue::from_static(CacheStatus::Bypass.as_str()),
-                );
-                Poll::Ready(Ok(response))
-            }
-            KindProj::Render { future } => future.as_mut().poll(cx),
         }
     }
 }

@@ -50,7 +50,7 @@ async fn dispatch(
         }
     };
     let reply = endpoint
-        .handle(head.method(), head.uri(), head.headers(), read_body)
+        .answer(head.method(), head.uri(), head.headers(), read_body)
         .await;
     let status =
         StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

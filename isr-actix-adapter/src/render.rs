@@ -13,7 +13,8 @@ use isr_layer::RenderContext;
 use isr_layer::adapter::Render;
 use pin_project_lite::pin_project;
 
-use crate::convert::{HttpBody, to_http_response};
+use crate::body::HttpBody;
+use crate::convert::to_http_response;
 
 /// Where a render leaves the request once the application has answered, so the visitor's
 /// answer can be made with it.

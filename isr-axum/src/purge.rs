@@ -58,7 +58,7 @@ async fn dispatch(State(endpoint): State<PurgeEndpoint>, request: Request) -> Re
         }
     };
     let reply = endpoint
-        .handle(&parts.method, &parts.uri, &parts.headers, read_body)
+        .answer(&parts.method, &parts.uri, &parts.headers, read_body)
         .await;
     let mut response = Response::new(Body::from(reply.body_bytes()));
     *response.status_mut() = reply.status;

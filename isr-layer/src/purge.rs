@@ -1,7 +1,7 @@
 //! The purge endpoint's protocol, shared by the axum router and the actix scope: on-demand
 //! revalidation over HTTP, for a CMS webhook.
 //!
-//! [`PurgeEndpoint::handle`] takes a request's method, URI and headers and a way to read its
+//! [`PurgeEndpoint::answer`] takes a request's method, URI and headers and a way to read its
 //! body, and gives the [`PurgeReply`] to send. The frameworks' routers only translate, so both
 //! answer the same JSON with the same status codes:
 //!
@@ -206,7 +206,7 @@ impl PurgeEndpoint {
     /// Answers one request. `read_body(limit)` reads the body, failing with
     /// [`BodyError::TooLarge`] past `limit` bytes; it is only called for a `POST` whose
     /// headers passed the checks.
-    pub async fn handle<F, Fut>(
+    pub async fn answer<F, Fut>(
         &self,
         method: &Method,
         uri: &Uri,
