@@ -40,27 +40,40 @@ pub(crate) fn request_head(head: &RequestHead) -> Option<http::Request<()>> {
 ///
 /// actix answers with the request a response belongs to, and an `HttpRequest` cannot be shared
 /// with a render (routing needs it unshared), so the answer gets a copy of the head. Middleware
-/// outside the cache that reads the answer's request sees the visitor's method, URI, headers
-/// and peer address, but not its extensions or connection data.
+/// outside the cache that reads the answer's request sees the visitor's method, URI, version,
+/// headers and peer address, but not its extensions, `app_data` or connection data.
 pub(crate) fn detached_request(
     head: &http::Request<()>,
     peer: Option<std::net::SocketAddr>,
 ) -> HttpRequest {
-    let mut copy = actix_web::test::TestRequest::default()
-        .method(Method::from_bytes(head.method().as_str().as_bytes()).unwrap_or(Method::GET))
-        .uri(&head.uri().to_string());
+    let mut copy = actix_web::test::TestRequest::default().to_srv_request();
+    let copied = copy.head_mut();
+    if let Ok(method) = Method::from_bytes(head.method().as_str().as_bytes()) {
+        copied.method = method;
+    }
+    // Set as a value, not parsed by the test builder (which would panic on a URI it rejects).
+    if let Ok(uri) = Uri::try_from(head.uri().to_string()) {
+        copied.uri = uri;
+    }
+    copied.version = match head.version() {
+        http::Version::HTTP_09 => Version::HTTP_09,
+        http::Version::HTTP_10 => Version::HTTP_10,
+        http::Version::HTTP_2 => Version::HTTP_2,
+        http::Version::HTTP_3 => Version::HTTP_3,
+        _ => Version::HTTP_11,
+    };
+    copied.peer_addr = peer;
     for (name, value) in head.headers() {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(name.as_str().as_bytes()),
             header::HeaderValue::from_bytes(value.as_bytes()),
         ) {
-            copy = copy.append_header((name, value));
+            copied.headers.append(name, value);
         }
     }
-    if let Some(peer) = peer {
-        copy = copy.peer_addr(peer);
-    }
-    copy.to_http_request()
+    let uri = copied.uri.clone();
+    copy.match_info_mut().get_mut().update(&uri);
+    copy.into_parts().0
 }
 
 /// Prepares the visitor's request for a render: `GET`, the canonical URI, and no conditional or

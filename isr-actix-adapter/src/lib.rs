@@ -53,7 +53,9 @@
 //!   answered at once from the cache. actix answers with the request a response belongs to,
 //!   so that answer carries a copy of the request's head (method, URI, headers, peer address):
 //!   middleware *outside* [`IsrActix`] that reads the response's request sees that copy, without
-//!   the original's extensions.
+//!   the original's extensions or `app_data`. The request a render used is the one prepared for
+//!   it: `GET`, the canonical URI, without conditional headers; middleware outside sees that too
+//!   on the responses of renders.
 //! - Single-flight spans workers: the cache (and its flight table) is shared, so two workers
 //!   that miss the same key render it once.
 //!

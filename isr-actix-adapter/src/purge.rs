@@ -3,7 +3,7 @@
 
 use actix_web::body::BodyLimitExceeded;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use isr_layer::Revalidator;
 use isr_layer::purge::{BodyError, PurgeAuth, PurgeEndpoint};
@@ -40,7 +40,10 @@ async fn dispatch(
     endpoint: web::Data<PurgeEndpoint>,
 ) -> HttpResponse {
     let Some(head) = request_head(request.head()) else {
-        return HttpResponse::BadRequest().body("the request head is not valid HTTP");
+        return HttpResponse::BadRequest()
+            .insert_header((header::CACHE_CONTROL, "no-store, private"))
+            .content_type("application/json")
+            .body(r#"{"error":"the request head is not valid HTTP"}"#);
     };
     let read_body = |limit| async move {
         match payload.to_bytes_limited(limit).await {
@@ -60,7 +63,7 @@ async fn dispatch(
             HeaderName::from_bytes(name.as_str().as_bytes()),
             HeaderValue::from_bytes(value.as_bytes()),
         ) {
-            response.headers_mut().insert(name, value);
+            response.headers_mut().append(name, value);
         }
     }
     response.map_into_boxed_body()

@@ -433,7 +433,9 @@ fn header_secret(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+/// Whether `Content-Type` says JSON (`application/json` or `application/*+json`, any case,
+/// with or without parameters).
+pub fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

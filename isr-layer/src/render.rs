@@ -198,8 +198,10 @@ impl<B: Body, E> Future for LocalRender<Rendered<B, E>> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match std::task::ready!(Pin::new(&mut self.handle).poll(cx)) {
             Ok(rendered) => Poll::Ready(rendered),
-            // Panics are caught inside the render; a task is only cancelled when its runtime
-            // shuts down, and then nobody reads the answer.
+            // The application's panics are caught inside the render; one that escapes (a
+            // store's, say) reaches the visitor as it would on the multi-threaded runtime.
+            Err(error) if error.is_panic() => Poll::Ready(Rendered::Panicked(error.into_panic())),
+            // A task is only cancelled when its runtime shuts down; nobody reads the answer.
             Err(_) => Poll::Ready(Rendered::Failed(None)),
         }
     }

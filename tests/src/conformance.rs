@@ -58,6 +58,30 @@ pub struct Origin {
     gate: Mutex<Option<Arc<Semaphore>>>,
     entered: AtomicUsize,
     arrived: AtomicUsize,
+    abandoned: AtomicUsize,
+}
+
+/// A request in the server, before the cache: counts as abandoned if the server drops it
+/// unanswered (the visitor hung up).
+#[derive(Debug)]
+pub struct Arrival {
+    origin: Arc<Origin>,
+    answered: bool,
+}
+
+impl Arrival {
+    /// The request was answered.
+    pub fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.origin.abandoned.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl Default for Origin {
@@ -69,6 +93,7 @@ impl Default for Origin {
             gate: Mutex::default(),
             entered: AtomicUsize::new(0),
             arrived: AtomicUsize::new(0),
+            abandoned: AtomicUsize::new(0),
         }
     }
 }
@@ -117,8 +142,17 @@ impl Origin {
         self.arrived.load(Ordering::SeqCst)
     }
 
-    fn arrive(&self) {
+    /// Requests the server dropped unanswered because their visitor hung up.
+    pub fn abandoned(&self) -> usize {
+        self.abandoned.load(Ordering::SeqCst)
+    }
+
+    fn arrive(self: &Arc<Self>) -> Arrival {
         self.arrived.fetch_add(1, Ordering::SeqCst);
+        Arrival {
+            origin: Arc::clone(self),
+            answered: false,
+        }
     }
 
     /// Renders the page at `path`.
@@ -150,11 +184,14 @@ impl Origin {
     }
 }
 
-/// The cache both apps use: pages fresh for 10 s, renders with an older copy bounded by 5 s.
+/// The cache both apps use: pages fresh for 10 s, renders with an older copy bounded by 5 s,
+/// and waiters that never give up within a scenario (so a jump of the paused clock cannot turn
+/// a waiter into a second render).
 pub fn isr() -> IsrLayer {
     IsrLayer::builder()
         .revalidate(Revalidate::secs(10))
         .regeneration_timeout(Duration::from_secs(5))
+        .waiter_timeout(Duration::from_secs(3600))
         .build()
         .expect("a valid configuration")
 }
@@ -236,12 +273,24 @@ pub mod axum_app {
         respond(origin.page(&format!("/layout/{name}"), &name).await)
     }
 
+    /// Outside the cache: counts arrivals and requests dropped unanswered.
+    async fn track(
+        State(origin): Shared,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> Response {
+        let arrival = origin.arrive();
+        let response = next.run(request).await;
+        arrival.answered();
+        response
+    }
+
     /// Serves the app.
     pub async fn start(isr: IsrLayer, origin: Arc<Origin>) -> Server {
         let layout_routes = Router::new()
             .route("/{name}", get(layout))
             .layer(IsrPolicyLayer::revalidate(5).tags(["layout"]));
-        let arrivals = Arc::clone(&origin);
+        let tracked = Arc::clone(&origin);
         let app = Router::new()
             .route("/page/{name}", get(page).post(posted))
             .route("/tagged/{name}", get(tagged))
@@ -254,12 +303,7 @@ pub mod axum_app {
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
             .layer(isr)
-            .layer(tower::util::MapRequestLayer::new(
-                move |request: axum::extract::Request| {
-                    arrivals.arrive();
-                    request
-                },
-            ));
+            .layer(axum::middleware::from_fn_with_state(tracked, track));
         Server::start(app).await
     }
 }
@@ -356,8 +400,13 @@ pub mod actix_app {
             .service(purge_resource("/api/revalidate", isr.revalidator(), auth()))
             .wrap(IsrActix::new(isr))
             .wrap_fn(move |request, service| {
-                arrivals.arrive();
-                service.call(request)
+                let arrival = arrivals.arrive();
+                let answer = service.call(request);
+                async move {
+                    let response = answer.await;
+                    arrival.answered();
+                    response
+                }
             });
         Server::start_actix(app).await
     }

@@ -33,11 +33,7 @@ pub fn authorized(auth: &PurgeAuth, headers: &HeaderMap) -> bool {
 
 /// A JSON body, or a `400` saying what is wrong with it.
 fn parse<'a, T: Deserialize<'a>>(headers: &HeaderMap, body: &'a [u8]) -> Result<T, Reply> {
-    let json = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !json {
+    if !isr_layer::purge::is_json(headers) {
         return Err(error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "expected Content-Type: application/json",

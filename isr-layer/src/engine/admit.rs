@@ -216,7 +216,7 @@ fn check<B: Body>(
 }
 
 /// A response passed to the visitor as the inner service made it, marked `BYPASS`.
-fn passed<B: Body>(
+fn passed<B: Body<Data = Bytes>>(
     mut parts: http::response::Parts,
     body: IsrBody<B>,
     head: bool,
@@ -224,8 +224,18 @@ fn passed<B: Body>(
     parts
         .headers
         .insert(CacheStatus::HEADER, CacheStatus::Bypass.header_value());
-    let body = if head { IsrBody::empty() } else { body };
-    Response::from_parts(parts, body)
+    if !head {
+        return Response::from_parts(parts, body);
+    }
+    // The answer to `HEAD` has no body but announces the page's length, as the GET would.
+    if !parts.headers.contains_key(CONTENT_LENGTH)
+        && let Some(len) = body.size_hint().exact()
+    {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, http::HeaderValue::from(len));
+    }
+    Response::from_parts(parts, IsrBody::empty())
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
