@@ -26,7 +26,7 @@ type Slot = watch::Receiver<Option<Landing>>;
 /// Renders in flight, by key.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Flights {
-    map: Arc<Mutex<HashMap<Arc<str>, Slot>>>,
+    map: Arc<Mutex<HashMap<Arc<str>, Slot, ahash::RandomState>>>,
 }
 
 /// Joining a flight: lead the render, or wait for someone else's.
@@ -53,7 +53,11 @@ impl Flights {
         Some(self.lead_locked(&mut map, key))
     }
 
-    fn lead_locked(&self, map: &mut HashMap<Arc<str>, Slot>, key: &Arc<str>) -> FlightGuard {
+    fn lead_locked(
+        &self,
+        map: &mut HashMap<Arc<str>, Slot, ahash::RandomState>,
+        key: &Arc<str>,
+    ) -> FlightGuard {
         let (tx, rx) = watch::channel(None);
         map.insert(Arc::clone(key), rx);
         FlightGuard {

@@ -112,7 +112,7 @@ pub(crate) struct Engine {
     vary: VaryIndex,
     /// Keys whose last response could not be cached; their requests skip single-flight, so a
     /// dynamic route under load is not serialised behind one render (pingora's "predictor").
-    uncacheable: moka::sync::Cache<Arc<str>, BypassReason>,
+    uncacheable: moka::sync::Cache<Arc<str>, BypassReason, ahash::RandomState>,
     regenerations: Arc<Semaphore>,
     pub(crate) invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
 }
@@ -131,7 +131,7 @@ impl Engine {
         let uncacheable = moka::sync::Cache::builder()
             .max_capacity(100_000)
             .time_to_live(config.uncacheable_memory)
-            .build();
+            .build_with_hasher(ahash::RandomState::new());
         Self {
             tags: Arc::new(TagClock::new(config.max_tag_stamps)),
             backoff: Backoff::new(config.retry_backoff.0, config.retry_backoff.1),
