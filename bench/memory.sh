@@ -41,15 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$work/unique.lua" <<'LUA'
--- A new path for every request: every request is a MISS and a new entry.
-local n = 0
-local id = tostring(math.random(1, 1000000000))
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/miss/" .. id .. "-" .. n)
-end
-LUA
 
 BENCH_STORE_MB=$cap "${pin_server[@]}" target/release/bench-server isr-miss "$port" > "$work/server.log" 2>&1 &
 server_pid=$!
@@ -59,7 +50,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 
-"${pin_client[@]}" wrk -t1 -c32 -d"${duration}s" -s "$work/unique.lua" "http://127.0.0.1:$port/" > "$work/wrk.out" &
+"${pin_client[@]}" wrk -t1 -c32 -d"${duration}s" -s bench/unique.lua "http://127.0.0.1:$port/" > "$work/wrk.out" &
 pids+=($!)
 
 mkdir -p bench/plots

@@ -23,15 +23,6 @@ read -r -a modes <<< "${BENCH_MODES:-static nocache isr-hit isr-stale isr-miss n
 bench_prepare
 trap bench_cleanup EXIT
 
-cat > "$work/unique.lua" <<'LUA'
--- A new path for every request: every request is a MISS.
-local n = 0
-local id = tostring(math.random(1, 1000000000))
-request = function()
-  n = n + 1
-  return wrk.format("GET", "/miss/" .. id .. "-" .. n)
-end
-LUA
 
 # wrk prints latency with units; convert to milliseconds.
 to_ms() {
@@ -54,7 +45,7 @@ for round in $(seq 1 "$rounds"); do
     if [ "$mode" = isr-stale ]; then sleep 1.2; curl -s -o /dev/null "http://127.0.0.1:$port/"; fi
     script=()
     # The origin answers any path: no-cache gets the same unique paths as the MISS run.
-    case "$mode" in isr-miss | nocache) script=(-s "$work/unique.lua") ;; esac
+    case "$mode" in isr-miss | nocache) script=(-s bench/unique.lua) ;; esac
     "${pin_client[@]}" wrk -t1 -c"$connections" -d"${duration}s" --latency "${script[@]}" \
         "http://127.0.0.1:$port/" > "$work/$mode.wrk"
     rps[$mode]+=" $(awk '/^Requests\/sec/ {print $2}' "$work/$mode.wrk")"

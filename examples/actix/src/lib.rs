@@ -19,7 +19,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use docs_site::content::Content;
-use docs_site::pages::{escape, html_page, price};
+use docs_site::pages::{escape, guide_body, home_body, html_page, product_body};
 use docs_site::{Clock, Config};
 use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, purge_resource};
 use isr_layer::purge::PurgeAuth;
@@ -38,15 +38,25 @@ pub struct Site {
     pub auth: PurgeAuth,
     /// The clock pages show.
     pub clock: Clock,
+    /// The admin calls.
+    pub admin: docs_site::admin::Admin,
 }
 
 impl Site {
     /// Builds the site: content and the cache on the configured store.
     pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let content = Content::seeded(config.content_latency);
+        let isr = config.cache().await?;
+        let auth = PurgeAuth::new(&config.secret)?;
         Ok(Self {
-            content: Content::seeded(config.content_latency),
-            isr: config.cache().await?,
-            auth: PurgeAuth::new(&config.secret)?,
+            admin: docs_site::admin::Admin {
+                content: content.clone(),
+                revalidator: isr.revalidator(),
+                auth: auth.clone(),
+            },
+            content,
+            isr,
+            auth,
             clock: Clock::new(),
             config,
         })
@@ -105,21 +115,7 @@ fn not_found(site: &Site, what: &str) -> HttpResponse {
 /// `GET /` — the home page featuring products. Sets its policy and tags in the response's
 /// extensions.
 async fn home(site: Shared) -> HttpResponse {
-    let featured = site.content.featured().await;
-    let mut tags: Vec<String> = vec!["all-products".to_owned()];
-    let mut items = String::new();
-    for p in &featured {
-        tags.push(format!("product-{}", p.slug));
-        items.push_str(&format!(
-            "<li><a href=\"/products/{}\">{}</a> — {}</li>\n",
-            p.slug,
-            escape(&p.name),
-            price(p.price_cents)
-        ));
-    }
-    let body = format!(
-        "<h1>The isr-rs shop</h1>\n<ul>\n{items}</ul>\n<p><a href=\"/docs/getting-started\">Docs</a></p>\n"
-    );
+    let (body, tags) = home_body(&site.content.featured().await);
     let mut response = html(StatusCode::OK, html_page(site.clock.now(), "Home", &body));
     response.extensions_mut().insert(Revalidate::secs(3600));
     response.extensions_mut().insert(CacheTags::new(tags));
@@ -132,12 +128,7 @@ async fn guide(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse 
     isr.tag("docs");
     match site.content.guide(&slug).await {
         Some(guide) => {
-            let body = format!(
-                "<h1>{}</h1>\n<p>{}</p>\n<p>Last updated: {}</p>\n",
-                escape(&guide.title),
-                escape(&guide.body),
-                httpdate::fmt_http_date(guide.updated),
-            );
+            let body = guide_body(&guide);
             html(
                 StatusCode::OK,
                 html_page(site.clock.now(), &guide.title, &body),
@@ -154,11 +145,7 @@ async fn product(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpRespons
     isr.tags(["all-products".to_owned(), format!("product-{slug}")]);
     match site.content.product(&slug).await {
         Some(p) => {
-            let body = format!(
-                "<h1>{}</h1>\n<p>price: {}</p>\n",
-                escape(&p.name),
-                price(p.price_cents)
-            );
+            let body = product_body(&p);
             html(StatusCode::OK, html_page(site.clock.now(), &p.name, &body))
         }
         None => not_found(&site, "product"),
@@ -238,29 +225,16 @@ async fn update_price(
     slug: web::Path<String>,
     body: Bytes,
 ) -> HttpResponse {
-    let revalidator = site.isr.revalidator();
-    let headers = headers(&request);
     json_reply(
-        docs_site::admin::update_price(
-            &site.content,
-            &revalidator,
-            &site.auth,
-            &headers,
-            &slug,
-            &body,
-        )
-        .await,
+        site.admin
+            .update_price(&headers(&request), &slug, &body)
+            .await,
     )
 }
 
 /// `POST /api/guides` with `{"slug", "title", "body"}`.
 async fn publish_guide(request: HttpRequest, site: Shared, body: Bytes) -> HttpResponse {
-    let revalidator = site.isr.revalidator();
-    let headers = headers(&request);
-    json_reply(
-        docs_site::admin::publish_guide(&site.content, &revalidator, &site.auth, &headers, &body)
-            .await,
-    )
+    json_reply(site.admin.publish_guide(&headers(&request), &body).await)
 }
 
 /// Prerenders every guide by asking the running server for it (at most 16 at a time), as

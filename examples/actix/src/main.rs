@@ -4,32 +4,10 @@
 
 use actix_docs_site::{Site, app, prerender};
 use actix_web::HttpServer;
-use docs_site::Config;
-use tracing_subscriber::EnvFilter;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-
-    let config = Config::from_env()?;
-    if config.secret_generated {
-        tracing::warn!(
-            "REVALIDATION_SECRET is not set; using a development secret for this run: {}",
-            config.secret
-        );
-    }
-    let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p
-            .parse()
-            .map_err(|e| format!("PORT={p:?} is not a port number: {e}"))?,
-        Err(_) => 3000,
-    };
-
+    let (config, port) = docs_site::start_up()?;
     let site = Site::new(config).await?;
     let workers = site.clone();
     let server = HttpServer::new(move || app(workers.clone())).bind(("127.0.0.1", port))?;

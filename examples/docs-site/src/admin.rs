@@ -49,9 +49,40 @@ struct PriceChange {
     price: f64,
 }
 
+/// The admin calls of one site: its content, its cache's revalidator and its secret.
+#[derive(Clone, Debug)]
+pub struct Admin {
+    /// The content the calls change.
+    pub content: Content,
+    /// What the calls revalidate through.
+    pub revalidator: Revalidator,
+    /// The secret the calls must carry.
+    pub auth: PurgeAuth,
+}
+
+impl Admin {
+    /// `PATCH /api/products/{slug}`: see [`update_price`].
+    pub async fn update_price(&self, headers: &HeaderMap, slug: &str, body: &[u8]) -> Reply {
+        update_price(
+            &self.content,
+            &self.revalidator,
+            &self.auth,
+            headers,
+            slug,
+            body,
+        )
+        .await
+    }
+
+    /// `POST /api/guides`: see [`publish_guide`].
+    pub async fn publish_guide(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        publish_guide(&self.content, &self.revalidator, &self.auth, headers, body).await
+    }
+}
+
 /// `PATCH /api/products/{slug}` with `{"price": 79.5}`: changes the price, then revalidates
 /// the tag `product-{slug}` (the product page and the home page that features it).
-pub async fn update_price(
+async fn update_price(
     content: &Content,
     revalidator: &Revalidator,
     auth: &PurgeAuth,
@@ -97,7 +128,7 @@ struct NewGuide {
 
 /// `POST /api/guides` with `{"slug": "...", "title": "...", "body": "..."}`: publishes a guide,
 /// then revalidates the `/docs` layout (which also refreshes a prerender list subscribed to it).
-pub async fn publish_guide(
+async fn publish_guide(
     content: &Content,
     revalidator: &Revalidator,
     auth: &PurgeAuth,

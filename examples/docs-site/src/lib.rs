@@ -240,7 +240,43 @@ impl Config {
     }
 }
 
+/// What both docs-site binaries (axum and actix) do first: logs to stdout (`RUST_LOG`, default
+/// `info`), the configuration from the environment (warning when the secret was generated), and
+/// the port from `PORT` (default 3000).
+pub fn start_up() -> Result<(Config, u16), Box<dyn std::error::Error + Send + Sync>> {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::from_env()?;
+    if config.secret_generated {
+        tracing::warn!(
+            "REVALIDATION_SECRET is not set; using a development secret for this run: {}",
+            config.secret
+        );
+    }
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p
+            .parse()
+            .map_err(|e| format!("PORT={p:?} is not a port number: {e}"))?,
+        Err(_) => 3000,
+    };
+    Ok((config, port))
+}
+
 impl Site {
+    /// The admin calls, bound to this site.
+    pub fn admin(&self) -> admin::Admin {
+        admin::Admin {
+            content: self.content.clone(),
+            revalidator: self.isr.revalidator(),
+            auth: self.auth.clone(),
+        }
+    }
+
     /// Builds the site: content, cache (on the configured store), static params.
     pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let content = Content::seeded(config.content_latency);
@@ -318,18 +354,7 @@ async fn update_price(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let revalidator = site.isr.revalidator();
-    json_reply(
-        admin::update_price(
-            &site.content,
-            &revalidator,
-            &site.auth,
-            &headers,
-            &slug,
-            &body,
-        )
-        .await,
-    )
+    json_reply(site.admin().update_price(&headers, &slug, &body).await)
 }
 
 async fn publish_guide(
@@ -337,8 +362,7 @@ async fn publish_guide(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let revalidator = site.isr.revalidator();
-    json_reply(admin::publish_guide(&site.content, &revalidator, &site.auth, &headers, &body).await)
+    json_reply(site.admin().publish_guide(&headers, &body).await)
 }
 
 /// `GET /api/render-audit`: renders per page per second so far (behind the admin secret).

@@ -2,32 +2,11 @@
 //! `STATS_REVALIDATE`, `ISR_REDIS_URL` or `ISR_FS_DIR` for a shared or persistent store, and
 //! `ISR_DEBUG_CACHE=1` for the cache debug log.
 
-use docs_site::{Config, Site};
-use tracing_subscriber::EnvFilter;
+use docs_site::Site;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-
-    let config = Config::from_env()?;
-    if config.secret_generated {
-        tracing::warn!(
-            "REVALIDATION_SECRET is not set; using a development secret for this run: {}",
-            config.secret
-        );
-    }
-    let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p
-            .parse()
-            .map_err(|e| format!("PORT={p:?} is not a port number: {e}"))?,
-        Err(_) => 3000,
-    };
-
+    let (config, port) = docs_site::start_up()?;
     let site = Site::new(config).await?;
     let router = site.router();
     let report = site.prerender(router.clone()).await;

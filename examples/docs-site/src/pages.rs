@@ -7,6 +7,7 @@ use axum::response::{Html, IntoResponse, Response};
 use isr_axum::{Isr, Revalidate, Tags, revalidate};
 
 use crate::Site;
+use crate::content::{Guide, Product};
 
 fn page(site: &Site, title: &str, body: &str) -> Html<String> {
     Html(html_page(site.clock.now(), title, body))
@@ -30,10 +31,19 @@ pub fn price(cents: u64) -> String {
 /// `GET /` — the home page featuring products, tagged `all-products` and each featured product.
 /// Sets its policy and tags with response parts.
 pub(crate) async fn home(State(site): State<Site>) -> (Revalidate, Tags, Html<String>) {
-    let featured = site.content.featured().await;
+    let (body, tags) = home_body(&site.content.featured().await);
+    (
+        Revalidate::secs(3600),
+        Tags::new(tags),
+        page(&site, "Home", &body),
+    )
+}
+
+/// The home page's content and its tags: `all-products` and each featured `product-{slug}`.
+pub fn home_body(featured: &[Product]) -> (String, Vec<String>) {
     let mut tags: Vec<String> = vec!["all-products".to_owned()];
     let mut items = String::new();
-    for p in &featured {
+    for p in featured {
         tags.push(format!("product-{}", p.slug));
         items.push_str(&format!(
             "<li><a href=\"/products/{}\">{}</a> — {}</li>\n",
@@ -45,10 +55,25 @@ pub(crate) async fn home(State(site): State<Site>) -> (Revalidate, Tags, Html<St
     let body = format!(
         "<h1>The isr-rs shop</h1>\n<ul>\n{items}</ul>\n<p><a href=\"/docs/getting-started\">Docs</a></p>\n"
     );
-    (
-        Revalidate::secs(3600),
-        Tags::new(tags),
-        page(&site, "Home", &body),
+    (body, tags)
+}
+
+/// A guide's content.
+pub fn guide_body(guide: &Guide) -> String {
+    format!(
+        "<h1>{}</h1>\n<p>{}</p>\n<p>Last updated: {}</p>\n",
+        escape(&guide.title),
+        escape(&guide.body),
+        httpdate::fmt_http_date(guide.updated),
+    )
+}
+
+/// A product's content.
+pub fn product_body(product: &Product) -> String {
+    format!(
+        "<h1>{}</h1>\n<p>price: {}</p>\n",
+        escape(&product.name),
+        price(product.price_cents)
     )
 }
 
@@ -63,12 +88,7 @@ pub(crate) async fn guide(
     isr.tag("docs");
     match site.content.guide(&slug).await {
         Some(guide) => {
-            let body = format!(
-                "<h1>{}</h1>\n<p>{}</p>\n<p>Last updated: {}</p>\n",
-                escape(&guide.title),
-                escape(&guide.body),
-                httpdate::fmt_http_date(guide.updated),
-            );
+            let body = guide_body(&guide);
             page(&site, &guide.title, &body).into_response()
         }
         None => (
@@ -90,11 +110,7 @@ pub(crate) async fn product(
     isr.tag(format!("product-{slug}"));
     match site.content.product(&slug).await {
         Some(p) => {
-            let body = format!(
-                "<h1>{}</h1>\n<p>price: {}</p>\n",
-                escape(&p.name),
-                price(p.price_cents)
-            );
+            let body = product_body(&p);
             page(&site, &p.name, &body).into_response()
         }
         None => (
