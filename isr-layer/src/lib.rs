@@ -59,6 +59,12 @@
 //! gets `304 Not Modified`) and, unless turned off, `Cache-Control: s-maxage=<ttl>,
 //! stale-while-revalidate=<window>` for caches in front.
 //!
+//! # Other frameworks
+//!
+//! The cache's steps are public in [`adapter`], so a framework that is not tower-based gets the
+//! same engine with a thin middleware of its own (the `isr-actix-adapter` crate does this for
+//! actix-web). The purge endpoint's protocol is in [`purge`], shared by every framework's router.
+//!
 //! [tower]: https://docs.rs/tower
 
 pub mod adapter;
