@@ -133,10 +133,16 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         }
     }
 
+    let target = render_target(&key, request, class.authorized, class.head);
+    // Without `Vary` the lookup key is the primary key: one allocation serves both.
+    let lookup = match lookup {
+        std::borrow::Cow::Borrowed(_) => Arc::clone(&target.primary),
+        std::borrow::Cow::Owned(variant) => Arc::from(variant),
+    };
     Lookup::Render(Visit {
         engine: Arc::clone(engine),
-        target: render_target(&key, request, class.authorized, class.head),
-        lookup: Arc::from(&*lookup),
+        target,
+        lookup,
         rewrite: key.rewrite,
         fallback,
         if_none_match: request.headers().get(IF_NONE_MATCH).cloned(),

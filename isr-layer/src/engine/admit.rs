@@ -160,7 +160,7 @@ where
     if let Some(window) = engine.config.downstream_swr {
         headers.insert(
             CACHE_CONTROL,
-            downstream_cache_control(policy.revalidate, window),
+            engine.downstream_cache_control(policy.revalidate, window),
         );
     }
 
@@ -309,7 +309,7 @@ fn strong_etag(body: &[u8]) -> HeaderValue {
 }
 
 /// `Cache-Control` for caches in front of this one (a CDN), so they behave the same.
-fn downstream_cache_control(revalidate: Revalidate, window: Duration) -> HeaderValue {
+pub(crate) fn downstream_cache_control(revalidate: Revalidate, window: Duration) -> HeaderValue {
     const YEAR: u64 = 31_536_000;
     let max_age = match revalidate {
         Revalidate::After(ttl) => ttl.as_secs().max(1),

@@ -114,6 +114,9 @@ pub(crate) struct Engine {
     /// dynamic route under load is not serialised behind one render (pingora's "predictor").
     uncacheable: moka::sync::Cache<Arc<str>, BypassReason, ahash::RandomState>,
     regenerations: Arc<Semaphore>,
+    /// The downstream `Cache-Control` made last: most pages share a revalidate time, so most
+    /// stored renders reuse it instead of formatting a new one.
+    last_cache_control: std::sync::Mutex<Option<(Revalidate, HeaderValue)>>,
     pub(crate) invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
 }
 
@@ -141,6 +144,7 @@ impl Engine {
             clock: Arc::new(Clock::new()),
             stats: Counters::default(),
             uncacheable,
+            last_cache_control: std::sync::Mutex::new(None),
             invalidations: tokio::sync::broadcast::channel(1024).0,
             store,
             config,
@@ -193,6 +197,26 @@ impl Engine {
             self.stats.inc_regenerations_deferred();
         }
         permit
+    }
+
+    /// The downstream `Cache-Control` for `revalidate` (see [`admit::downstream_cache_control`]).
+    pub(crate) fn downstream_cache_control(
+        &self,
+        revalidate: Revalidate,
+        window: Duration,
+    ) -> HeaderValue {
+        let mut last = self
+            .last_cache_control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((made_for, value)) = &*last
+            && *made_for == revalidate
+        {
+            return value.clone();
+        }
+        let value = admit::downstream_cache_control(revalidate, window);
+        *last = Some((revalidate, value.clone()));
+        value
     }
 
     pub(crate) fn is_known_uncacheable(&self, key: &str) -> bool {
