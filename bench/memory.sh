@@ -5,6 +5,8 @@
 #
 #   bench/memory.sh [duration-seconds (60)] [cap-MiB (64)]
 #
+# BENCH_PAGE_BYTES (default 2000) sets the page size, e.g. 300 to see small entries.
+#
 # Writes bench/plots/rss.csv (second, RSS MiB, pages rendered so far) and draws
 # bench/plots/rss.png. Installs wrk and gnuplot with apt-get when missing. The server is pinned
 # to CPU 0 and wrk to CPU 1 (when the machine has two); both are stopped by their PIDs, and

@@ -27,11 +27,18 @@ use axum::routing::get;
 use bytes::Bytes;
 use isr_layer::{IsrLayer, Revalidate};
 
-/// A page of about 2 KB.
+/// A page of about 2 KB (`BENCH_PAGE_BYTES` to change it, e.g. small pages for the memory run).
 fn page(n: u64) -> String {
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let size = *SIZE.get_or_init(|| {
+        std::env::var("BENCH_PAGE_BYTES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000)
+    });
     let mut html = String::from("<!doctype html><html><head><title>bench</title></head><body>");
     html.push_str(&format!("<h1>render {n}</h1>"));
-    while html.len() < 2000 {
+    while html.len() < size {
         html.push_str("<p>Incremental Static Regeneration serves this from a cache.</p>");
     }
     html.push_str("</body></html>");

@@ -51,7 +51,8 @@ pub enum DecodeError {
 impl Entry {
     /// The entry in the byte format that file and Redis stores keep (see the `store` module).
     pub fn encode(&self) -> Bytes {
-        let mut out = BytesMut::with_capacity(self.weight() + 64);
+        // The weight less the in-memory bookkeeping is about what the encoding takes.
+        let mut out = BytesMut::with_capacity(self.weight() - crate::entry::ENTRY_OVERHEAD + 64);
         out.put_slice(MAGIC);
         out.put_u8(VERSION);
         put_long(&mut out, self.key.as_bytes());
