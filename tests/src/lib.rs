@@ -99,8 +99,8 @@ impl Server {
         let factory = actix_http::HttpService::build()
             .keep_alive(actix_http::KeepAlive::Disabled)
             .client_request_timeout(std::time::Duration::ZERO)
-            .h1(actix_service::map_config(app, move |()| {
-                actix_web::dev::AppConfig::__priv_test_new(false, addr.to_string(), addr)
+            .h1(actix_service::map_config(app, |()| {
+                actix_web::dev::AppConfig::default()
             }))
             .tcp();
         let service = std::rc::Rc::new(factory.new_service(()).await.expect("the app starts"));
