@@ -18,16 +18,22 @@ bench_prepare() {
     fi
     cargo build --release -q -p isr-bench
     server=target/release/bench-server
+    bench_pin
+    work=$(mktemp -d)
+    # varnishd's worker drops privileges and must reach its working directory.
+    chmod 755 "$work"
+    pids=()
+}
+
+# bench_pin: the server gets CPU 0 and the load generator CPU 1 (when the machine has two), so
+# every mode runs under the same conditions. Sets pin_server and pin_client.
+bench_pin() {
     pin_server=()
     pin_client=()
     if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
         pin_server=(taskset -c 0)
         pin_client=(taskset -c 1)
     fi
-    work=$(mktemp -d)
-    # varnishd's worker drops privileges and must reach its working directory.
-    chmod 755 "$work"
-    pids=()
 }
 
 bench_cleanup() {

@@ -27,12 +27,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 cargo build --release -q -p isr-bench
-pin_server=()
-pin_client=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
-    pin_server=(taskset -c 0)
-    pin_client=(taskset -c 1)
-fi
+. bench/lib.sh
+bench_pin
 
 work=$(mktemp -d)
 pids=()
