@@ -16,7 +16,12 @@ use crate::body::{ActixBody, HttpBody};
 pub(crate) fn request_head(head: &RequestHead) -> Option<http::Request<()>> {
     let mut request = http::Request::new(());
     *request.method_mut() = http::Method::from_bytes(head.method.as_str().as_bytes()).ok()?;
-    *request.uri_mut() = http::Uri::try_from(head.uri.to_string()).ok()?;
+    // The usual origin-form URI is its path and query: parsed as it is, without formatting.
+    *request.uri_mut() = match (head.uri.scheme(), head.uri.path_and_query()) {
+        (None, Some(path_and_query)) => http::Uri::try_from(path_and_query.as_str()),
+        _ => http::Uri::try_from(head.uri.to_string()),
+    }
+    .ok()?;
     *request.version_mut() = match head.version {
         Version::HTTP_09 => http::Version::HTTP_09,
         Version::HTTP_10 => http::Version::HTTP_10,
@@ -63,14 +68,7 @@ pub(crate) fn detached_request(
         _ => Version::HTTP_11,
     };
     copied.peer_addr = peer;
-    for (name, value) in head.headers() {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            copied.headers.append(name, value);
-        }
-    }
+    append_actix_headers(head.headers(), &mut copied.headers);
     let uri = copied.uri.clone();
     copy.match_info_mut().get_mut().update(&uri);
     copy.into_parts().0
@@ -112,6 +110,7 @@ pub(crate) fn to_http_response<B: MessageBody>(
     let headers = out.headers_mut();
     headers.reserve(head.headers().len());
     for (name, value) in head.headers().iter() {
+        // Headers that do not translate are left out, as a proxy would.
         if let (Ok(name), Ok(value)) = (
             http::HeaderName::from_bytes(name.as_str().as_bytes()),
             http::HeaderValue::from_bytes(value.as_bytes()),
@@ -147,19 +146,18 @@ pub(crate) fn to_actix_response<B: MessageBody>(
     let status =
         StatusCode::from_u16(parts.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = HttpResponse::with_body(status, ActixBody::isr(body, declared));
-    let headers = out.headers_mut();
-    for (name, value) in parts.headers.iter() {
+    append_actix_headers(&parts.headers, out.headers_mut());
+    out
+}
+
+/// Appends `from` (`http` 1) to an actix header map, leaving out headers that do not translate.
+pub(crate) fn append_actix_headers(from: &http::HeaderMap, to: &mut header::HeaderMap) {
+    for (name, value) in from {
         if let (Ok(name), Ok(value)) = (
             header::HeaderName::from_bytes(name.as_str().as_bytes()),
             header::HeaderValue::from_bytes(value.as_bytes()),
         ) {
-            headers.append(name, value);
+            to.append(name, value);
         }
     }
-    out
-}
-
-/// Whether an answer to this request should be treated as a `HEAD` answer.
-pub(crate) fn is_head(request: &http::Request<()>) -> bool {
-    request.method() == http::Method::HEAD
 }

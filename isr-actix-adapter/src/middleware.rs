@@ -10,7 +10,7 @@ use isr_layer::IsrLayer;
 use isr_layer::adapter::{Lookup, Served};
 
 use crate::body::{ActixBody, HttpBody};
-use crate::convert::{detached_request, is_head, prepare_render, request_head, to_actix_response};
+use crate::convert::{detached_request, prepare_render, request_head, to_actix_response};
 use crate::future::IsrActixFuture;
 use crate::render::{ActixRender, Returned};
 
@@ -83,7 +83,7 @@ where
             tracing::debug!(target: "isr", path = request.path(), "request head does not translate; bypassing the cache");
             return IsrActixFuture::bypass(self.service.call(request));
         };
-        let head_request = is_head(&head);
+        let head_request = head.method() == http::Method::HEAD;
         match self.isr.lookup::<_, HttpBody<B>>(&head) {
             Lookup::Hit(response)
             | Lookup::Stale {

@@ -3,12 +3,12 @@
 
 use actix_web::body::BodyLimitExceeded;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use isr_layer::Revalidator;
 use isr_layer::purge::{BodyError, PurgeAuth, PurgeEndpoint};
 
-use crate::convert::request_head;
+use crate::convert::{append_actix_headers, request_head};
 
 /// The purge endpoint at `path`, to mount with `App::service` or `Scope::service`.
 ///
@@ -58,13 +58,6 @@ async fn dispatch(
     let status =
         StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::with_body(status, reply.body_bytes());
-    for (name, value) in reply.all_headers().iter() {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_str().as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            response.headers_mut().append(name, value);
-        }
-    }
+    append_actix_headers(&reply.all_headers(), response.headers_mut());
     response.map_into_boxed_body()
 }

@@ -1,6 +1,6 @@
 //! Admin calls that change content and revalidate what shows it (the handbook's
 //! `updateProductPrice` and "guide #81"). The logic is framework-agnostic: the axum app here and
-//! the actix example call the same functions and send the [`Reply`] they give.
+//! the actix example call the same [`Admin`] methods and send the [`Reply`] they give.
 
 use std::time::SystemTime;
 
@@ -60,63 +60,6 @@ pub struct Admin {
     pub auth: PurgeAuth,
 }
 
-impl Admin {
-    /// `PATCH /api/products/{slug}`: see [`update_price`].
-    pub async fn update_price(&self, headers: &HeaderMap, slug: &str, body: &[u8]) -> Reply {
-        update_price(
-            &self.content,
-            &self.revalidator,
-            &self.auth,
-            headers,
-            slug,
-            body,
-        )
-        .await
-    }
-
-    /// `POST /api/guides`: see [`publish_guide`].
-    pub async fn publish_guide(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
-        publish_guide(&self.content, &self.revalidator, &self.auth, headers, body).await
-    }
-}
-
-/// `PATCH /api/products/{slug}` with `{"price": 79.5}`: changes the price, then revalidates
-/// the tag `product-{slug}` (the product page and the home page that features it).
-async fn update_price(
-    content: &Content,
-    revalidator: &Revalidator,
-    auth: &PurgeAuth,
-    headers: &HeaderMap,
-    slug: &str,
-    body: &[u8],
-) -> Reply {
-    if !authorized(auth, headers) {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
-    let change: PriceChange = match parse(headers, body) {
-        Ok(change) => change,
-        Err(reply) => return reply,
-    };
-    if !change.price.is_finite() || change.price < 0.0 || change.price > 1e9 {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "price must be a number from 0 to 1000000000",
-        );
-    }
-    let cents = (change.price * 100.0).round() as u64;
-    if !content.set_price(slug, cents) {
-        return error(StatusCode::NOT_FOUND, "no such product");
-    }
-    let tag = format!("product-{slug}");
-    match revalidator.revalidate_tag(&tag).await {
-        Ok(_) => (
-            StatusCode::OK,
-            json!({ "updated": slug, "price_cents": cents, "revalidated": [tag] }),
-        ),
-        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewGuide {
@@ -126,51 +69,78 @@ struct NewGuide {
     body: String,
 }
 
-/// `POST /api/guides` with `{"slug": "...", "title": "...", "body": "..."}`: publishes a guide,
-/// then revalidates the `/docs` layout (which also refreshes a prerender list subscribed to it).
-async fn publish_guide(
-    content: &Content,
-    revalidator: &Revalidator,
-    auth: &PurgeAuth,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Reply {
-    if !authorized(auth, headers) {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+impl Admin {
+    /// `PATCH /api/products/{slug}` with `{"price": 79.5}`: changes the price, then revalidates
+    /// the tag `product-{slug}` (the product page and the home page that features it).
+    pub async fn update_price(&self, headers: &HeaderMap, slug: &str, body: &[u8]) -> Reply {
+        if !authorized(&self.auth, headers) {
+            return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+        }
+        let change: PriceChange = match parse(headers, body) {
+            Ok(change) => change,
+            Err(reply) => return reply,
+        };
+        if !change.price.is_finite() || change.price < 0.0 || change.price > 1e9 {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "price must be a number from 0 to 1000000000",
+            );
+        }
+        let cents = (change.price * 100.0).round() as u64;
+        if !self.content.set_price(slug, cents) {
+            return error(StatusCode::NOT_FOUND, "no such product");
+        }
+        let tag = format!("product-{slug}");
+        match self.revalidator.revalidate_tag(&tag).await {
+            Ok(_) => (
+                StatusCode::OK,
+                json!({ "updated": slug, "price_cents": cents, "revalidated": [tag] }),
+            ),
+            Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+        }
     }
-    let new: NewGuide = match parse(headers, body) {
-        Ok(new) => new,
-        Err(reply) => return reply,
-    };
-    let slug_ok = !new.slug.is_empty()
-        && new.slug.len() <= 100
-        && new
-            .slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !slug_ok {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "slug must be 1 to 100 characters of a-z, 0-9 and '-'",
-        );
-    }
-    if new.title.trim().is_empty() {
-        return error(StatusCode::BAD_REQUEST, "title must not be empty");
-    }
-    content.put_guide(Guide {
-        slug: new.slug.clone(),
-        title: new.title,
-        body: new.body,
-        updated: SystemTime::now(),
-    });
-    let revalidated = revalidator
-        .revalidate_path_scoped("/docs", PathScope::Layout, InvalidationMode::Expire)
-        .await;
-    match revalidated {
-        Ok(_) => (
-            StatusCode::CREATED,
-            json!({ "published": format!("/docs/{}", new.slug), "revalidated": "/docs" }),
-        ),
-        Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+
+    /// `POST /api/guides` with `{"slug": "...", "title": "...", "body": "..."}`: publishes a guide,
+    /// then revalidates the `/docs` layout (which also refreshes a prerender list subscribed to it).
+    pub async fn publish_guide(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
+        if !authorized(&self.auth, headers) {
+            return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+        }
+        let new: NewGuide = match parse(headers, body) {
+            Ok(new) => new,
+            Err(reply) => return reply,
+        };
+        let slug_ok = !new.slug.is_empty()
+            && new.slug.len() <= 100
+            && new
+                .slug
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !slug_ok {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "slug must be 1 to 100 characters of a-z, 0-9 and '-'",
+            );
+        }
+        if new.title.trim().is_empty() {
+            return error(StatusCode::BAD_REQUEST, "title must not be empty");
+        }
+        self.content.put_guide(Guide {
+            slug: new.slug.clone(),
+            title: new.title,
+            body: new.body,
+            updated: SystemTime::now(),
+        });
+        let revalidated = self
+            .revalidator
+            .revalidate_path_scoped("/docs", PathScope::Layout, InvalidationMode::Expire)
+            .await;
+        match revalidated {
+            Ok(_) => (
+                StatusCode::CREATED,
+                json!({ "published": format!("/docs/{}", new.slug), "revalidated": "/docs" }),
+            ),
+            Err(e) => error(StatusCode::BAD_REQUEST, &e.to_string()),
+        }
     }
 }
