@@ -52,6 +52,13 @@ pub const RENDER_DROPS_HEADERS: [HeaderName; 6] = [
 
 /// Removes the headers a render does not send ([`RENDER_DROPS_HEADERS`]).
 pub fn prepare_headers(headers: &mut HeaderMap) {
+    // Most requests carry none of them: one pass over the names (no hashing) finds out.
+    if !headers
+        .keys()
+        .any(|name| RENDER_DROPS_HEADERS.contains(name))
+    {
+        return;
+    }
     for name in RENDER_DROPS_HEADERS {
         headers.remove(name);
     }
@@ -140,12 +147,15 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         std::borrow::Cow::Owned(variant) => Arc::from(variant),
     };
     Lookup::Render(Visit {
-        engine: Arc::clone(engine),
+        reply: Reply {
+            engine: Arc::clone(engine),
+            lookup,
+            fallback,
+            if_none_match: request.headers().get(IF_NONE_MATCH).cloned(),
+            head: class.head,
+        },
         target,
-        lookup,
         rewrite: key.rewrite,
-        fallback,
-        if_none_match: request.headers().get(IF_NONE_MATCH).cloned(),
     })
 }
 
@@ -168,7 +178,7 @@ fn render_target<B>(
 ) -> RenderTarget {
     RenderTarget {
         primary: Arc::from(&*key.key),
-        path: key.path().into(),
+        path: key.path.clone(),
         request_headers: request.headers().clone(),
         authorized,
         head,
@@ -256,12 +266,19 @@ impl Regeneration {
 #[derive(Debug)]
 #[must_use = "a visit answers the request when served"]
 pub struct Visit {
-    engine: Arc<Engine>,
+    reply: Reply,
     target: RenderTarget,
-    lookup: Arc<str>,
     rewrite: Option<PathAndQuery>,
+}
+
+/// What answering a visitor needs once the render target has gone to the render.
+#[derive(Debug)]
+struct Reply {
+    engine: Arc<Engine>,
+    lookup: Arc<str>,
     fallback: Option<Arc<Entry>>,
     if_none_match: Option<HeaderValue>,
+    head: bool,
 }
 
 /// How a [`Visit`] was answered.
@@ -301,19 +318,21 @@ impl Visit {
 
     /// Everything past the in-memory lookup: the shared tier, single-flight and renders.
     pub(crate) async fn serve<X: Executor<R>, R: Render>(mut self, render: R) -> Served<R> {
-        let engine = Arc::clone(&self.engine);
-        if self.fallback.is_none() && !engine.store.is_local_only() {
-            match engine.store.get(&self.lookup).await {
+        let engine = Arc::clone(&self.reply.engine);
+        if self.reply.fallback.is_none() && !engine.store.is_local_only() {
+            match engine.store.get(&self.reply.lookup).await {
                 Ok(Some(entry)) if !self.target.authorized || entry.shared_with_authorization => {
                     match engine.freshness(&entry, engine.clock.now()) {
-                        Freshness::Fresh => return self.answer(&entry, CacheStatus::Hit, render),
+                        Freshness::Fresh => {
+                            return self.reply.answer(&entry, CacheStatus::Hit, render);
+                        }
                         Freshness::Stale => {
                             let regeneration = Regeneration::due(&engine, &entry, || {
                                 let mut target = self.target.clone();
                                 target.head = false;
                                 (target, self.rewrite.clone())
                             });
-                            let response = self.serve_entry(&entry, CacheStatus::Stale);
+                            let response = self.reply.serve_entry(&entry, CacheStatus::Stale);
                             let unused = match regeneration {
                                 Some(regeneration) => {
                                     regeneration.spawn::<X, R>(render);
@@ -326,13 +345,13 @@ impl Visit {
                                 unused,
                             };
                         }
-                        Freshness::Expired => self.fallback = Some(entry),
+                        Freshness::Expired => self.reply.fallback = Some(entry),
                     }
                 }
                 Ok(_) => {}
                 Err(error) => {
                     engine.stats.inc_store_errors();
-                    tracing::warn!(target: "isr", key = %self.lookup, %error, "store read failed; rendering instead");
+                    tracing::warn!(target: "isr", key = %self.reply.lookup, %error, "store read failed; rendering instead");
                 }
             }
         }
@@ -340,21 +359,21 @@ impl Visit {
         // Requests with `Authorization`, and keys whose responses are known not to be
         // cacheable, render on their own: there is nothing to share with other visitors.
         if self.target.authorized
-            || (self.fallback.is_none() && engine.is_known_uncacheable(&self.lookup))
+            || (self.reply.fallback.is_none() && engine.is_known_uncacheable(&self.reply.lookup))
         {
             return self.render::<X, R>(render, None).await;
         }
-        if let Some(old) = &self.fallback
+        if let Some(old) = &self.reply.fallback
             && engine.is_backing_off(old)
         {
-            return self.answer(old, CacheStatus::Stale, render);
+            return self.reply.answer(old, CacheStatus::Stale, render);
         }
-        match engine.join_flight(&self.lookup) {
+        match engine.join_flight(&self.reply.lookup) {
             Join::Lead(guard) => self.render::<X, R>(render, Some(guard)).await,
             Join::Wait(waiter) => {
                 let landing =
                     tokio::time::timeout(engine.config.waiter_timeout, waiter.landing()).await;
-                match (landing, self.fallback.clone()) {
+                match (landing, self.reply.fallback.clone()) {
                     // The leader's entry is only this visitor's page if it is the same `Vary`
                     // variant; the variant is known only once the response has said so.
                     (Ok(Landing::Entry(entry)), _)
@@ -362,38 +381,42 @@ impl Visit {
                             == *engine
                                 .lookup_key(&self.target.primary, &self.target.request_headers) =>
                     {
-                        self.answer(&entry, CacheStatus::Miss, render)
+                        self.reply.answer(&entry, CacheStatus::Miss, render)
                     }
-                    (_, Some(old)) => self.answer(&old, CacheStatus::Stale, render),
+                    (_, Some(old)) => self.reply.answer(&old, CacheStatus::Stale, render),
                     (_, None) => self.render::<X, R>(render, None).await,
                 }
             }
         }
     }
 
+    /// Renders, the target going with the render: the visitor's answer needs only the reply.
     async fn render<X: Executor<R>, R: Render>(
         self,
         render: R,
         guard: Option<FlightGuard>,
     ) -> Served<R> {
+        let Self { reply, target, .. } = self;
         let job = RenderJob {
-            engine: Arc::clone(&self.engine),
+            engine: Arc::clone(&reply.engine),
             render,
-            target: self.target.clone(),
+            target,
             guard,
-            deadline: self.fallback.is_some(),
+            deadline: reply.fallback.is_some(),
             permit: None,
-            replaces: self.fallback.clone(),
-            lookup: Arc::clone(&self.lookup),
+            replaces: reply.fallback.clone(),
+            lookup: Arc::clone(&reply.lookup),
             background: false,
         };
         let rendered = X::start(job).await;
         Served {
-            response: self.finish(rendered),
+            response: reply.finish(rendered),
             unused: None,
         }
     }
+}
 
+impl Reply {
     fn finish<B, E>(&self, rendered: Rendered<B, E>) -> Result<Response<IsrBody<B>>, E>
     where
         B: Body,
@@ -451,7 +474,7 @@ impl Visit {
             entry,
             status,
             self.engine.clock.now(),
-            self.target.head,
+            self.head,
             self.if_none_match.as_ref(),
         )
     }

@@ -1,5 +1,6 @@
 //! The stored entry: one rendered page and what is known about it.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,7 +16,8 @@ use crate::policy::Revalidate;
 #[derive(Debug)]
 pub struct Entry {
     pub(crate) key: Arc<str>,
-    pub(crate) path: Box<str>,
+    /// Where the canonical path sits in `key` (empty for fetched data).
+    pub(crate) path: Range<usize>,
     pub(crate) route: Option<Arc<str>>,
     pub(crate) status: StatusCode,
     pub(crate) headers: HeaderMap,
@@ -45,7 +47,7 @@ impl Entry {
     ) -> Self {
         Self {
             key,
-            path: Box::from(""),
+            path: 0..0,
             route: None,
             status,
             headers,
@@ -76,7 +78,7 @@ impl Entry {
 
     /// The canonical path of the page (its key without host, query and variant).
     pub fn path(&self) -> &str {
-        &self.path
+        self.key.get(self.path.clone()).unwrap_or_default()
     }
 
     /// The route name the render reported (e.g. `/docs/{slug}`), if any.
@@ -151,6 +153,6 @@ impl Entry {
             .map(|(name, value)| name.as_str().len() + value.len() + 32)
             .sum();
         let tags: usize = self.tags.iter().map(|t| t.len() + 16).sum();
-        ENTRY_OVERHEAD + self.key.len() + self.path.len() + headers + tags + self.body.len()
+        ENTRY_OVERHEAD + self.key.len() + headers + tags + self.body.len()
     }
 }

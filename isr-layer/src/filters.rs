@@ -7,7 +7,10 @@
 
 use std::fmt;
 
-use http::header::{AUTHORIZATION, CACHE_CONTROL, CONNECTION, SET_COOKIE, UPGRADE, VARY};
+use http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, SET_COOKIE,
+    TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VARY,
+};
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 use crate::key::KeyError;
@@ -210,20 +213,25 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
     })
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), never stored.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and `Upgrade`, never stored.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
 ];
 
 /// Removes hop-by-hop headers, and the headers `Connection` names, from stored headers.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most responses carry none of them: one pass over the names (no hashing) finds out.
+    if !headers.keys().any(|name| HOP_BY_HOP.contains(name)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(CONNECTION)
         .iter()
@@ -237,7 +245,6 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
-    headers.remove(UPGRADE);
 }
 
 #[cfg(test)]

@@ -110,8 +110,9 @@ pub(crate) struct RequestKey<'a> {
     pub(crate) rewrite: Option<PathAndQuery>,
 }
 
+#[cfg(test)]
 impl RequestKey<'_> {
-    pub(crate) fn path(&self) -> &str {
+    fn path(&self) -> &str {
         &self.key[self.path.clone()]
     }
 }

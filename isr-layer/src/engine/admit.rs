@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +26,8 @@ use crate::policy::{CacheTags, Collection, PolicySource, Resolved, Revalidate};
 pub(crate) struct RenderTarget {
     /// The key before `Vary` is applied.
     pub(crate) primary: Arc<str>,
-    /// The canonical path, for implicit path tags.
-    pub(crate) path: Box<str>,
+    /// Where the canonical path sits in `primary`, for implicit path tags.
+    pub(crate) path: Range<usize>,
     /// The request headers, for `Vary` variant keys.
     pub(crate) request_headers: HeaderMap,
     /// The request carried `Authorization`.
@@ -156,7 +157,7 @@ where
             etag
         }
     };
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(CONTENT_LENGTH, super::integer_value(body.len() as u64));
     if let Some(window) = engine.config.downstream_swr {
         headers.insert(
             CACHE_CONTROL,
@@ -233,7 +234,7 @@ fn passed<B: Body<Data = Bytes>>(
     {
         parts
             .headers
-            .insert(CONTENT_LENGTH, http::HeaderValue::from(len));
+            .insert(CONTENT_LENGTH, super::integer_value(len));
     }
     Response::from_parts(parts, IsrBody::empty())
 }

@@ -1,14 +1,14 @@
 //! Single-flight: one render per key, however many visitors ask for it.
 //!
 //! The first visitor of a key leads: it gets a [`FlightGuard`] that travels with the render task.
-//! Everyone else waits on the flight's channel. The guard lands the flight when the render is
+//! Everyone else waits for the flight to land. The guard lands the flight when the render is
 //! stored, and when dropped without landing (the render failed, panicked, timed out or its task
 //! was cancelled) it lands "nothing", so no key is ever left locked and no waiter waits forever.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 use crate::entry::Entry;
 
@@ -21,12 +21,19 @@ pub(crate) enum Landing {
     Nothing,
 }
 
-type Slot = watch::Receiver<Option<Landing>>;
+/// One render in flight: set once by its guard, awaited by everyone else.
+#[derive(Debug, Default)]
+struct Flight {
+    landing: OnceLock<Landing>,
+    landed: Notify,
+}
+
+type FlightMap = HashMap<Arc<str>, Arc<Flight>, ahash::RandomState>;
 
 /// Renders in flight, by key.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Flights {
-    map: Arc<Mutex<HashMap<Arc<str>, Slot, ahash::RandomState>>>,
+    map: Arc<Mutex<FlightMap>>,
 }
 
 /// Joining a flight: lead the render, or wait for someone else's.
@@ -39,8 +46,10 @@ pub(crate) enum Join {
 impl Flights {
     pub(crate) fn join(&self, key: &Arc<str>) -> Join {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(rx) = map.get(key) {
-            return Join::Wait(Waiter { rx: rx.clone() });
+        if let Some(flight) = map.get(key) {
+            return Join::Wait(Waiter {
+                flight: Arc::clone(flight),
+            });
         }
         Join::Lead(self.lead_locked(&mut map, key))
     }
@@ -53,18 +62,13 @@ impl Flights {
         Some(self.lead_locked(&mut map, key))
     }
 
-    fn lead_locked(
-        &self,
-        map: &mut HashMap<Arc<str>, Slot, ahash::RandomState>,
-        key: &Arc<str>,
-    ) -> FlightGuard {
-        let (tx, rx) = watch::channel(None);
-        map.insert(Arc::clone(key), rx);
+    fn lead_locked(&self, map: &mut FlightMap, key: &Arc<str>) -> FlightGuard {
+        let flight = Arc::new(Flight::default());
+        map.insert(Arc::clone(key), Arc::clone(&flight));
         FlightGuard {
             flights: self.clone(),
             key: Arc::clone(key),
-            tx,
-            landed: false,
+            flight,
         }
     }
 
@@ -77,16 +81,23 @@ impl Flights {
 /// A visitor waiting for someone else's render.
 #[derive(Debug)]
 pub(crate) struct Waiter {
-    rx: Slot,
+    flight: Arc<Flight>,
 }
 
 impl Waiter {
-    /// Waits for the flight to land. A closed channel (cannot happen while the guard's drop
-    /// lands it) counts as nothing.
-    pub(crate) async fn landing(mut self) -> Landing {
-        match self.rx.wait_for(Option::is_some).await {
-            Ok(value) => value.clone().unwrap_or(Landing::Nothing),
-            Err(_) => Landing::Nothing,
+    /// Waits for the flight to land (the guard lands it when dropped, whatever happened).
+    pub(crate) async fn landing(self) -> Landing {
+        let flight = &*self.flight;
+        let notified = flight.landed.notified();
+        tokio::pin!(notified);
+        loop {
+            // Registered before the check, so a landing in between still wakes this waiter.
+            notified.as_mut().enable();
+            if let Some(landing) = flight.landing.get() {
+                return landing.clone();
+            }
+            notified.as_mut().await;
+            notified.set(flight.landed.notified());
         }
     }
 }
@@ -96,24 +107,23 @@ impl Waiter {
 pub(crate) struct FlightGuard {
     flights: Flights,
     key: Arc<str>,
-    tx: watch::Sender<Option<Landing>>,
-    landed: bool,
+    flight: Arc<Flight>,
 }
 
 impl FlightGuard {
     /// Lands the flight: waiters get `landing`, and the key is free again.
-    pub(crate) fn land(mut self, landing: Landing) {
-        self.finish(landing);
+    pub(crate) fn land(self, landing: Landing) {
+        // The rest happens in `drop`, which also lands a guard dropped without a landing.
+        let _ = self.flight.landing.set(landing);
     }
+}
 
-    fn finish(&mut self, landing: Landing) {
-        if self.landed {
-            return;
-        }
-        self.landed = true;
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
         // Publish first, then free the key: a visitor arriving in between joins as a waiter
         // and sees the landing at once; one arriving after finds the stored entry.
-        self.tx.send_replace(Some(landing));
+        let _ = self.flight.landing.set(Landing::Nothing);
+        self.flight.landed.notify_waiters();
         let mut map = self
             .flights
             .map
@@ -121,16 +131,10 @@ impl FlightGuard {
             .unwrap_or_else(PoisonError::into_inner);
         if map
             .get(&self.key)
-            .is_some_and(|rx| rx.same_channel(&self.tx.subscribe()))
+            .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
         {
             map.remove(&self.key);
         }
-    }
-}
-
-impl Drop for FlightGuard {
-    fn drop(&mut self) {
-        self.finish(Landing::Nothing);
     }
 }
 
@@ -153,5 +157,38 @@ mod tests {
         assert!(matches!(waiter.landing().await, Landing::Nothing));
         assert_eq!(flights.len(), 0);
         assert!(flights.try_lead(&key).is_some());
+    }
+
+    #[tokio::test]
+    async fn waiters_get_the_landed_entry_whenever_they_began_to_wait() {
+        let flights = Flights::default();
+        let key: Arc<str> = Arc::from("/a");
+        let Join::Lead(guard) = flights.join(&key) else {
+            panic!("first joins lead")
+        };
+        let Join::Wait(early) = flights.join(&key) else {
+            panic!("second joins wait")
+        };
+        let early = tokio::spawn(early.landing());
+        // The early waiter parks before the landing; the late one only checks after it.
+        tokio::task::yield_now().await;
+        let Join::Wait(late) = flights.join(&key) else {
+            panic!("third joins wait")
+        };
+        let entry = Arc::new(Entry::fetched(
+            Arc::clone(&key),
+            http::StatusCode::OK,
+            http::HeaderMap::new(),
+            bytes::Bytes::from_static(b"page"),
+            0,
+            0,
+            crate::Revalidate::Never,
+            Box::default(),
+        ));
+        guard.land(Landing::Entry(Arc::clone(&entry)));
+        for landing in [early.await.unwrap(), late.landing().await] {
+            assert!(matches!(landing, Landing::Entry(landed) if Arc::ptr_eq(&landed, &entry)));
+        }
+        assert_eq!(flights.len(), 0);
     }
 }

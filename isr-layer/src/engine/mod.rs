@@ -21,7 +21,7 @@ pub(crate) use self::admit::{Admission, Buffered, RenderTarget, admit, buffer, c
 use self::backoff::Backoff;
 pub(crate) use self::backoff::Failures;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
-pub(crate) use self::respond::serve_entry;
+pub(crate) use self::respond::{integer_value, serve_entry};
 use self::variance::VaryIndex;
 use crate::clock::{Clock, Micros};
 use crate::entry::Entry;

@@ -56,7 +56,7 @@ impl Entry {
         out.put_slice(MAGIC);
         out.put_u8(VERSION);
         put_long(&mut out, self.key.as_bytes());
-        put_long(&mut out, self.path.as_bytes());
+        put_long(&mut out, self.path().as_bytes());
         match &self.route {
             Some(route) => {
                 out.put_u8(1);
@@ -114,6 +114,7 @@ impl Entry {
         let mut r = Reader { rest: &record[4..] };
         let key = r.string_long("key")?;
         let path = r.string_long("path")?;
+        let path = path_range(key, path).ok_or(DecodeError::Invalid("path outside the key"))?;
         let route = match r.u8()? {
             0 => None,
             1 => Some(Arc::from(r.string_long("route")?)),
@@ -155,7 +156,7 @@ impl Entry {
         }
         Ok(Self {
             key: Arc::from(key),
-            path: Box::from(path),
+            path,
             route,
             status,
             headers,
@@ -239,6 +240,16 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where a decoded entry's `path` sits in its key: a page's key holds its path after the host
+/// (which has no `/`), so the first occurrence is the one; fetched data has none.
+fn path_range(key: &str, path: &str) -> Option<std::ops::Range<usize>> {
+    if path.is_empty() {
+        return Some(0..0);
+    }
+    let start = key.find(path)?;
+    Some(start..start + path.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,7 +261,7 @@ mod tests {
         headers.append("x-multi", HeaderValue::from_static("b"));
         Entry {
             key: Arc::from("example.com/docs/a?x=1"),
-            path: Box::from("/docs/a"),
+            path: 11..18,
             route: Some(Arc::from("/docs/{slug}")),
             status: StatusCode::OK,
             headers,
@@ -270,7 +281,7 @@ mod tests {
         let entry = sample();
         let decoded = Entry::decode(&entry.encode()).unwrap();
         assert_eq!(decoded.key, entry.key);
-        assert_eq!(decoded.path, entry.path);
+        assert_eq!(decoded.path(), "/docs/a");
         assert_eq!(decoded.route, entry.route);
         assert_eq!(decoded.status, entry.status);
         assert_eq!(decoded.headers, entry.headers);

@@ -34,6 +34,22 @@ pub use crate::invalidate::{StampRecord, StampSink};
 /// The future returned by store operations that may do I/O.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
+/// The future of a store operation that finished when it was called. It holds nothing, so
+/// boxing it does not allocate: the memory store's writes cost no allocation of their own.
+pub(crate) fn done<'a>() -> StoreFuture<'a, ()> {
+    struct Done;
+    impl Future for Done {
+        type Output = Result<(), StoreError>;
+        fn poll(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Self::Output> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+    Box::pin(Done)
+}
+
 /// A boxed error from a store backend.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -116,7 +132,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// other instances. Default: nothing (an in-memory store forgets with the process).
     fn record_invalidation<'a>(&'a self, record: &'a StampRecord) -> StoreFuture<'a, ()> {
         let _ = record;
-        Box::pin(async { Ok(()) })
+        done()
     }
 
     /// Takes the render lock of `key` across every instance sharing this store, for at most
@@ -129,7 +145,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Releases a lock taken with [`try_lock`](Store::try_lock), if `token` still holds it.
     fn unlock<'a>(&'a self, key: &'a str, token: String) -> StoreFuture<'a, ()> {
         let _ = (key, token);
-        Box::pin(async { Ok(()) })
+        done()
     }
 }
 
