@@ -317,6 +317,50 @@ async fn redis_a_purge_on_one_instance_reaches_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_the_stamps_stay_bounded_and_a_folded_purge_still_holds() {
+    let prefix = unique_prefix("stamps");
+    let connect = || {
+        RedisStore::builder(redis_url())
+            .prefix(&prefix)
+            .max_stamps(4)
+            .op_timeout(Duration::from_millis(200))
+            .connect()
+    };
+    let a = site(connect().await.unwrap(), Duration::ZERO);
+    assert_eq!(a.get("/p").await.0, "MISS");
+    // The purge of /p is the oldest of eleven: the hash of four folds it away.
+    let purge = a.isr.revalidator();
+    purge.revalidate_tag("p:/p").await.unwrap();
+    for i in 0..10 {
+        purge.revalidate_tag(&format!("other-{i}")).await.unwrap();
+    }
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let stamps = format!("{prefix}:stamps");
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(&stamps)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(fields.len() <= 4, "{fields:?}");
+    assert!(!fields.iter().any(|f| f.contains("p:/p")), "{fields:?}");
+    assert!(
+        fields.iter().any(|f| f.contains(r#""kind":"all""#)),
+        "{fields:?}"
+    );
+
+    // A new instance learns the purges from the hash: the page A rendered before the folded
+    // purge is not served as fresh there.
+    let b = site(connect().await.unwrap(), Duration::ZERO);
+    eventually("B applied the folded stamps", async || {
+        b.get("/p").await.0 == "MISS"
+    })
+    .await;
+    assert_eq!(b.get("/p").await, ("HIT".into(), "/p v1".into()));
+    assert_eq!(b.renders(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_stale_storm_across_two_instances_renders_once() {
     let prefix = unique_prefix("stale-storm");
     let (a, _) = redis_site(&prefix, &redis_url(), Duration::from_millis(100)).await;

@@ -225,6 +225,7 @@ impl Store for FsStore {
                 self.inner.counter.fetch_add(1, Ordering::Relaxed)
             ));
             let target = entry_path(&entries, &stem);
+            let inner = Arc::clone(&self.inner);
             blocking(move || {
                 let written = (|| {
                     let mut file = fs::File::create_new(&tmp)?;
@@ -235,22 +236,28 @@ impl Store for FsStore {
                 if written.is_err() {
                     let _ = fs::remove_file(&tmp);
                 }
-                Ok(written?)
+                written?;
+                // Indexing the file may evict others, and evicting deletes their files: that
+                // happens here, on the blocking pool, not on the runtime's workers.
+                inner.files.insert(stem, size);
+                Ok(())
             })
-            .await?;
-            self.inner.files.insert(stem, size);
-            Ok(())
+            .await
         })
     }
 
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.inner.memory.remove_local(key);
-            self.inner.files.invalidate(&stem_of(key));
             let path = self.path_of(key);
-            blocking(move || match fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                _ => Ok(()),
+            let (inner, stem) = (Arc::clone(&self.inner), stem_of(key));
+            blocking(move || {
+                // Like an insert, this may run the index's housekeeping and its evictions.
+                inner.files.invalidate(&stem);
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                    _ => Ok(()),
+                }
             })
             .await
         })

@@ -19,14 +19,55 @@ use crate::invalidate::{StampRecord, StampSink};
 /// dropped past this many; their pages are then only bounded by their revalidate).
 const MAX_PENDING_STAMPS: usize = 10_000;
 
-/// Keeps a stamp only if it is newer than the one stored: `KEYS[1]` hash, `ARGV[1]` field,
-/// `ARGV[2]` stamp.
-const STAMP_SCRIPT: &str = r"
+/// Keeps a stamp only if it is newer than the one stored, and keeps the hash bounded.
+///
+/// `KEYS[1]` the stamps hash; `ARGV[1]` field, `ARGV[2]` stamp; `ARGV[3]` the most fields kept;
+/// `ARGV[4]` and `ARGV[5]` the fields of "everything, expire" and "everything, stale". Past the
+/// bound, the older half of the stamps is folded into those two (by each field's mode), as an
+/// instance's own tag clock does: a page may then re-render once, never pass as fresh. Stamps
+/// are compared as numbers (microseconds, exact in Lua's doubles) and written back as the
+/// strings they were. Returns how many fields were folded.
+const STAMP_SCRIPT: &str = r#"
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if (not current) or tonumber(current) < tonumber(ARGV[2]) then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 end
-return 1";
+if redis.call('HLEN', KEYS[1]) <= tonumber(ARGV[3]) then
+  return 0
+end
+local all = redis.call('HGETALL', KEYS[1])
+local stamps = {}
+for i = 1, #all, 2 do
+  if all[i] ~= ARGV[4] and all[i] ~= ARGV[5] then
+    stamps[#stamps + 1] = tonumber(all[i + 1])
+  end
+end
+table.sort(stamps)
+local cutoff = stamps[math.floor(#stamps / 2) + 1]
+local into = {}
+into[ARGV[4]] = redis.call('HGET', KEYS[1], ARGV[4])
+into[ARGV[5]] = redis.call('HGET', KEYS[1], ARGV[5])
+local folded = 0
+for i = 1, #all, 2 do
+  local field, stamp = all[i], all[i + 1]
+  if field ~= ARGV[4] and field ~= ARGV[5] and tonumber(stamp) <= cutoff then
+    local target = ARGV[4]
+    if string.find(field, '"mode":"stale"', 1, true) then
+      target = ARGV[5]
+    end
+    if (not into[target]) or tonumber(into[target]) < tonumber(stamp) then
+      into[target] = stamp
+    end
+    redis.call('HDEL', KEYS[1], field)
+    folded = folded + 1
+  end
+end
+for _, field in ipairs({ARGV[4], ARGV[5]}) do
+  if into[field] then
+    redis.call('HSET', KEYS[1], field, into[field])
+  end
+end
+return folded"#;
 
 /// Deletes the lock only if this instance's token still holds it.
 const UNLOCK_SCRIPT: &str = r"
@@ -43,7 +84,8 @@ return 0";
 ///   lock in one Redis Cluster slot; every key gets a TTL so abandoned entries expire.
 /// - **Invalidations reach every instance.** `revalidate_tag` and `revalidate_path` write one
 ///   stamp into `<prefix>:stamps` (no key scans) and publish it on `<prefix>:invalidations`;
-///   every instance applies it within milliseconds.
+///   every instance applies it within milliseconds. The hash is bounded
+///   ([`max_stamps`](RedisStoreBuilder::max_stamps)): old stamps fold into one per mode.
 /// - **One regeneration per cluster.** A render takes `SET NX PX` on the page's lock (released
 ///   with a token check); instances that lose keep serving the stale page, or, on a miss, wait
 ///   (bounded) for the winner's entry.
@@ -85,6 +127,8 @@ struct Inner {
     sink: OnceLock<StampSink>,
     runtime: tokio::runtime::Handle,
     stamp_script: Script,
+    /// The bound on the stamps hash (see [`RedisStoreBuilder::max_stamps`]).
+    max_stamps: usize,
     unlock_script: Script,
     lock_counter: AtomicU64,
     /// When (ms since `started`) a command last went to Redis while it was unhealthy.
@@ -111,6 +155,7 @@ pub struct RedisStoreBuilder {
     memory_bytes: u64,
     entry_ttl: Duration,
     op_timeout: Duration,
+    max_stamps: usize,
 }
 
 impl RedisStoreBuilder {
@@ -136,6 +181,17 @@ impl RedisStoreBuilder {
     /// How long one Redis command may take before it counts as a failure. Default 500 ms.
     pub fn op_timeout(mut self, timeout: Duration) -> Self {
         self.op_timeout = timeout;
+        self
+    }
+
+    /// The most invalidation stamps kept in Redis (one per purged tag, page or layout and
+    /// mode). Default 100,000, at least 2. Past it, the older half is folded into one
+    /// "everything" stamp per mode, as each instance does with its own
+    /// [`max_invalidation_stamps`](crate::IsrBuilder::max_invalidation_stamps): pages rendered
+    /// before a folded purge may re-render once, and none passes as fresh. The fold reads the
+    /// whole hash once (Redis is busy for a moment, every `n / 2` purges).
+    pub fn max_stamps(mut self, n: usize) -> Self {
+        self.max_stamps = n.max(2);
         self
     }
 
@@ -174,6 +230,7 @@ impl RedisStoreBuilder {
                 sink: OnceLock::new(),
                 runtime: tokio::runtime::Handle::current(),
                 stamp_script: Script::new(STAMP_SCRIPT),
+                max_stamps: self.max_stamps,
                 unlock_script: Script::new(UNLOCK_SCRIPT),
                 lock_counter: AtomicU64::new(0),
                 last_probe: AtomicU64::new(0),
@@ -184,6 +241,16 @@ impl RedisStoreBuilder {
         let _ = store.inner.ping().await;
         Ok(store)
     }
+}
+
+/// The stamps-hash fields of "everything, expire" and "everything, stale", as
+/// `revalidate_all` writes them.
+fn everything_fields() -> [String; 2] {
+    use crate::invalidate::{InvalidationMode, InvalidationTarget};
+    [InvalidationMode::Expire, InvalidationMode::Stale].map(|mode| {
+        let line = StampLine::from(&StampRecord::new(InvalidationTarget::All, mode, 0));
+        serde_json::to_string(&line).unwrap_or_default()
+    })
 }
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
@@ -198,6 +265,7 @@ impl RedisStore {
             prefix: "isr".to_owned(),
             memory_bytes: 64 * 1024 * 1024,
             entry_ttl: Duration::from_secs(7 * 86_400),
+            max_stamps: 100_000,
             op_timeout: Duration::from_millis(500),
         }
     }
@@ -371,15 +439,23 @@ impl Inner {
         let message = serde_json::to_string(&line).map_err(backend)?;
         let key = self.stamps_key();
         let script = &self.stamp_script;
-        self.run(|mut c| async move {
-            script
-                .key(key)
-                .arg(field)
-                .arg(at)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
-        .await?;
+        let (max, everything) = (self.max_stamps, everything_fields());
+        let folded = self
+            .run(|mut c| async move {
+                script
+                    .key(key)
+                    .arg(field)
+                    .arg(at)
+                    .arg(max)
+                    .arg(&everything[0])
+                    .arg(&everything[1])
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await?;
+        if folded > 0 {
+            tracing::debug!(target: "isr", folded, "folded old invalidation stamps in Redis");
+        }
         let channel = self.channel();
         self.run(|mut c| async move { c.publish::<_, _, i64>(channel, message).await })
             .await
