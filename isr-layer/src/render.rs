@@ -255,17 +255,13 @@ async fn cluster_turn(
     let ttl = engine.config.regeneration_timeout + std::time::Duration::from_secs(1);
     let deadline = tokio::time::Instant::now() + engine.config.waiter_timeout;
     loop {
-        let lock = match engine.store.try_lock(lookup, ttl).await {
-            Ok(lock) => lock,
+        let (lock, fresh) = match engine.store.try_lock_then_get(lookup, ttl).await {
+            Ok((lock, entry)) => (lock, entry.filter(newer)),
             Err(error) => {
                 engine.stats.inc_store_errors();
                 tracing::warn!(target: "isr", key = lookup, %error, "store lock failed; rendering here");
-                crate::store::LockOutcome::Acquired(None)
+                (crate::store::LockOutcome::Acquired(None), None)
             }
-        };
-        let fresh = match engine.store.get_shared(lookup).await {
-            Ok(Some(entry)) if newer(&entry) => Some(entry),
-            _ => None,
         };
         match (lock, fresh) {
             (crate::store::LockOutcome::Acquired(token), Some(entry)) => {

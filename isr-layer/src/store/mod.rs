@@ -142,6 +142,25 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Ok(LockOutcome::Acquired(None)) })
     }
 
+    /// [`try_lock`](Store::try_lock), then [`get_shared`](Store::get_shared): what a render
+    /// asks before it starts (whether it may render, and whether another instance has stored
+    /// the page meanwhile). The read must happen after the lock is taken, so an entry stored by
+    /// the lock's previous holder is seen. A store with a network round trip per command should
+    /// send both at once; the default sends one after the other. An error means the lock could
+    /// not be asked (the engine then renders here, which is always safe); a read that fails
+    /// after the lock was taken counts as nothing found.
+    fn try_lock_then_get<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> StoreFuture<'a, (LockOutcome, Option<Arc<Entry>>)> {
+        Box::pin(async move {
+            let lock = self.try_lock(key, ttl).await?;
+            let entry = self.get_shared(key).await.unwrap_or_default();
+            Ok((lock, entry))
+        })
+    }
+
     /// Releases a lock taken with [`try_lock`](Store::try_lock), if `token` still holds it.
     fn unlock<'a>(&'a self, key: &'a str, token: String) -> StoreFuture<'a, ()> {
         let _ = (key, token);

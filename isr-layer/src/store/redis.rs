@@ -350,6 +350,52 @@ impl Inner {
         }
     }
 
+    /// The `SET NX PX` taking `key`'s render lock for `ttl`, and the token it sets.
+    fn lock_command(&self, key: &str, ttl: Duration) -> (String, redis::Cmd) {
+        let token = format!(
+            "{}-{}",
+            self.instance,
+            self.lock_counter.fetch_add(1, Ordering::Relaxed)
+        );
+        let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut set = redis::cmd("SET");
+        set.arg(self.lock_key(key))
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl);
+        (token, set)
+    }
+
+    /// What the lock command's answer means.
+    fn outcome(&self, set: Option<String>, token: String) -> LockOutcome {
+        match set {
+            Some(_) => LockOutcome::Acquired(Some(token)),
+            None => LockOutcome::Busy,
+        }
+    }
+
+    /// The entry in `bytes` read from `redis_key`, kept in memory; a corrupt one is removed
+    /// from Redis, and another key's (a hash collision) is not this page.
+    async fn found(
+        &self,
+        key: &str,
+        redis_key: String,
+        bytes: Option<Vec<u8>>,
+    ) -> Option<Arc<Entry>> {
+        match Entry::decode(&bytes?) {
+            Ok(entry) if &*entry.key == key => Some(self.memory.keep(entry)),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(target: "isr", key = %redis_key, %error, "corrupt entry in redis skipped and removed");
+                let _ = self
+                    .run(|mut c| async move { c.del::<_, i64>(redis_key).await })
+                    .await;
+                None
+            }
+        }
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.run(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
             .await
@@ -571,18 +617,7 @@ impl Store for RedisStore {
             let bytes: Option<Vec<u8>> = inner
                 .run(|mut c| async move { c.get(read_key).await })
                 .await?;
-            let Some(bytes) = bytes else { return Ok(None) };
-            match Entry::decode(&bytes) {
-                Ok(entry) if &*entry.key == key => Ok(Some(inner.memory.keep(entry))),
-                Ok(_) => Ok(None),
-                Err(error) => {
-                    tracing::warn!(target: "isr", key = %redis_key, %error, "corrupt entry in redis skipped and removed");
-                    let _ = inner
-                        .run(|mut c| async move { c.del::<_, i64>(redis_key).await })
-                        .await;
-                    Ok(None)
-                }
-            }
+            Ok(inner.found(key, redis_key, bytes).await)
         })
     }
 
@@ -654,30 +689,32 @@ impl Store for RedisStore {
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, LockOutcome> {
         Box::pin(async move {
             let inner = &self.inner;
-            let lock_key = inner.lock_key(key);
-            let token = format!(
-                "{}-{}",
-                inner.instance,
-                inner.lock_counter.fetch_add(1, Ordering::Relaxed)
-            );
-            let value = token.clone();
-            let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+            let (token, set_lock) = inner.lock_command(key, ttl);
             let set: Option<String> = inner
-                .run(|mut c| async move {
-                    redis::cmd("SET")
-                        .arg(lock_key)
-                        .arg(value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(ttl)
-                        .query_async(&mut c)
-                        .await
-                })
+                .run(|mut c| async move { set_lock.query_async(&mut c).await })
                 .await?;
-            Ok(match set {
-                Some(_) => LockOutcome::Acquired(Some(token)),
-                None => LockOutcome::Busy,
-            })
+            Ok(inner.outcome(set, token))
+        })
+    }
+
+    /// One round trip: `SET NX PX` on the lock, then `GET` of the entry, pipelined (Redis runs
+    /// them in that order, so an entry stored before the lock was taken is seen).
+    fn try_lock_then_get<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> StoreFuture<'a, (LockOutcome, Option<Arc<Entry>>)> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            let (token, set_lock) = inner.lock_command(key, ttl);
+            let redis_key = inner.entry_key(key);
+            let mut pipe = redis::pipe();
+            pipe.add_command(set_lock).get(&redis_key);
+            let (set, bytes): (Option<String>, Option<Vec<u8>>) = inner
+                .run(|mut c| async move { pipe.query_async(&mut c).await })
+                .await?;
+            let entry = inner.found(key, redis_key, bytes).await;
+            Ok((inner.outcome(set, token), entry))
         })
     }
 
