@@ -249,15 +249,13 @@ impl Store for FsStore {
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.inner.memory.remove_local(key);
+            // Out of the index at once: a read meanwhile must not find the file and bring the
+            // removed entry back into memory.
+            self.inner.files.invalidate(&stem_of(key));
             let path = self.path_of(key);
-            let (inner, stem) = (Arc::clone(&self.inner), stem_of(key));
-            blocking(move || {
-                // Like an insert, this may run the index's housekeeping and its evictions.
-                inner.files.invalidate(&stem);
-                match fs::remove_file(path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
-                    _ => Ok(()),
-                }
+            blocking(move || match fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
             })
             .await
         })

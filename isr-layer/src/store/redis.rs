@@ -23,7 +23,8 @@ const MAX_PENDING_STAMPS: usize = 10_000;
 ///
 /// `KEYS[1]` the stamps hash; `ARGV[1]` field, `ARGV[2]` stamp; `ARGV[3]` the most fields kept;
 /// `ARGV[4]` and `ARGV[5]` the fields of "everything, expire" and "everything, stale". Past the
-/// bound, the older half of the stamps is folded into those two (by each field's mode), as an
+/// bound, about the older half of the stamps (those up to the median) is folded into those two
+/// (by each field's mode), as an
 /// instance's own tag clock does: a page may then re-render once, never pass as fresh. Stamps
 /// are compared as numbers (microseconds, exact in Lua's doubles) and written back as the
 /// strings they were. Returns how many fields were folded.
@@ -185,7 +186,7 @@ impl RedisStoreBuilder {
     }
 
     /// The most invalidation stamps kept in Redis (one per purged tag, page or layout and
-    /// mode). Default 100,000, at least 2. Past it, the older half is folded into one
+    /// mode). Default 100,000, at least 2. Past it, about the older half is folded into one
     /// "everything" stamp per mode, as each instance does with its own
     /// [`max_invalidation_stamps`](crate::IsrBuilder::max_invalidation_stamps): pages rendered
     /// before a folded purge may re-render once, and none passes as fresh. The fold reads the
