@@ -3,6 +3,8 @@
 # of origin renders they cause — for a stale page (past a 5 s TTL) and a cold one (never seen);
 # each storm finishes well within the TTL, so a page does not go stale again during it.
 # ISR must render once; nginx and Varnish are configured to do the same (see bench/peers).
+# Last, two ISR instances sharing one Redis (started, or installed, by scripts/ensure-redis.sh)
+# take the storm between them; their keys are deleted afterwards.
 #
 #   bench/storms.sh [requests = 1000]
 set -euo pipefail
@@ -33,3 +35,30 @@ for mode in isr-hit nginx-hit varnish-hit; do
     bench_stop
     echo "| ${mode%-hit} | $stale | $cold | $stale_ok / $cold_ok |"
 done
+
+# Two ISR instances on one Redis, the storm split between them: one render in the cluster.
+export ISR_REDIS_URL="${ISR_REDIS_URL:-redis://127.0.0.1:6379}"
+./scripts/ensure-redis.sh > /dev/null
+export BENCH_REDIS_PREFIX="isr-bench-storm-$$"
+second=$((port + 2))
+bench_start isr-redis-hit "$port" 5
+first_renders=$renders_url
+bench_start isr-redis-hit "$second" 5
+second_renders=$renders_url
+both_renders() { echo $(( $(curl -s "$first_renders") + $(curl -s "$second_renders") )); }
+both() { echo "http://127.0.0.1:$port$1,http://127.0.0.1:$second$1"; }
+curl -s -o /dev/null "http://127.0.0.1:$port/"
+curl -s -o /dev/null "http://127.0.0.1:$second/"
+sleep 5.5
+before=$(both_renders)
+stale_ok=$("$storm" "$(both /)" "$n" | cut -d' ' -f1)
+sleep 1
+stale=$(( $(both_renders) - before ))
+before=$(both_renders)
+cold_ok=$("$storm" "$(both "/cold-$RANDOM")" "$n" | cut -d' ' -f1)
+sleep 1
+cold=$(( $(both_renders) - before ))
+bench_stop
+redis-cli -u "$ISR_REDIS_URL" --scan --pattern "$BENCH_REDIS_PREFIX:*" \
+    | xargs -r redis-cli -u "$ISR_REDIS_URL" del > /dev/null
+echo "| isr, 2 instances on Redis | $stale | $cold | $stale_ok / $cold_ok |"

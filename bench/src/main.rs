@@ -45,6 +45,14 @@ fn page(n: u64) -> String {
     html
 }
 
+/// `BENCH_REVALIDATE_SECS` (default: never), so a storm can find the page stale.
+fn revalidate_from_env() -> Revalidate {
+    std::env::var("BENCH_REVALIDATE_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Revalidate::Never, Revalidate::secs)
+}
+
 #[derive(Clone, Default)]
 struct Origin {
     renders: Arc<AtomicU64>,
@@ -99,12 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Duration::from_secs(3600),
         )),
         "isr-hit" | "isr-miss" => {
-            // BENCH_REVALIDATE_SECS (default: never) lets a storm find the page stale.
-            let revalidate = std::env::var("BENCH_REVALIDATE_SECS")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(Revalidate::Never, Revalidate::secs);
-            let mut builder = IsrLayer::builder().revalidate(revalidate);
+            let mut builder = IsrLayer::builder().revalidate(revalidate_from_env());
             // BENCH_STORE_MB bounds the memory store (default: the layer's 256 MiB).
             if let Some(mb) = std::env::var("BENCH_STORE_MB")
                 .ok()
@@ -132,15 +135,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "isr-redis-hit" | "isr-redis-l2" => {
             let url = std::env::var("ISR_REDIS_URL")
                 .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-            let mut store = isr_layer::store::RedisStore::builder(url)
-                .prefix(format!("isr-bench-{}", std::process::id()));
+            // BENCH_REDIS_PREFIX: instances started with the same prefix share their pages.
+            let prefix = std::env::var("BENCH_REDIS_PREFIX")
+                .unwrap_or_else(|_| format!("isr-bench-{}", std::process::id()));
+            let mut store = isr_layer::store::RedisStore::builder(url).prefix(prefix);
             if mode == "isr-redis-l2" {
                 // Smaller than any page: nothing stays in memory.
                 store = store.memory_bytes(1);
             }
             let store = store.connect().await?;
             let isr = IsrLayer::builder()
-                .revalidate(Revalidate::Never)
+                .revalidate(revalidate_from_env())
                 .store(store)
                 .build()?;
             origin_router.layer(isr)

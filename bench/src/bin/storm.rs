@@ -1,8 +1,9 @@
 //! Fires N concurrent GETs at one URL (each on its own connection) and prints how many
-//! answered 200: a storm, to count how many origin renders it causes.
+//! answered 200: a storm, to count how many origin renders it causes. With several URLs
+//! (comma-separated, e.g. two instances of one site), the requests take them in turn.
 //!
 //! ```text
-//! storm <url> [n = 1000]
+//! storm <url>[,<url>...] [n = 1000]
 //! ```
 
 use std::time::Duration;
@@ -27,17 +28,22 @@ async fn get(host: String, path: String) -> Result<u16, std::io::Error> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args
+    let urls = args
         .next()
-        .ok_or("usage: storm <http://host:port/path> [n]")?;
+        .ok_or("usage: storm <http://host:port/path>[,<url>...] [n]")?;
     let n: usize = args.next().map_or(Ok(1000), |n| n.parse())?;
-    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = if path.is_empty() { "/" } else { path };
+    let mut targets = Vec::new();
+    for url in urls.split(',') {
+        let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+        let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let path = if path.is_empty() { "/" } else { path };
+        targets.push((host.to_owned(), path.to_owned()));
+    }
     let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (host, path, barrier) = (host.to_owned(), path.to_owned(), barrier.clone());
+        .map(|i| {
+            let (host, path) = targets[i % targets.len()].clone();
+            let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
                 tokio::time::timeout(Duration::from_secs(30), get(host, path)).await
