@@ -13,6 +13,8 @@
 //!   isr-redis-hit  isr-hit with a RedisStore at ISR_REDIS_URL (hits come from its L1)
 //!   isr-fs-l2      isr-fs-hit with no room in memory: every hit reads and decodes the file
 //!   isr-redis-l2   isr-redis-hit with no room in memory: every hit is a GET from Redis
+//!   actix-static   the physical limit on actix-web (one worker)
+//!   actix-isr-hit  the origin on actix-web behind IsrActix, on HIT
 //! ```
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 use isr_layer::{IsrLayer, Revalidate};
+
+mod actix;
 
 /// A page of about 2 KB (`BENCH_PAGE_BYTES` to change it, e.g. small pages for the memory run).
 fn page(n: u64) -> String {
@@ -72,12 +76,24 @@ async fn renders(State(origin): State<Origin>) -> String {
     origin.renders.load(Ordering::Relaxed).to_string()
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-isr-hit> <port>";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2> <port>";
-    let mode = args.next().ok_or(usage)?;
-    let port: u16 = args.next().ok_or(usage)?.parse()?;
+    let mode = args.next().ok_or(USAGE)?;
+    let port: u16 = args.next().ok_or(USAGE)?.parse()?;
+    if mode.starts_with("actix-") {
+        // actix-web runs its own system: one worker thread with a local runtime.
+        return actix::serve(&mode, port);
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(mode, port))
+}
+
+async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    let usage = USAGE;
 
     let origin = Origin {
         fail_after_first: mode == "isr-stale",

@@ -1,0 +1,83 @@
+//! The actix-web modes of the bench server: the same page and origin as the axum modes, served
+//! by actix-web with one worker.
+//!
+//! - `actix-static`: the physical limit on actix: a handler returning a fixed `Bytes` body.
+//! - `actix-isr-hit`: the origin (a 5 ms render) behind `IsrActix`, revalidate never: every
+//!   request after the first is a `HIT`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::http::header::ContentType;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use bytes::Bytes;
+use isr_actix_adapter::IsrActix;
+use isr_layer::{IsrLayer, Revalidate};
+
+use crate::page;
+
+type Renders = web::Data<AtomicU64>;
+
+/// Serves `mode` on `port` until interrupted.
+pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Error>> {
+    let renders = web::Data::new(AtomicU64::new(0));
+    let addr = ("127.0.0.1", port);
+    let server = match mode {
+        "actix-static" => {
+            let body = Bytes::from(page(1));
+            HttpServer::new(move || {
+                let body = body.clone();
+                App::new()
+                    .app_data(renders.clone())
+                    .route("/__renders", web::get().to(count))
+                    .route(
+                        "/",
+                        web::get().to(move || {
+                            let body = body.clone();
+                            async move {
+                                HttpResponse::Ok()
+                                    .content_type(ContentType::html())
+                                    .body(body)
+                            }
+                        }),
+                    )
+            })
+            .workers(1)
+            .bind(addr)?
+            .run()
+        }
+        "actix-isr-hit" => {
+            let isr = IsrLayer::builder().revalidate(Revalidate::Never).build()?;
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(renders.clone())
+                    .route("/__renders", web::get().to(count))
+                    .default_service(web::get().to(render))
+                    .wrap(IsrActix::new(isr.clone()))
+            })
+            .workers(1)
+            .bind(addr)?
+            .run()
+        }
+        other => return Err(format!("unknown actix mode {other:?}").into()),
+    };
+    println!("{mode} listening on 127.0.0.1:{port}");
+    actix_web::rt::System::new().block_on(server)?;
+    Ok(())
+}
+
+/// The render count; `no-store`, so the cache passes it through.
+async fn count(renders: Renders) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .body(renders.load(Ordering::Relaxed).to_string())
+}
+
+/// The origin: a simulated 5 ms render of the ~2 KB page.
+async fn render(renders: Renders) -> HttpResponse {
+    actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    let n = renders.fetch_add(1, Ordering::Relaxed) + 1;
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(page(n))
+}
