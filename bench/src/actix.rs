@@ -43,6 +43,7 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
                     )
             })
             .workers(1)
+            .shutdown_timeout(1)
             .bind(addr)?
             .run()
         }
@@ -56,6 +57,7 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
                     .wrap(IsrActix::new(isr.clone()))
             })
             .workers(1)
+            .shutdown_timeout(1)
             .bind(addr)?
             .run()
         }
