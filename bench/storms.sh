@@ -18,22 +18,31 @@ trap bench_cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 storm=target/release/storm
 
+# storm_row LABEL COUNT URLS: waits until the page warmed up before is stale, then runs the
+# stale and the cold storm; COUNT prints the origin renders so far, URLS turns a path into
+# the storm's URL(s).
+storm_row() {
+    local label=$1 count=$2 urls=$3 before stale cold stale_ok cold_ok
+    sleep 5.5
+    before=$($count)
+    stale_ok=$("$storm" "$($urls /)" "$n" | cut -d' ' -f1)
+    sleep 1
+    stale=$(( $($count) - before ))
+    before=$($count)
+    cold_ok=$("$storm" "$($urls "/cold-$RANDOM")" "$n" | cut -d' ' -f1)
+    sleep 1
+    cold=$(( $($count) - before ))
+    echo "| $label | $stale | $cold | $stale_ok / $cold_ok |"
+}
+one() { echo "http://127.0.0.1:$port$1"; }
+
 echo "| system | stale storm: renders | cold storm: renders | answered 200 (stale / cold) |"
 echo "|---|---:|---:|---:|"
 for mode in isr-hit nginx-hit varnish-hit; do
     bench_start "$mode" "$port" 5
     curl -s -o /dev/null "http://127.0.0.1:$port/"
-    sleep 5.5
-    before=$(bench_renders)
-    stale_ok=$("$storm" "http://127.0.0.1:$port/" "$n" | cut -d' ' -f1)
-    sleep 1
-    stale=$(( $(bench_renders) - before ))
-    before=$(bench_renders)
-    cold_ok=$("$storm" "http://127.0.0.1:$port/cold-$RANDOM" "$n" | cut -d' ' -f1)
-    sleep 1
-    cold=$(( $(bench_renders) - before ))
+    storm_row "${mode%-hit}" bench_renders one
     bench_stop
-    echo "| ${mode%-hit} | $stale | $cold | $stale_ok / $cold_ok |"
 done
 
 # Two ISR instances on one Redis, the storm split between them: one render in the cluster.
@@ -49,16 +58,7 @@ both_renders() { echo $(( $(curl -s "$first_renders") + $(curl -s "$second_rende
 both() { echo "http://127.0.0.1:$port$1,http://127.0.0.1:$second$1"; }
 curl -s -o /dev/null "http://127.0.0.1:$port/"
 curl -s -o /dev/null "http://127.0.0.1:$second/"
-sleep 5.5
-before=$(both_renders)
-stale_ok=$("$storm" "$(both /)" "$n" | cut -d' ' -f1)
-sleep 1
-stale=$(( $(both_renders) - before ))
-before=$(both_renders)
-cold_ok=$("$storm" "$(both "/cold-$RANDOM")" "$n" | cut -d' ' -f1)
-sleep 1
-cold=$(( $(both_renders) - before ))
+storm_row "isr, 2 instances on Redis" both_renders both
 bench_stop
 redis-cli -u "$ISR_REDIS_URL" --scan --pattern "$BENCH_REDIS_PREFIX:*" \
     | xargs -r redis-cli -u "$ISR_REDIS_URL" del > /dev/null
-echo "| isr, 2 instances on Redis | $stale | $cold | $stale_ok / $cold_ok |"
