@@ -68,7 +68,8 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
     Ok(())
 }
 
-/// The render count; `no-store`, so the cache passes it through.
+/// The render count. Unlike the axum modes, where it is routed outside the layer, it sits
+/// behind `IsrActix` here (the middleware wraps the whole app); `no-store` keeps it uncached.
 async fn count(renders: Renders) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "no-store"))

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use isr_layer::store::{FsStore, RedisStore, Store};
+use isr_layer::store::{FsStore, LockOutcome, RedisStore, Store};
 use isr_layer::{CacheTags, InvalidationMode, IsrLayer, IsrService, MemoryStore, Revalidate};
 use isr_tests::{PrivateRedis, redis_url, unique_prefix};
 use tower::util::BoxCloneSyncService;
@@ -358,6 +358,47 @@ async fn redis_the_stamps_stay_bounded_and_a_folded_purge_still_holds() {
     .await;
     assert_eq!(b.get("/p").await, ("HIT".into(), "/p v1".into()));
     assert_eq!(b.renders(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_the_render_lock_and_the_shared_read_go_in_one_call() {
+    let prefix = unique_prefix("lock-read");
+    let (a, store) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    assert_eq!(a.get("/p").await.0, "MISS");
+    let ttl = Duration::from_secs(5);
+
+    let (lock, entry) = store.try_lock_then_get("/p", ttl).await.unwrap();
+    let LockOutcome::Acquired(Some(token)) = lock else {
+        panic!("the lock is free: {lock:?}")
+    };
+    assert_eq!(&entry.expect("the stored page").body()[..], b"/p v1");
+    let (lock, entry) = store.try_lock_then_get("/p", ttl).await.unwrap();
+    assert_eq!(lock, LockOutcome::Busy);
+    assert!(entry.is_some());
+    store.unlock("/p", token).await.unwrap();
+    let (lock, entry) = store.try_lock_then_get("/none", ttl).await.unwrap();
+    assert!(matches!(lock, LockOutcome::Acquired(Some(_))), "{lock:?}");
+    assert!(entry.is_none());
+
+    // A corrupt entry read with the lock is not served, and is removed from Redis.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+    let key = store.redis_key("/p");
+    redis::cmd("SET")
+        .arg(&key)
+        .arg("not an entry")
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let (lock, entry) = store.try_lock_then_get("/p", ttl).await.unwrap();
+    assert!(matches!(lock, LockOutcome::Acquired(Some(_))), "{lock:?}");
+    assert!(entry.is_none());
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(exists, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

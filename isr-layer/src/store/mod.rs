@@ -146,9 +146,10 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// asks before it starts (whether it may render, and whether another instance has stored
     /// the page meanwhile). The read must happen after the lock is taken, so an entry stored by
     /// the lock's previous holder is seen. A store with a network round trip per command should
-    /// send both at once; the default sends one after the other. An error means the lock could
-    /// not be asked (the engine then renders here, which is always safe); a read that fails
-    /// after the lock was taken counts as nothing found.
+    /// send both at once; the default sends one after the other. An error means this call holds
+    /// no lock (the engine then renders here, which is always safe); the default counts a read
+    /// that fails after the lock was taken as nothing found, and a store that cannot tell the
+    /// two failures apart releases the lock and returns the error.
     fn try_lock_then_get<'a>(
         &'a self,
         key: &'a str,

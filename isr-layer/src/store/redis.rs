@@ -711,9 +711,18 @@ impl Store for RedisStore {
             let redis_key = inner.entry_key(key);
             let mut pipe = redis::pipe();
             pipe.add_command(set_lock).get(&redis_key);
-            let (set, bytes): (Option<String>, Option<Vec<u8>>) = inner
+            let answer = inner
                 .run(|mut c| async move { pipe.query_async(&mut c).await })
-                .await?;
+                .await;
+            let (set, bytes): (Option<String>, Option<Vec<u8>>) = match answer {
+                Ok(answer) => answer,
+                Err(error) => {
+                    // The lock may have been taken before the read failed: give it back (the
+                    // token check makes this safe), so no lock is held past this call.
+                    let _ = self.unlock(key, token).await;
+                    return Err(error);
+                }
+            };
             let entry = inner.found(key, redis_key, bytes).await;
             Ok((inner.outcome(set, token), entry))
         })
