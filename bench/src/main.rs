@@ -93,8 +93,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>> {
-    let usage = USAGE;
-
     let origin = Origin {
         fail_after_first: mode == "isr-stale",
         ..Origin::default()
@@ -173,7 +171,7 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
                 .build()?;
             origin_router.layer(isr)
         }
-        other => return Err(format!("unknown mode {other:?}; {usage}").into()),
+        other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     }
     .merge(stats);
 
