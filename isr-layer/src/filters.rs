@@ -95,13 +95,15 @@ pub(crate) fn classify_request(
     } else {
         return Err(BypassReason::Method);
     };
-    if headers.contains_key(UPGRADE) || has_token(headers, &CONNECTION, "upgrade") {
-        return Err(BypassReason::Upgrade);
+    // One pass over the names (no hashing): this runs on every request.
+    let mut authorized = false;
+    for name in headers.keys() {
+        if name == UPGRADE || (name == CONNECTION && has_token(headers, &CONNECTION, "upgrade")) {
+            return Err(BypassReason::Upgrade);
+        }
+        authorized |= name == AUTHORIZATION;
     }
-    Ok(RequestClass {
-        head,
-        authorized: headers.contains_key(AUTHORIZATION),
-    })
+    Ok(RequestClass { head, authorized })
 }
 
 /// `Cache-Control` directives of a response that matter to a shared cache.
