@@ -275,6 +275,23 @@ mod tests {
             classify_request(&Method::GET, &ws).unwrap_err(),
             BypassReason::Upgrade
         );
+        for upgrade in [
+            headers(&[("host", "a"), ("connection", "keep-alive, upgrade")]),
+            headers(&[("upgrade", "h2c"), ("host", "a")]),
+        ] {
+            assert_eq!(
+                classify_request(&Method::GET, &upgrade).unwrap_err(),
+                BypassReason::Upgrade
+            );
+        }
+        let plain = headers(&[
+            ("host", "a"),
+            ("connection", "keep-alive"),
+            ("accept", "*/*"),
+        ]);
+        assert!(!classify_request(&Method::GET, &plain).unwrap().authorized);
+        let signed = headers(&[("host", "a"), ("authorization", "Bearer x")]);
+        assert!(classify_request(&Method::GET, &signed).unwrap().authorized);
     }
 
     #[test]
