@@ -53,12 +53,15 @@ pub(crate) fn serve_entry<B: Body>(
 /// Numbers below this are served from [`DIGITS`] without allocating.
 const SMALL: usize = 10_000;
 
+/// The bytes of [`DIGITS`]: ten numbers of one digit, ninety of two, and so on.
+const DIGITS_LEN: usize = 10 + 90 * 2 + 900 * 3 + 9_000 * 4;
+
 /// The decimal text of every number below [`SMALL`], back to back: 0–9 one byte each, then
 /// 10–99 two bytes each, and so on.
-static DIGITS: [u8; 10 + 90 * 2 + 900 * 3 + 9_000 * 4] = digits();
+static DIGITS: [u8; DIGITS_LEN] = digits();
 
-const fn digits() -> [u8; 10 + 90 * 2 + 900 * 3 + 9_000 * 4] {
-    let mut out = [0; 10 + 90 * 2 + 900 * 3 + 9_000 * 4];
+const fn digits() -> [u8; DIGITS_LEN] {
+    let mut out = [0; DIGITS_LEN];
     let mut n = 0;
     let mut at = 0;
     while n < SMALL {

@@ -244,6 +244,14 @@ impl RedisStoreBuilder {
     }
 }
 
+/// What the answer to the lock command (`SET NX`: `OK` or nil) means for `token`.
+fn lock_outcome(set: Option<String>, token: String) -> LockOutcome {
+    match set {
+        Some(_) => LockOutcome::Acquired(Some(token)),
+        None => LockOutcome::Busy,
+    }
+}
+
 /// The stamps-hash fields of "everything, expire" and "everything, stale", as
 /// `revalidate_all` writes them.
 fn everything_fields() -> [String; 2] {
@@ -366,14 +374,6 @@ impl Inner {
             .arg("PX")
             .arg(ttl);
         (token, set)
-    }
-
-    /// What the lock command's answer means.
-    fn outcome(&self, set: Option<String>, token: String) -> LockOutcome {
-        match set {
-            Some(_) => LockOutcome::Acquired(Some(token)),
-            None => LockOutcome::Busy,
-        }
     }
 
     /// The entry in `bytes` read from `redis_key`, kept in memory; a corrupt one is removed
@@ -694,7 +694,7 @@ impl Store for RedisStore {
             let set: Option<String> = inner
                 .run(|mut c| async move { set_lock.query_async(&mut c).await })
                 .await?;
-            Ok(inner.outcome(set, token))
+            Ok(lock_outcome(set, token))
         })
     }
 
@@ -724,7 +724,7 @@ impl Store for RedisStore {
                 }
             };
             let entry = inner.found(key, redis_key, bytes).await;
-            Ok((inner.outcome(set, token), entry))
+            Ok((lock_outcome(set, token), entry))
         })
     }
 
