@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
-    IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, RANGE,
+    ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
+    RANGE,
 };
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -31,7 +32,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::IsrLayer;
 use crate::body::IsrBody;
 use crate::engine::{
-    CacheStatus, Engine, FlightGuard, Freshness, Join, Landing, RenderTarget, serve_entry,
+    CacheStatus, Conditions, Engine, FlightGuard, Freshness, Join, Landing, OwnedConditions,
+    RenderTarget, serve_entry,
 };
 use crate::entry::Entry;
 use crate::filters::{self, BypassReason};
@@ -50,18 +52,20 @@ pub const RENDER_DROPS_HEADERS: [HeaderName; 6] = [
     RANGE,
 ];
 
-/// Removes the headers a render does not send ([`RENDER_DROPS_HEADERS`]).
+/// Prepares a render's request headers: removes [`RENDER_DROPS_HEADERS`], and asks for the
+/// page as identity (`Accept-Encoding: identity`): the cache makes the encodings itself, once
+/// per render, whatever the visitor accepts.
 pub fn prepare_headers(headers: &mut HeaderMap) {
     // Most requests carry none of them: one pass over the names (no hashing) finds out.
-    if !headers
+    if headers
         .keys()
         .any(|name| RENDER_DROPS_HEADERS.contains(name))
     {
-        return;
+        for name in RENDER_DROPS_HEADERS {
+            headers.remove(name);
+        }
     }
-    for name in RENDER_DROPS_HEADERS {
-        headers.remove(name);
-    }
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
 }
 
 /// What to do with a request: the answer of [`IsrLayer::lookup`].
@@ -113,18 +117,16 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         && (!class.authorized || entry.shared_with_authorization)
     {
         let now = engine.clock.now();
-        let if_none_match = request.headers().get(IF_NONE_MATCH);
+        let conditions = Conditions::of(request.headers());
         match engine.freshness(&entry, now) {
             Freshness::Fresh => {
                 engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
-                let response =
-                    serve_entry(&entry, CacheStatus::Hit, now, class.head, if_none_match);
+                let response = serve_entry(&entry, CacheStatus::Hit, now, class.head, conditions);
                 return Lookup::Hit(response);
             }
             Freshness::Stale => {
                 engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
-                let response =
-                    serve_entry(&entry, CacheStatus::Stale, now, class.head, if_none_match);
+                let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
                 let regeneration = Regeneration::due(engine, &entry, || {
                     (
                         render_target(&key, request, class.authorized, false),
@@ -151,7 +153,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
             engine: Arc::clone(engine),
             lookup,
             fallback,
-            if_none_match: request.headers().get(IF_NONE_MATCH).cloned(),
+            conditions: OwnedConditions::of(request.headers()),
             head: class.head,
         },
         target,
@@ -277,7 +279,7 @@ struct Reply {
     engine: Arc<Engine>,
     lookup: Arc<str>,
     fallback: Option<Arc<Entry>>,
-    if_none_match: Option<HeaderValue>,
+    conditions: OwnedConditions,
     head: bool,
 }
 
@@ -425,6 +427,10 @@ impl Reply {
         let key = &*self.lookup;
         match (rendered, &self.fallback) {
             (Rendered::Stored(entry), _) => Ok(self.serve_entry(&entry, CacheStatus::Miss)),
+            (Rendered::Streaming(response), _) => {
+                engine.trace_request(CacheStatus::Miss, key, None, Some(&"streamed as rendered"));
+                Ok(response)
+            }
             (Rendered::Passed(response, reason), _) => {
                 engine.trace_request(CacheStatus::Bypass, key, None, Some(&reason));
                 Ok(response)
@@ -475,7 +481,7 @@ impl Reply {
             status,
             self.engine.clock.now(),
             self.head,
-            self.if_none_match.as_ref(),
+            self.conditions.borrow(),
         )
     }
 

@@ -9,10 +9,13 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::engine::{TeeReceiver, Teed};
+
 pin_project! {
     /// The body of a response that went through the layer: a cached body, the inner service's
-    /// body untouched, or (for a body that turned out too large to cache) the frames already
-    /// read followed by the rest of the stream.
+    /// body untouched, (for a body that turned out too large to cache) the frames already
+    /// read followed by the rest of the stream, or a render's body streamed to its visitor as
+    /// the application makes it while it is read into the cache.
     ///
     /// Errors are the inner body's own: the layer never changes them.
     pub struct IsrBody<B>
@@ -35,6 +38,10 @@ pin_project! {
         Replay {
             frames: VecDeque<Frame<Bytes>>,
             error: Option<B::Error>,
+            rest: Option<Pin<Box<B>>>,
+        },
+        Stream {
+            teed: TeeReceiver<B>,
             rest: Option<Pin<Box<B>>>,
         },
     }
@@ -79,6 +86,15 @@ impl<B: Body> IsrBody<B> {
     }
 }
 
+impl<B: Body> IsrBody<B> {
+    /// The visitor's end of a streamed render.
+    pub(crate) fn stream(teed: TeeReceiver<B>) -> Self {
+        Self {
+            kind: Kind::Stream { teed, rest: None },
+        }
+    }
+}
+
 impl<B> Body for IsrBody<B>
 where
     B: Body<Data = Bytes>,
@@ -109,6 +125,17 @@ where
                     None => Poll::Ready(None),
                 }
             }
+            KindProj::Stream { teed, rest } => loop {
+                if let Some(body) = rest {
+                    return body.as_mut().poll_frame(cx);
+                }
+                match std::task::ready!(teed.poll_recv(cx)) {
+                    Some(Teed::Frame(frame)) => return Poll::Ready(Some(frame)),
+                    Some(Teed::Rest(body)) => *rest = Some(body),
+                    Some(Teed::Panicked(panic)) => std::panic::resume_unwind(panic),
+                    None => return Poll::Ready(None),
+                }
+            },
         }
     }
 
@@ -125,6 +152,7 @@ where
                     && error.is_none()
                     && rest.as_ref().is_none_or(|b| b.is_end_stream())
             }
+            Kind::Stream { .. } => false,
         }
     }
 
@@ -134,7 +162,7 @@ where
                 SizeHint::with_exact(data.as_ref().map_or(0, |d| d.len() as u64))
             }
             Kind::Inner { body } => body.size_hint(),
-            Kind::Replay { .. } => SizeHint::default(),
+            Kind::Replay { .. } | Kind::Stream { .. } => SizeHint::default(),
         }
     }
 }
@@ -145,6 +173,7 @@ impl<B: Body> fmt::Debug for IsrBody<B> {
             Kind::Full { .. } => "Full",
             Kind::Inner { .. } => "Inner",
             Kind::Replay { .. } => "Replay",
+            Kind::Stream { .. } => "Stream",
         };
         f.debug_struct("IsrBody").field("kind", &kind).finish()
     }

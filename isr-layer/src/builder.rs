@@ -92,6 +92,7 @@ impl IsrBuilder {
                 retry_backoff: (Duration::from_secs(3), Duration::from_secs(30)),
                 max_tag_stamps: 100_000,
                 uncacheable_memory: Duration::from_secs(30),
+                compression: crate::compression::Compression::new(),
             },
             store: None,
             data_store: None,
@@ -184,6 +185,15 @@ impl IsrBuilder {
     /// The `stale-while-revalidate` window of the downstream `Cache-Control` (turns it on).
     pub fn stale_while_revalidate(mut self, window: Duration) -> Self {
         self.config.downstream_swr = Some(window);
+        self
+    }
+
+    /// Which pages are kept compressed, in which encodings and levels (default:
+    /// [`Compression::new`](crate::compression::Compression::new), every encoding this build
+    /// has; [`Compression::off`](crate::compression::Compression::off) for none). Each encoding
+    /// is made once per render and served to the visitors whose `Accept-Encoding` prefers it.
+    pub fn compression(mut self, compression: crate::compression::Compression) -> Self {
+        self.config.compression = compression;
         self
     }
 

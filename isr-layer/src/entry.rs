@@ -5,12 +5,17 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::clock::{Micros, saturating_micros};
+use crate::compression::ContentCoding;
 use crate::policy::Revalidate;
 
 /// One cached page: the response as it is served, and when and how it was made.
+///
+/// An entry holds the page as rendered (identity) and the encodings made of it once, when it
+/// was stored (see [`compression`](crate::compression)).
 ///
 /// Entries are immutable and shared (`Arc<Entry>`); a regeneration stores a new entry.
 #[derive(Debug)]
@@ -30,6 +35,75 @@ pub struct Entry {
     pub(crate) shared_with_authorization: bool,
     /// Failed regenerations of this entry, for the retry back-off.
     pub(crate) failures: crate::engine::Failures,
+    /// The page's encodings, in the server's order of preference.
+    pub(crate) encoded: Box<[Representation]>,
+    /// `Last-Modified` in seconds since the Unix epoch, for `If-Modified-Since`.
+    pub(crate) last_modified: Option<u64>,
+}
+
+/// One encoding of a page, with the headers it is served with.
+#[derive(Debug)]
+pub(crate) struct Representation {
+    pub(crate) coding: ContentCoding,
+    /// The identity page's headers with this representation's `Content-Encoding`,
+    /// `Content-Length` and `ETag`.
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) etag: HeaderValue,
+}
+
+impl Representation {
+    /// `body` (the page in `coding`) served with the identity page's headers, adjusted.
+    pub(crate) fn new(
+        identity: &HeaderMap,
+        identity_etag: &HeaderValue,
+        coding: ContentCoding,
+        body: Bytes,
+    ) -> Self {
+        let etag = representation_etag(identity_etag, coding);
+        let mut headers = identity.clone();
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.as_str()));
+        headers.insert(
+            CONTENT_LENGTH,
+            crate::engine::integer_value(body.len() as u64),
+        );
+        headers.insert(ETAG, etag.clone());
+        Self {
+            coding,
+            headers,
+            body,
+            etag,
+        }
+    }
+}
+
+/// The `ETag` of a representation: the identity page's tag with a suffix per coding inside the
+/// quotes (`"abc"` → `"abc-br"`), weak if the page's tag is weak.
+fn representation_etag(etag: &HeaderValue, coding: ContentCoding) -> HeaderValue {
+    let bytes = etag.as_bytes();
+    let Some(inner) = bytes.strip_suffix(b"\"") else {
+        return etag.clone();
+    };
+    let mut tag = Vec::with_capacity(bytes.len() + 4);
+    tag.extend_from_slice(inner);
+    tag.extend_from_slice(coding.etag_suffix().as_bytes());
+    tag.push(b'"');
+    HeaderValue::from_bytes(&tag).unwrap_or_else(|_| etag.clone())
+}
+
+/// A view of what one visitor is sent: the identity page or one of its encodings.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Served<'a> {
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a Bytes,
+    pub(crate) etag: &'a HeaderValue,
+}
+
+/// `Last-Modified` of `headers`, in seconds since the Unix epoch.
+pub(crate) fn last_modified_secs(headers: &HeaderMap) -> Option<u64> {
+    let value = headers.get(LAST_MODIFIED)?.to_str().ok()?;
+    let time = httpdate::parse_http_date(value).ok()?;
+    Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs())
 }
 
 impl Entry {
@@ -59,6 +133,8 @@ impl Entry {
             tags,
             shared_with_authorization: false,
             failures: Default::default(),
+            encoded: Box::default(),
+            last_modified: None,
         }
     }
 }
@@ -69,6 +145,10 @@ impl Entry {
 /// charge a 64 MiB store holds about 64 MiB of live memory for 300-byte and 2.5 KB pages alike
 /// (BENCHMARKS.md, "Memory under a cap"); at 256 bytes, small pages held 2.3× the cap.
 pub(crate) const ENTRY_OVERHEAD: usize = 1280;
+
+/// Bytes an encoding costs besides its headers and body: its header map's tables and one
+/// allocation per header value (counted like the entry's, see [`ENTRY_OVERHEAD`]).
+pub(crate) const REPRESENTATION_OVERHEAD: usize = 512;
 
 impl Entry {
     /// The cache key.
@@ -145,14 +225,59 @@ impl Entry {
         now.saturating_sub(self.stored_at) / 1_000_000
     }
 
-    /// The bytes this entry holds in memory, for byte-bounded stores.
-    pub fn weight(&self) -> usize {
-        let headers: usize = self
-            .headers
+    /// The page in `coding`, if the entry holds that encoding (identity: the page itself).
+    pub fn encoded_body(&self, coding: ContentCoding) -> Option<&Bytes> {
+        if coding == ContentCoding::Identity {
+            return Some(&self.body);
+        }
+        self.encoded
             .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 32)
-            .sum();
+            .find(|r| r.coding == coding)
+            .map(|r| &r.body)
+    }
+
+    /// The encodings the entry holds besides identity, in the server's order of preference.
+    pub fn encodings(&self) -> impl Iterator<Item = ContentCoding> + '_ {
+        self.encoded.iter().map(|r| r.coding)
+    }
+
+    /// What a visitor who gets `coding` is sent (`None` if the entry does not hold it).
+    pub(crate) fn representation(&self, coding: ContentCoding) -> Option<Served<'_>> {
+        if coding == ContentCoding::Identity {
+            return Some(Served {
+                headers: &self.headers,
+                body: &self.body,
+                etag: &self.etag,
+            });
+        }
+        let r = self.encoded.iter().find(|r| r.coding == coding)?;
+        Some(Served {
+            headers: &r.headers,
+            body: &r.body,
+            etag: &r.etag,
+        })
+    }
+
+    /// The bytes this entry holds in memory, for byte-bounded stores: every representation
+    /// counts.
+    pub fn weight(&self) -> usize {
+        fn headers_weight(headers: &HeaderMap) -> usize {
+            headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len() + 32)
+                .sum()
+        }
         let tags: usize = self.tags.iter().map(|t| t.len() + 16).sum();
-        ENTRY_OVERHEAD + self.key.len() + headers + tags + self.body.len()
+        let encoded: usize = self
+            .encoded
+            .iter()
+            .map(|r| REPRESENTATION_OVERHEAD + headers_weight(&r.headers) + r.body.len())
+            .sum();
+        ENTRY_OVERHEAD
+            + self.key.len()
+            + headers_weight(&self.headers)
+            + tags
+            + self.body.len()
+            + encoded
     }
 }

@@ -46,6 +46,9 @@ pub enum BypassReason {
     TooLarge,
     /// The body ends with trailers, which are not stored.
     Trailers,
+    /// The application encoded the body in a way the cache cannot read (an unknown or stacked
+    /// `Content-Encoding`, or bytes that do not decode).
+    Encoding(&'static str),
 }
 
 impl BypassReason {
@@ -72,6 +75,7 @@ impl fmt::Display for BypassReason {
             Self::Dynamic(source) => write!(f, "dynamic (revalidate 0 set by the {source} level)"),
             Self::TooLarge => f.write_str("body larger than the size limit (streamed through)"),
             Self::Trailers => f.write_str("body has trailers"),
+            Self::Encoding(why) => f.write_str(why),
         }
     }
 }
@@ -188,7 +192,10 @@ pub(crate) fn check_response_headers(
     Ok(())
 }
 
-/// The header names a response varies on; `Err` for `Vary: *`.
+/// The header names a response varies on, for its variant key; `Err` for `Vary: *`.
+///
+/// `Accept-Encoding` is left out: the cache negotiates the encoding itself from one entry, so
+/// the header's many spellings never split a page into several entries.
 pub(crate) fn vary_names(headers: &HeaderMap) -> Result<Vec<HeaderName>, ()> {
     let mut names = Vec::new();
     for value in headers.get_all(VARY) {
@@ -198,6 +205,7 @@ pub(crate) fn vary_names(headers: &HeaderMap) -> Result<Vec<HeaderName>, ()> {
                 return Err(());
             }
             if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+                && name != http::header::ACCEPT_ENCODING
                 && !names.contains(&name)
             {
                 names.push(name);

@@ -70,7 +70,9 @@
 pub mod adapter;
 mod body;
 mod builder;
+mod catch_unwind;
 mod clock;
+pub mod compression;
 mod data;
 mod engine;
 mod entry;

@@ -11,7 +11,6 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,7 +24,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use tower_service::Service;
 
 use crate::body::IsrBody;
-use crate::engine::{Admission, Engine, FlightGuard, Landing, RenderTarget, admit};
+use crate::catch_unwind::CatchUnwind;
+use crate::engine::{Admission, Engine, FlightGuard, Landing, RenderTarget, Tee, TeeJob, admit};
 use crate::entry::Entry;
 use crate::filters::BypassReason;
 use crate::policy::RenderContext;
@@ -34,6 +34,8 @@ use crate::policy::RenderContext;
 pub(crate) enum Rendered<B: Body, E> {
     /// Stored; serve the entry.
     Stored(Arc<Entry>),
+    /// Being stored: the visitor's answer streams the body as the application makes it.
+    Streaming(Response<IsrBody<B>>),
     /// Not cacheable; the response for the visitor who asked.
     Passed(Response<IsrBody<B>>, BypassReason),
     /// Failed with a response (5xx, broken body) or without one (timeout).
@@ -133,6 +135,9 @@ pub(crate) trait Executor<R: Render> {
 
     /// Starts a render nobody awaits.
     fn detach(job: RenderJob<R>);
+
+    /// Runs the rest of a streamed render (see [`Tee`]) in a task of its own.
+    fn spawn_tee(tee: Tee<R::Body>);
 }
 
 /// Renders of `Send` applications, on the multi-threaded runtime.
@@ -153,12 +158,16 @@ where
     /// spawn and the scheduling hop that waking the visitor from another task would cost.
     fn start(job: RenderJob<R>) -> Self::Task {
         OwnedRender {
-            render: Some(Box::pin(run(job))),
+            render: Some(Box::pin(run::<Self, R>(job))),
         }
     }
 
     fn detach(job: RenderJob<R>) {
-        drop(tokio::spawn(run(job)));
+        drop(tokio::spawn(run::<Self, R>(job)));
+    }
+
+    fn spawn_tee(tee: Tee<R::Body>) {
+        drop(tokio::spawn(tee.run()));
     }
 }
 
@@ -178,12 +187,16 @@ where
     /// dropped handle leaves the task running.
     fn start(job: RenderJob<R>) -> Self::Task {
         LocalRender {
-            handle: tokio::task::spawn_local(run(job)),
+            handle: tokio::task::spawn_local(run::<Self, R>(job)),
         }
     }
 
     fn detach(job: RenderJob<R>) {
-        drop(tokio::task::spawn_local(run(job)));
+        drop(tokio::task::spawn_local(run::<Self, R>(job)));
+    }
+
+    fn spawn_tee(tee: Tee<R::Body>) {
+        drop(tokio::task::spawn_local(tee.run()));
     }
 }
 
@@ -309,7 +322,7 @@ impl<T: Send + 'static> Drop for OwnedRender<T> {
     }
 }
 
-async fn run<R: Render>(job: RenderJob<R>) -> Rendered<R::Body, R::Error> {
+async fn run<X: Executor<R>, R: Render>(job: RenderJob<R>) -> Rendered<R::Body, R::Error> {
     let RenderJob {
         engine,
         render: call,
@@ -340,22 +353,35 @@ async fn run<R: Render>(job: RenderJob<R>) -> Rendered<R::Body, R::Error> {
             }
         }
     }
-    let rendered = render(engine.clone(), call, target, guard, deadline, replaces).await;
-    if let Some(token) = lock_token
-        && let Err(error) = engine.store.unlock(&lookup, token).await
-    {
-        tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
+    let mut lock = lock_token.map(|token| (lookup, token));
+    let rendered = render::<X, R>(
+        engine.clone(),
+        call,
+        target,
+        guard,
+        deadline,
+        replaces,
+        !background,
+        &mut lock,
+    )
+    .await;
+    // A streamed render gives the lock back when its body has been read.
+    if let Some((lookup, token)) = lock {
+        engine.release_lock(&lookup, token).await;
     }
     rendered
 }
 
-async fn render<R: Render>(
+#[allow(clippy::too_many_arguments)]
+async fn render<X: Executor<R>, R: Render>(
     engine: Arc<Engine>,
     call: R,
     target: RenderTarget,
     guard: Option<FlightGuard>,
     deadline: bool,
     replaces: Option<Arc<Entry>>,
+    stream: bool,
+    lock: &mut Option<(Arc<str>, String)>,
 ) -> Rendered<R::Body, R::Error> {
     let render = RenderContext::new();
     let started = engine.clock.stamp();
@@ -398,7 +424,14 @@ async fn render<R: Render>(
     };
 
     // Reading the body runs the inner service's code too, so it is guarded the same way.
-    let admission = CatchUnwind::new(admit(&engine, &target, started, render.take(), response));
+    let admission = CatchUnwind::new(admit(
+        &engine,
+        &target,
+        started,
+        render.take(),
+        response,
+        stream,
+    ));
     let admission = if deadline {
         match tokio::time::timeout(engine.config.regeneration_timeout, admission).await {
             Ok(admission) => admission,
@@ -412,22 +445,27 @@ async fn render<R: Render>(
     };
     match admission {
         Ok(Admission::Store(entry)) => {
-            engine.commit(key, &entry).await;
-            if let Some(guard) = guard {
-                guard.land(Landing::Entry(Arc::clone(&entry)));
-            }
+            engine.land_stored(key, guard, &entry).await;
             Rendered::Stored(entry)
         }
+        Ok(Admission::Stream(streaming)) => {
+            let job = TeeJob {
+                engine: Arc::clone(&engine),
+                primary: Arc::clone(key),
+                guard,
+                replaces,
+                deadline: deadline
+                    .then(|| tokio::time::Instant::now() + engine.config.regeneration_timeout),
+                lock: lock.take(),
+            };
+            let (tee, head, teed) = Tee::new(job, streaming);
+            X::spawn_tee(tee);
+            Rendered::Streaming(Response::from_parts(head, IsrBody::stream(teed)))
+        }
         Ok(Admission::Pass { response, reason }) => {
-            if reason != BypassReason::Authorization {
-                engine.remember_uncacheable(key, reason);
-            }
-            if let Some(old) = &replaces {
-                engine.discard(&old.key).await;
-            }
-            if let Some(guard) = guard {
-                guard.land(Landing::Nothing);
-            }
+            engine
+                .land_passed(key, guard, replaces.as_deref(), reason)
+                .await;
             Rendered::Passed(response, reason)
         }
         Ok(Admission::Fail { response, failure }) => {
@@ -465,31 +503,4 @@ pub(crate) fn clone_request<A, B: Default>(request: &Request<A>) -> Request<B> {
     *copy.headers_mut() = request.headers().clone();
     *copy.extensions_mut() = request.extensions().clone();
     copy
-}
-
-pin_project! {
-    /// Resolves to `Err(payload)` if polling the inner future panics.
-    pub(crate) struct CatchUnwind<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F> CatchUnwind<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        Self { inner }
-    }
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, Box<dyn Any + Send>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.project().inner;
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(panic) => Poll::Ready(Err(panic)),
-        }
-    }
 }

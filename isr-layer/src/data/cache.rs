@@ -12,10 +12,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::options::FetchOptions;
+use crate::catch_unwind::CatchUnwind;
 use crate::engine::{CacheStatus, Engine, Flights, Freshness, Join, Landing, checked_tags};
 use crate::entry::Entry;
 use crate::policy::{PolicySource, RenderContext, Revalidate};
-use crate::render::CatchUnwind;
 use crate::store::Store;
 
 /// What a fetch produced.

@@ -260,7 +260,7 @@ where
                 body,
             }
         }
-        Buffered::Overflow(replay, _) | Buffered::Failed(replay) => {
+        Buffered::Overflow(replay) | Buffered::Failed(replay) => {
             parts
                 .headers
                 .insert(DATA_CACHE_HEADER, CacheStatus::Bypass.header_value());

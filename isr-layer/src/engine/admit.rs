@@ -1,21 +1,27 @@
-//! Admission: what happens to a rendered response — stored, passed through, or a failure.
+//! Admission: what happens to a rendered response — stored, streamed to its visitor while it
+//! is stored, passed through, or a failure.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{AGE, CACHE_CONTROL, CONTENT_LENGTH, ETAG};
+use http::header::{
+    AGE, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LAST_MODIFIED, VARY,
+};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 
+use super::encode::{self, DecodeFailure};
 use super::{CacheStatus, Engine};
 use crate::body::IsrBody;
 use crate::clock::Micros;
-use crate::entry::Entry;
+use crate::compression::Compression;
+use crate::entry::{Entry, Representation, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
 use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY};
 use crate::key::variant_key;
@@ -56,6 +62,9 @@ impl fmt::Display for Failure {
 pub(crate) enum Admission<B: Body> {
     /// Cacheable: store it and serve it.
     Store(Arc<Entry>),
+    /// Cacheable, and the body is still coming: the visitor gets it as it comes while it is
+    /// read into the cache.
+    Stream(Box<Streaming<B>>),
     /// Not cacheable: the response for the visitor, marked `BYPASS`.
     Pass {
         response: Response<IsrBody<B>>,
@@ -68,13 +77,49 @@ pub(crate) enum Admission<B: Body> {
     },
 }
 
+/// A cacheable response whose body was not complete when its head arrived.
+pub(crate) struct Streaming<B: Body> {
+    /// Everything the entry needs but its body.
+    pub(crate) page: PendingEntry,
+    /// The visitor's answer head (`MISS`).
+    pub(crate) head: http::response::Parts,
+    /// The frames read before the body paused, and their bytes.
+    pub(crate) read: VecDeque<Frame<Bytes>>,
+    pub(crate) size: usize,
+    /// The rest of the body.
+    pub(crate) rest: Pin<Box<B>>,
+}
+
+/// An entry made from a response's head, waiting for its body.
+pub(crate) struct PendingEntry {
+    /// The key before `Vary`, and the names the response varies on, learnt once it is stored.
+    primary: Arc<str>,
+    vary: Option<Arc<[http::HeaderName]>>,
+    key: Arc<str>,
+    path: Range<usize>,
+    route: Option<Arc<str>>,
+    status: StatusCode,
+    /// The headers to store (hop-by-hop, `Age` and `x-isr-cache` removed).
+    headers: HeaderMap,
+    /// The application's `Content-Encoding`, when it encoded the body itself.
+    encoded_by_app: Option<HeaderValue>,
+    rendered_at: Micros,
+    revalidate: Revalidate,
+    tags: Box<[Arc<str>]>,
+    shared_with_authorization: bool,
+}
+
 /// Decides what to do with `response`, buffering its body when it is to be stored.
+///
+/// With `stream`, a body that is not complete at once is not waited for: the answer is
+/// [`Admission::Stream`], and the caller tees the rest to the visitor and into the cache.
 pub(crate) async fn admit<B>(
     engine: &Engine,
     target: &RenderTarget,
     started: Micros,
     collected: Collection,
     response: Response<B>,
+    stream: bool,
 ) -> Admission<B>
 where
     B: Body<Data = Bytes>,
@@ -113,58 +158,32 @@ where
         return Admission::Pass { response, reason };
     }
 
-    let body = match buffer(body, engine.config.max_body_bytes).await {
-        Buffered::Complete(bytes) => bytes,
-        Buffered::Overflow(replay, reason) => {
-            let response = passed(parts, replay, target.head);
-            return Admission::Pass { response, reason };
-        }
-        Buffered::Failed(replay) => {
-            let response = passed(parts, replay, target.head);
-            return Admission::Fail {
-                response,
-                failure: Failure::Body,
-            };
-        }
-    };
-
     let vary = filters::vary_names(&parts.headers).unwrap_or_default();
     let key = if vary.is_empty() {
-        engine.learn_vary(&target.primary, None);
         Arc::clone(&target.primary)
     } else {
         let key = variant_key(&target.primary, &vary, &target.request_headers);
         if key.len() > engine.config.key.max_len {
             // Huge values of a varying header must not make huge keys.
-            let response = passed(parts, IsrBody::full(body), target.head);
+            let response = passed(parts, IsrBody::inner(body), target.head);
             let reason =
                 BypassReason::Key("cache key with its Vary headers is longer than the limit");
             return Admission::Pass { response, reason };
         }
-        engine.learn_vary(&target.primary, Some(vary.into()));
         Arc::from(key)
     };
 
-    let mut headers = parts.headers;
+    let encoded_by_app = parts.headers.get(CONTENT_ENCODING).cloned();
+    let mut headers = parts.headers.clone();
     filters::strip_hop_by_hop(&mut headers);
     headers.remove(AGE);
     headers.remove(CacheStatus::HEADER);
-    let etag = match headers.get(ETAG) {
-        Some(etag) => etag.clone(),
-        None => {
-            let etag = strong_etag(&body);
-            headers.insert(ETAG, etag.clone());
-            etag
-        }
-    };
-    headers.insert(CONTENT_LENGTH, super::integer_value(body.len() as u64));
     if let Some(window) = engine.config.downstream_swr {
         headers.insert(
             CACHE_CONTROL,
             engine.downstream_cache_control(policy.revalidate, window),
         );
     }
-
     let mut tags = collected.tags;
     if let Some(extra) = parts.extensions.get::<CacheTags>() {
         for tag in extra.as_slice() {
@@ -174,22 +193,220 @@ where
         }
     }
     let tags = checked_tags(tags, &key);
-
-    Admission::Store(Arc::new(Entry {
+    let page = PendingEntry {
+        primary: Arc::clone(&target.primary),
+        vary: (!vary.is_empty()).then(|| vary.into()),
         key,
         path: target.path.clone(),
         route: collected.route,
         status: parts.status,
         headers,
-        body,
-        etag,
+        encoded_by_app,
         rendered_at: started,
-        stored_at: engine.clock.now(),
         revalidate: policy.revalidate,
         tags,
         shared_with_authorization,
-        failures: Default::default(),
-    }))
+    };
+
+    // A body the application encoded is decoded before it is served to anyone, and a HEAD
+    // visitor has no bytes to stream to: both wait for the whole body.
+    let stream = stream && !target.head && page.encoded_by_app.is_none();
+    let body = match read(body, engine.config.max_body_bytes, stream).await {
+        Read::Complete(bytes) => bytes,
+        Read::Pending { read, size, rest } => {
+            let head = page.streamed_head(engine, parts);
+            return Admission::Stream(Box::new(Streaming {
+                page,
+                head,
+                read,
+                size,
+                rest,
+            }));
+        }
+        Read::Overflow(replay, reason) => {
+            let response = passed(parts, replay, target.head);
+            return Admission::Pass { response, reason };
+        }
+        Read::Failed(replay) => {
+            let response = passed(parts, replay, target.head);
+            return Admission::Fail {
+                response,
+                failure: Failure::Body,
+            };
+        }
+    };
+    match page.finish(engine, body.clone()).await {
+        Ok(entry) => Admission::Store(entry),
+        Err(reason) => {
+            // The application's own bytes go to the visitor, as it sent them.
+            let response = passed(parts, IsrBody::full(body), target.head);
+            Admission::Pass { response, reason }
+        }
+    }
+}
+
+/// Bodies larger than this are compressed on the blocking pool rather than on the runtime's
+/// worker (BENCHMARKS.md, "Compression levels": about 1 ms of CPU at the default levels).
+const COMPRESS_INLINE_MAX: usize = 64 * 1024;
+
+impl PendingEntry {
+    /// The entry with its body: the application's encoding read, the tag and `Last-Modified`
+    /// set, and the encodings made. `Err` when an encoded body cannot be read.
+    pub(crate) async fn finish(
+        self,
+        engine: &Engine,
+        body: Bytes,
+    ) -> Result<Arc<Entry>, BypassReason> {
+        let (primary, vary) = (Arc::clone(&self.primary), self.vary.clone());
+        let compression = engine.config.compression.clone();
+        let limit = engine.config.max_body_bytes;
+        let size = body.len();
+        let mut entry = if size > COMPRESS_INLINE_MAX
+            && tokio::runtime::Handle::try_current().is_ok()
+        {
+            match tokio::task::spawn_blocking(move || self.build(&compression, limit, body)).await {
+                Ok(entry) => entry?,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            }
+        } else {
+            self.build(&compression, limit, body)?
+        };
+        entry.stored_at = engine.clock.now();
+        engine.learn_vary(&primary, vary);
+        Ok(Arc::new(entry))
+    }
+
+    fn build(
+        self,
+        compression: &Compression,
+        limit: usize,
+        body: Bytes,
+    ) -> Result<Entry, BypassReason> {
+        let Self {
+            primary: _,
+            vary: _,
+            key,
+            path,
+            route,
+            status,
+            mut headers,
+            encoded_by_app,
+            rendered_at,
+            revalidate,
+            tags,
+            shared_with_authorization,
+        } = self;
+        let body = match &encoded_by_app {
+            None => body,
+            Some(coding) => {
+                let decoded =
+                    encode::decode(coding, &body, limit).map_err(|failure| match failure {
+                        DecodeFailure::TooLarge => BypassReason::TooLarge,
+                        DecodeFailure::Unsupported => BypassReason::Encoding(
+                            "the response's Content-Encoding is not one the cache reads",
+                        ),
+                        DecodeFailure::Corrupt => BypassReason::Encoding(
+                            "the response body does not decode in its Content-Encoding",
+                        ),
+                    })?;
+                // The application's tag named its encoded bytes, not the page.
+                headers.remove(CONTENT_ENCODING);
+                headers.remove(ETAG);
+                decoded
+            }
+        };
+        let etag = match headers.get(ETAG) {
+            Some(etag) => etag.clone(),
+            None => {
+                let etag = strong_etag(&body);
+                headers.insert(ETAG, etag.clone());
+                etag
+            }
+        };
+        let last_modified = match last_modified_secs(&headers) {
+            Some(secs) => secs,
+            None => {
+                let secs = rendered_at / 1_000_000;
+                let time = std::time::UNIX_EPOCH + Duration::from_secs(secs);
+                if let Ok(value) = HeaderValue::try_from(httpdate::fmt_http_date(time)) {
+                    headers.insert(LAST_MODIFIED, value);
+                }
+                secs
+            }
+        };
+        headers.insert(CONTENT_LENGTH, super::integer_value(body.len() as u64));
+
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let made: Vec<_> = compression
+            .plan(content_type, body.len())
+            .filter_map(|(coding, level)| Some((coding, encode::compress(coding, level, &body)?)))
+            .collect();
+        if !made.is_empty() {
+            add_vary_accept_encoding(&mut headers);
+        }
+        let encoded = made
+            .into_iter()
+            .map(|(coding, bytes)| Representation::new(&headers, &etag, coding, bytes))
+            .collect();
+
+        Ok(Entry {
+            key,
+            path,
+            route,
+            status,
+            headers,
+            body,
+            etag,
+            rendered_at,
+            stored_at: rendered_at,
+            revalidate,
+            tags,
+            shared_with_authorization,
+            failures: Default::default(),
+            encoded,
+            last_modified: Some(last_modified),
+        })
+    }
+
+    /// The head of a streamed `MISS`: the application's, with the cache's headers. The body
+    /// goes out as the application makes it, as identity.
+    fn streamed_head(
+        &self,
+        engine: &Engine,
+        mut parts: http::response::Parts,
+    ) -> http::response::Parts {
+        let headers = &mut parts.headers;
+        headers.remove(CacheStatus::HEADER);
+        if let Some(value) = self.headers.get(CACHE_CONTROL) {
+            headers.insert(CACHE_CONTROL, value.clone());
+        }
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if engine
+            .config
+            .compression
+            .plan(content_type, usize::MAX)
+            .next()
+            .is_some()
+        {
+            add_vary_accept_encoding(headers);
+        }
+        headers.insert(AGE, super::integer_value(0));
+        headers.insert(CacheStatus::HEADER, CacheStatus::Miss.header_value());
+        parts
+    }
+}
+
+/// Adds `accept-encoding` to `Vary` unless it is named already.
+fn add_vary_accept_encoding(headers: &mut HeaderMap) {
+    let named = headers.get_all(VARY).iter().any(|value| {
+        value.to_str().is_ok_and(|v| {
+            v.split(',')
+                .any(|name| name.trim().eq_ignore_ascii_case("accept-encoding"))
+        })
+    });
+    if !named {
+        headers.append(VARY, HeaderValue::from_static("accept-encoding"));
+    }
 }
 
 /// Every rule a response must pass to be stored, in the order the debug log reports them.
@@ -243,16 +460,51 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
+/// A body read whole (for the data cache).
 pub(crate) enum Buffered<B: Body> {
     Complete(Bytes),
+    /// Past the limit, or trailers: what was read followed by the rest.
+    Overflow(IsrBody<B>),
+    Failed(IsrBody<B>),
+}
+
+/// Reads the body up to `limit` bytes (see [`read`]).
+pub(crate) async fn buffer<B>(body: B, limit: usize) -> Buffered<B>
+where
+    B: Body<Data = Bytes>,
+{
+    match read(body, limit, false).await {
+        Read::Complete(bytes) => Buffered::Complete(bytes),
+        Read::Overflow(replay, _) => Buffered::Overflow(replay),
+        Read::Failed(replay) => Buffered::Failed(replay),
+        // Not reached: `read` waits for the whole body when asked to.
+        Read::Pending { read, rest, .. } => {
+            Buffered::Overflow(IsrBody::replay(read, None, Some(rest)))
+        }
+    }
+}
+
+/// How far a body was read.
+pub(crate) enum Read<B: Body> {
+    /// All of it, in one exact-size buffer.
+    Complete(Bytes),
+    /// The body paused (only when reading without waiting): what was read, and the rest.
+    Pending {
+        read: VecDeque<Frame<Bytes>>,
+        size: usize,
+        rest: Pin<Box<B>>,
+    },
+    /// Past the limit, or trailers: what was read followed by the rest of the stream.
     Overflow(IsrBody<B>, BypassReason),
+    /// The body failed: what was read, then the error.
     Failed(IsrBody<B>),
 }
 
 /// Reads the body up to `limit` bytes. Past the limit (or at trailers) it stops reading and
 /// hands back what it read followed by the rest of the stream, so nothing is buffered beyond
-/// the limit and nothing is lost.
-pub(crate) async fn buffer<B>(body: B, limit: usize) -> Buffered<B>
+/// the limit and nothing is lost. With `without_waiting`, it reads only the frames that are
+/// ready and hands back the rest as soon as the body would make it wait.
+pub(crate) async fn read<B>(body: B, limit: usize, without_waiting: bool) -> Read<B>
 where
     B: Body<Data = Bytes>,
 {
@@ -260,42 +512,67 @@ where
     let mut chunks: VecDeque<Frame<Bytes>> = VecDeque::new();
     let mut size = 0usize;
     loop {
-        match body.frame().await {
+        let frame = if without_waiting {
+            let ready = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(match body.as_mut().poll_frame(cx) {
+                    std::task::Poll::Ready(frame) => Some(frame),
+                    std::task::Poll::Pending => None,
+                })
+            })
+            .await;
+            match ready {
+                Some(frame) => frame,
+                None => {
+                    return Read::Pending {
+                        read: chunks,
+                        size,
+                        rest: body,
+                    };
+                }
+            }
+        } else {
+            body.frame().await
+        };
+        match frame {
             None => break,
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     size += data.len();
                     chunks.push_back(frame);
                     if size > limit {
-                        return Buffered::Overflow(
+                        return Read::Overflow(
                             IsrBody::replay(chunks, None, Some(body)),
                             BypassReason::TooLarge,
                         );
                     }
                 } else {
                     chunks.push_back(frame);
-                    return Buffered::Overflow(
+                    return Read::Overflow(
                         IsrBody::replay(chunks, None, Some(body)),
                         BypassReason::Trailers,
                     );
                 }
             }
             Some(Err(error)) => {
-                return Buffered::Failed(IsrBody::replay(chunks, Some(error), None));
+                return Read::Failed(IsrBody::replay(chunks, Some(error), None));
             }
         }
     }
-    // Always one exact-size copy: a body frame may share an allocation much larger than itself
-    // (a `String`'s spare capacity, a read buffer), and a cached body would keep all of it
-    // alive for as long as the entry lives, unseen by the store's byte bound.
+    Read::Complete(concat(
+        chunks.into_iter().filter_map(|f| f.into_data().ok()),
+        size,
+    ))
+}
+
+/// Always one exact-size copy: a body frame may share an allocation much larger than itself
+/// (a `String`'s spare capacity, a read buffer), and a cached body would keep all of it alive
+/// for as long as the entry lives, unseen by the store's byte bound.
+pub(crate) fn concat(chunks: impl Iterator<Item = Bytes>, size: usize) -> Bytes {
     let mut all = BytesMut::with_capacity(size);
-    for frame in chunks {
-        if let Ok(data) = frame.into_data() {
-            all.extend_from_slice(&data);
-        }
+    for data in chunks {
+        all.extend_from_slice(&data);
     }
-    let bytes = all.freeze();
-    Buffered::Complete(bytes)
+    all.freeze()
 }
 
 fn strong_etag(body: &[u8]) -> HeaderValue {

@@ -6,8 +6,11 @@
 
 mod admit;
 mod backoff;
+mod encode;
 mod flight;
+mod negotiate;
 mod respond;
+mod tee;
 mod variance;
 
 use std::fmt;
@@ -17,11 +20,14 @@ use std::time::Duration;
 use http::HeaderValue;
 use tokio::sync::Semaphore;
 
-pub(crate) use self::admit::{Admission, Buffered, RenderTarget, admit, buffer, checked_tags};
+pub(crate) use self::admit::{
+    Admission, Buffered, PendingEntry, RenderTarget, Streaming, admit, buffer, checked_tags, concat,
+};
 use self::backoff::Backoff;
 pub(crate) use self::backoff::Failures;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
-pub(crate) use self::respond::{integer_value, serve_entry};
+pub(crate) use self::respond::{Conditions, OwnedConditions, integer_value, serve_entry};
+pub(crate) use self::tee::{Tee, TeeJob, TeeReceiver, Teed};
 use self::variance::VaryIndex;
 use crate::clock::{Clock, Micros};
 use crate::entry::Entry;
@@ -98,6 +104,7 @@ pub(crate) struct Config {
     pub(crate) retry_backoff: (Duration, Duration),
     pub(crate) max_tag_stamps: usize,
     pub(crate) uncacheable_memory: Duration,
+    pub(crate) compression: crate::compression::Compression,
 }
 
 /// The shared state behind an [`IsrLayer`](crate::IsrLayer) handle.
@@ -234,6 +241,47 @@ impl Engine {
         if let Err(error) = self.store.put(Arc::clone(entry)).await {
             self.stats.inc_store_errors();
             tracing::warn!(target: "isr", key = %entry.key, %error, "store write failed; the page is served but not kept");
+        }
+    }
+
+    /// A stored render: kept in the store and handed to the visitors waiting for it.
+    pub(crate) async fn land_stored(
+        &self,
+        primary: &Arc<str>,
+        guard: Option<FlightGuard>,
+        entry: &Arc<Entry>,
+    ) {
+        self.commit(primary, entry).await;
+        if let Some(guard) = guard {
+            guard.land(Landing::Entry(Arc::clone(entry)));
+        }
+    }
+
+    /// A render that cannot be cached: the key is remembered as uncacheable (unless only this
+    /// visitor's `Authorization` kept it out), the entry it was to replace is removed, and the
+    /// visitors waiting for it render for themselves.
+    pub(crate) async fn land_passed(
+        &self,
+        primary: &Arc<str>,
+        guard: Option<FlightGuard>,
+        replaces: Option<&Entry>,
+        reason: BypassReason,
+    ) {
+        if reason != BypassReason::Authorization {
+            self.remember_uncacheable(primary, reason);
+        }
+        if let Some(old) = replaces {
+            self.discard(&old.key).await;
+        }
+        if let Some(guard) = guard {
+            guard.land(Landing::Nothing);
+        }
+    }
+
+    /// Gives back the shared store's render lock of `lookup`.
+    pub(crate) async fn release_lock(&self, lookup: &str, token: String) {
+        if let Err(error) = self.store.unlock(lookup, token).await {
+            tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
         }
     }
 

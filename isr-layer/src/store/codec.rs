@@ -8,8 +8,14 @@
 //! revalidate: u8 (0 dynamic, 1 after, 2 never) + u64 micros
 //! tags: u32 count, each u16 length + bytes   shared_with_authorization:u8
 //! body: u32 length + bytes
+//! encodings: u8 count, each coding:u8 (1 gzip, 2 br, 3 zstd) + etag (u16 length + bytes)
+//!            + body (u32 length + bytes)
 //! checksum: u64 xxh3 of everything before it
 //! ```
+//!
+//! Version 2 added the encodings; an entry of version 1 is refused as
+//! [`DecodeError::Version`], and the stores drop it as they drop any entry they cannot read:
+//! the page renders again, it is never served wrong.
 //!
 //! All integers are little-endian. Decoding checks every length against what is left and the
 //! checksum over the whole record, so a truncated or corrupted entry is rejected, never served.
@@ -21,11 +27,12 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::clock::saturating_micros;
-use crate::entry::Entry;
+use crate::compression::ContentCoding;
+use crate::entry::{Entry, Representation, last_modified_secs};
 use crate::policy::Revalidate;
 
 const MAGIC: &[u8; 3] = b"ISR";
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 
 /// Why bytes could not be decoded into an entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -86,6 +93,12 @@ impl Entry {
         }
         out.put_u8(u8::from(self.shared_with_authorization));
         put_long(&mut out, &self.body);
+        out.put_u8(u8::try_from(self.encoded.len()).unwrap_or(u8::MAX));
+        for r in self.encoded.iter().take(usize::from(u8::MAX)) {
+            out.put_u8(r.coding.index() as u8);
+            put_short(&mut out, r.etag.as_bytes());
+            put_long(&mut out, &r.body);
+        }
         let checksum = xxhash_rust::xxh3::xxh3_64(&out);
         out.put_u64_le(checksum);
         out.freeze()
@@ -151,6 +164,21 @@ impl Entry {
             _ => return Err(DecodeError::Invalid("authorization flag")),
         };
         let body = Bytes::copy_from_slice(r.long()?);
+        let count = r.u8()?;
+        let mut encoded = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            let coding = ContentCoding::from_code(r.u8()?)
+                .filter(|c| *c != ContentCoding::Identity)
+                .ok_or(DecodeError::Invalid("content coding"))?;
+            let tag = HeaderValue::from_bytes(r.short()?)
+                .map_err(|_| DecodeError::Invalid("representation etag"))?;
+            let bytes = Bytes::copy_from_slice(r.long()?);
+            let representation = Representation::new(&headers, &etag, coding, bytes);
+            if representation.etag != tag {
+                return Err(DecodeError::Invalid("representation etag"));
+            }
+            encoded.push(representation);
+        }
         if !r.rest.is_empty() {
             return Err(DecodeError::Invalid("trailing bytes"));
         }
@@ -159,7 +187,6 @@ impl Entry {
             path,
             route,
             status,
-            headers,
             body,
             etag,
             rendered_at,
@@ -168,6 +195,9 @@ impl Entry {
             tags: tags.into_boxed_slice(),
             shared_with_authorization,
             failures: Default::default(),
+            last_modified: last_modified_secs(&headers),
+            encoded: encoded.into_boxed_slice(),
+            headers,
         })
     }
 }
@@ -273,6 +303,8 @@ mod tests {
             tags: vec![Arc::from("docs"), Arc::from("a")].into_boxed_slice(),
             shared_with_authorization: true,
             failures: Default::default(),
+            encoded: Box::default(),
+            last_modified: None,
         }
     }
 
