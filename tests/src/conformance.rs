@@ -59,6 +59,7 @@ pub struct Origin {
     entered: AtomicUsize,
     arrived: AtomicUsize,
     abandoned: AtomicUsize,
+    body_gate: Mutex<Option<Arc<Semaphore>>>,
 }
 
 /// A request in the server, before the cache: counts as abandoned if the server drops it
@@ -94,6 +95,7 @@ impl Default for Origin {
             entered: AtomicUsize::new(0),
             arrived: AtomicUsize::new(0),
             abandoned: AtomicUsize::new(0),
+            body_gate: Mutex::default(),
         }
     }
 }
@@ -135,6 +137,69 @@ impl Origin {
     /// Renders that reached the gate since it closed.
     pub fn entered(&self) -> usize {
         self.entered.load(Ordering::SeqCst)
+    }
+
+    /// Holds the second chunk of every streamed body from now on until
+    /// [`open_body_gate`](Self::open_body_gate).
+    pub fn close_body_gate(&self) {
+        *self.body_gate.lock().unwrap() = Some(Arc::new(Semaphore::new(0)));
+    }
+
+    /// Lets held streamed bodies finish.
+    pub fn open_body_gate(&self) {
+        if let Some(gate) = self.body_gate.lock().unwrap().take() {
+            gate.add_permits(Semaphore::MAX_PERMITS / 2);
+        }
+    }
+
+    /// The streamed page at `path`: its first chunk at once, then (after the body gate, and
+    /// 200 ms) the rest, or an error there in [`Mode::Fail`].
+    pub async fn stream(
+        self: &Arc<Self>,
+        path: &str,
+        name: &str,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + use<> {
+        use futures_util::StreamExt;
+        let fail = *self.mode.lock().unwrap() == Mode::Fail;
+        let reply = self.page(path, name).await;
+        let gate = self.body_gate.lock().unwrap().clone();
+        let first = futures_util::stream::once(async {
+            Ok(bytes::Bytes::from_static(
+                b"<!doctype html><p>first chunk</p>\n",
+            ))
+        });
+        let rest = futures_util::stream::once(async move {
+            if let Some(gate) = gate {
+                drop(gate.acquire().await);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if fail {
+                Err(std::io::Error::other("the origin's body failed half-way"))
+            } else {
+                Ok(bytes::Bytes::from(format!("<p>{}</p>\n", reply.body)))
+            }
+        });
+        first.chain(rest)
+    }
+
+    /// An HTML page of about 17 KB at `path`, saying `{name} v{version}`.
+    pub async fn html(&self, path: &str, name: &str) -> Reply {
+        let reply = self.page(path, name).await;
+        let mut body = format!(
+            "<!doctype html><html><head><title>{name}</title></head><body><h1>{}</h1>\n",
+            reply.body
+        );
+        for i in 0..160 {
+            body.push_str(&format!(
+                "<p>Paragraph {i} of the {name} guide: a page served from the cache, \
+                 regenerated in the background when its time is up.</p>\n"
+            ));
+        }
+        body.push_str("</body></html>\n");
+        Reply {
+            status: reply.status,
+            body,
+        }
     }
 
     /// Requests that reached the server (before the cache).
@@ -207,6 +272,10 @@ fn auth() -> PurgeAuth {
 /// - `/short`: the handler says 1 s; `/smaxage`: `Cache-Control: s-maxage=2`;
 /// - `/dynamic`: the handler says dynamic; `/cookie` sets a cookie; `/private` is private;
 /// - `/layout/{name}`: a layout of 5 s tagged `layout`; `/layout/long` asks 30 s itself;
+/// - `/html/{name}`: an HTML page of about 17 KB ([`Origin::html`]);
+/// - `/encoded/{name}`: the same page gzip-encoded by the application itself, whatever the
+///   request accepts (`Content-Encoding: gzip`);
+/// - `/stream/{name}`: a streamed page ([`Origin::stream`]);
 /// - `/api/revalidate`: the purge endpoint.
 pub mod axum_app {
     use super::*;
@@ -273,6 +342,36 @@ pub mod axum_app {
         respond(origin.page(&format!("/layout/{name}"), &name).await)
     }
 
+    async fn html(State(origin): Shared, Path(name): Path<String>) -> Response {
+        let reply = origin.html(&format!("/html/{name}"), &name).await;
+        (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            respond(reply),
+        )
+            .into_response()
+    }
+
+    async fn encoded(State(origin): Shared, Path(name): Path<String>) -> Response {
+        let reply = origin.html(&format!("/encoded/{name}"), &name).await;
+        (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            gzip(reply.body.as_bytes()),
+        )
+            .into_response()
+    }
+
+    async fn stream(State(origin): Shared, Path(name): Path<String>) -> Response {
+        let body = origin.stream(&format!("/stream/{name}"), &name).await;
+        (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            axum::body::Body::from_stream(body),
+        )
+            .into_response()
+    }
+
     /// Outside the cache: counts arrivals and requests dropped unanswered.
     async fn track(
         State(origin): Shared,
@@ -299,6 +398,9 @@ pub mod axum_app {
             .route("/dynamic", get(dynamic))
             .route("/cookie", get(cookie))
             .route("/private", get(private))
+            .route("/html/{name}", get(html))
+            .route("/encoded/{name}", get(encoded))
+            .route("/stream/{name}", get(stream))
             .nest("/layout", layout_routes)
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
@@ -377,6 +479,28 @@ pub mod actix_app {
         respond(origin.page(&format!("/layout/{name}"), &name).await)
     }
 
+    async fn html(origin: Shared, name: web::Path<String>) -> HttpResponse {
+        let reply = origin.html(&format!("/html/{name}"), &name).await;
+        builder(&reply)
+            .content_type("text/html; charset=utf-8")
+            .body(reply.body)
+    }
+
+    async fn encoded(origin: Shared, name: web::Path<String>) -> HttpResponse {
+        let reply = origin.html(&format!("/encoded/{name}"), &name).await;
+        builder(&reply)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(gzip(reply.body.as_bytes()))
+    }
+
+    async fn stream(origin: Shared, name: web::Path<String>) -> HttpResponse {
+        let body = origin.stream(&format!("/stream/{name}"), &name).await;
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .streaming(body)
+    }
+
     /// Serves the app on the current thread's `LocalSet`.
     pub async fn start(isr: IsrLayer, origin: Arc<Origin>) -> Server {
         let arrivals = Arc::clone(&origin);
@@ -390,6 +514,9 @@ pub mod actix_app {
             .route("/dynamic", web::get().to(dynamic))
             .route("/cookie", web::get().to(cookie))
             .route("/private", web::get().to(private))
+            .route("/html/{name}", web::get().to(html))
+            .route("/encoded/{name}", web::get().to(encoded))
+            .route("/stream/{name}", web::get().to(stream))
             .service(
                 web::scope("/layout")
                     .wrap(ScopePolicy::new(
@@ -410,6 +537,14 @@ pub mod actix_app {
             });
         Server::start_actix(app).await
     }
+}
+
+/// `bytes` gzip-compressed, as an application that encodes its own answers sends them.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("in memory");
+    encoder.finish().expect("in memory")
 }
 
 /// Serves either app.

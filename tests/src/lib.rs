@@ -43,6 +43,8 @@ pub struct Got {
     pub headers: HeaderMap,
     /// The body, as text.
     pub body: String,
+    /// The body's bytes as they came (still encoded if `Content-Encoding` says so).
+    pub bytes: Bytes,
 }
 
 impl Got {
@@ -54,6 +56,11 @@ impl Got {
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body decoded from its `Content-Encoding` (gzip, br, zstd or none).
+    pub fn decoded(&self) -> Vec<u8> {
+        decode(self.header("content-encoding"), &self.bytes)
     }
 
     /// The body parsed as JSON.
@@ -149,7 +156,28 @@ impl Server {
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&body).into_owned(),
+            bytes: body,
         }
+    }
+
+    /// Sends `GET path` with `headers` and returns as soon as the answer's head arrives, its
+    /// body still streaming.
+    pub async fn open(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> http::Response<hyper::body::Incoming> {
+        let mut builder = Request::builder().uri(format!("http://{}{path}", self.addr));
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .expect("a valid request");
+        self.client
+            .request(request)
+            .await
+            .expect("the server answers")
     }
 
     /// `POST path` with a JSON body.
@@ -158,4 +186,27 @@ impl Server {
         all.extend_from_slice(headers);
         self.send(Method::POST, path, &all, json).await
     }
+}
+
+/// `bytes` decoded from `content_encoding` (`gzip`, `br`, `zstd`, or none): how a browser reads
+/// the answer.
+pub fn decode(content_encoding: Option<&str>, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match content_encoding {
+        None | Some("identity") => out.extend_from_slice(bytes),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .expect("valid gzip");
+        }
+        Some("br") => {
+            brotli::Decompressor::new(bytes, 4096)
+                .read_to_end(&mut out)
+                .expect("valid brotli");
+        }
+        Some("zstd") => out = zstd::stream::decode_all(bytes).expect("valid zstd"),
+        Some(other) => panic!("unexpected content-encoding {other}"),
+    }
+    out
 }

@@ -232,6 +232,11 @@ scenarios!(
     bypass_rules,
     policies_lowest_wins,
     head_and_conditional_requests,
+    representations_of_one_render,
+    accept_encoding_spellings_render_once,
+    an_app_encoded_body_is_stored_once,
+    a_miss_streams_as_rendered,
+    a_stream_that_fails_half_way_keeps_the_last_good_page,
 );
 
 mod scenarios {
@@ -595,5 +600,291 @@ mod scenarios {
             (200, "BYPASS", "")
         );
         assert_eq!(dynamic.header("content-length"), Some("10"));
+    }
+
+    /// The names in an answer's `Vary`, lowercased.
+    fn vary(got: &Got) -> Vec<String> {
+        got.headers
+            .get_all("vary")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap().split(','))
+            .map(|name| name.trim().to_ascii_lowercase())
+            .collect()
+    }
+
+    /// One render, four representations: each decodes to the identity page byte for byte and
+    /// has its own `Content-Length`, `ETag` and `304`; `HEAD` announces its length;
+    /// `If-None-Match` lists compare weakly; `If-Modified-Since` yields to `If-None-Match`.
+    pub(super) async fn representations_of_one_render(site: Rc<Site>) {
+        let plain = site.send(Method::GET, "/html/a", &[], "").await;
+        assert_eq!((plain.status.as_u16(), plain.cache()), (200, "MISS"));
+        assert_eq!(plain.header("content-encoding"), None);
+        assert!(plain.body.contains("<h1>a v1</h1>"));
+        assert!(vary(&plain).contains(&"accept-encoding".to_owned()));
+        let page = plain.bytes.to_vec();
+        let identity_tag = plain.header("etag").expect("an ETag").to_owned();
+        let mut tags = vec![identity_tag.clone()];
+        for coding in ["gzip", "br", "zstd"] {
+            let accept = [("accept-encoding", coding)];
+            let got = site.send(Method::GET, "/html/a", &accept, "").await;
+            assert_eq!((got.status.as_u16(), got.cache()), (200, "HIT"), "{coding}");
+            assert_eq!(got.header("content-encoding"), Some(coding));
+            let length = got.bytes.len().to_string();
+            assert_eq!(got.header("content-length"), Some(length.as_str()));
+            assert!(
+                got.bytes.len() * 3 < page.len(),
+                "{coding} compresses the page"
+            );
+            assert_eq!(got.decoded(), page, "{coding} decodes to the page");
+            assert!(vary(&got).contains(&"accept-encoding".to_owned()));
+            let tag = got.header("etag").expect("an ETag").to_owned();
+            assert!(!tags.contains(&tag), "{coding} has a tag of its own");
+
+            let not_modified = site
+                .send(
+                    Method::GET,
+                    "/html/a",
+                    &[("accept-encoding", coding), ("if-none-match", &tag)],
+                    "",
+                )
+                .await;
+            assert_eq!(
+                (not_modified.status.as_u16(), not_modified.cache()),
+                (304, "HIT")
+            );
+            assert!(not_modified.bytes.is_empty());
+            assert_eq!(not_modified.header("etag"), Some(tag.as_str()));
+            assert!(vary(&not_modified).contains(&"accept-encoding".to_owned()));
+            // The identity page's tag is another representation's: no 304 for this one.
+            let other = site
+                .send(
+                    Method::GET,
+                    "/html/a",
+                    &[
+                        ("accept-encoding", coding),
+                        ("if-none-match", &identity_tag),
+                    ],
+                    "",
+                )
+                .await;
+            assert_eq!(other.status, 200);
+            assert_eq!(other.decoded(), page);
+
+            let head = site.send(Method::HEAD, "/html/a", &accept, "").await;
+            assert_eq!((head.status.as_u16(), head.cache()), (200, "HIT"));
+            assert!(head.bytes.is_empty());
+            assert_eq!(head.header("content-encoding"), Some(coding));
+            assert_eq!(head.header("content-length"), Some(length.as_str()));
+            tags.push(tag);
+        }
+
+        // A list, with a weak tag: weak comparison finds the Brotli representation's.
+        let listed = format!("\"nope\", W/{}", tags[2]);
+        let got = site
+            .send(
+                Method::GET,
+                "/html/a",
+                &[("accept-encoding", "br"), ("if-none-match", &listed)],
+                "",
+            )
+            .await;
+        assert_eq!(got.status, 304);
+
+        let last_modified = plain.header("last-modified").expect("Last-Modified");
+        let since = |date: &str, extra: Option<(&'static str, &'static str)>| {
+            let mut headers = vec![("if-modified-since", date.to_owned())];
+            headers.extend(extra.map(|(n, v)| (n, v.to_owned())));
+            headers
+        };
+        for (headers, status) in [
+            (since(last_modified, None), 304),
+            (since("Sat, 01 Jan 2000 00:00:00 GMT", None), 200),
+            (since("not a date", None), 200),
+            // If-None-Match takes precedence over If-Modified-Since.
+            (
+                since(last_modified, Some(("if-none-match", "\"nope\""))),
+                200,
+            ),
+        ] {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let got = site.send(Method::GET, "/html/a", &headers, "").await;
+            assert_eq!(got.status.as_u16(), status, "{headers:?}");
+        }
+        site.renders("/html/a", 1);
+    }
+
+    /// However browsers and tools spell `Accept-Encoding`, a page renders once, and once again
+    /// after a purge; each spelling gets the representation it prefers.
+    pub(super) async fn accept_encoding_spellings_render_once(site: Rc<Site>) {
+        const SPELLINGS: [(&str, Option<&str>); 9] = [
+            ("gzip, deflate, br, zstd", Some("br")),
+            ("gzip, deflate, br", Some("br")),
+            ("gzip, deflate", Some("gzip")),
+            ("br;q=1.0, gzip;q=0.8, *;q=0.1", Some("br")),
+            ("GZIP", Some("gzip")),
+            ("identity;q=0, gzip", Some("gzip")),
+            ("zstd;q=0.5, br;q=0", Some("zstd")),
+            ("gzip;q=0.5, identity", None),
+            ("", None),
+        ];
+        let mut page = None;
+        for round in 0..2 {
+            for (i, (spelling, coding)) in SPELLINGS.iter().enumerate() {
+                let got = site
+                    .send(Method::GET, "/html/b", &[("accept-encoding", spelling)], "")
+                    .await;
+                let expected = if i == 0 { "MISS" } else { "HIT" };
+                assert_eq!(
+                    (got.status.as_u16(), got.cache()),
+                    (200, expected),
+                    "{spelling:?}"
+                );
+                assert_eq!(got.header("content-encoding"), *coding, "{spelling:?}");
+                let decoded = got.decoded();
+                assert_eq!(page.get_or_insert_with(|| decoded.clone()), &decoded);
+            }
+            site.renders("/html/b", round + 1);
+            if round == 0 {
+                site.purge(r#"{"path": "/html/b"}"#).await;
+            }
+        }
+
+        // A page too small to compress is only identity: a client that refuses identity gets
+        // 406, one that merely prefers an encoding gets identity.
+        site.expect("/page/x", 200, "MISS", "x v1").await;
+        let refused = site
+            .send(
+                Method::GET,
+                "/page/x",
+                &[("accept-encoding", "br, identity;q=0")],
+                "",
+            )
+            .await;
+        assert_eq!((refused.status.as_u16(), refused.cache()), (406, "HIT"));
+        let preferred = site
+            .send(Method::GET, "/page/x", &[("accept-encoding", "br")], "")
+            .await;
+        assert_eq!(
+            (preferred.status.as_u16(), preferred.body.as_str()),
+            (200, "x v1")
+        );
+        assert_eq!(preferred.header("content-encoding"), None);
+        site.renders("/page/x", 1);
+    }
+
+    /// A body the application gzip-encoded itself is decoded once and stored as the page: one
+    /// render serves identity, gzip and Brotli visitors alike.
+    pub(super) async fn an_app_encoded_body_is_stored_once(site: Rc<Site>) {
+        let br = site
+            .send(Method::GET, "/encoded/e", &[("accept-encoding", "br")], "")
+            .await;
+        assert_eq!((br.status.as_u16(), br.cache()), (200, "MISS"));
+        assert_eq!(br.header("content-encoding"), Some("br"));
+        let plain = site.send(Method::GET, "/encoded/e", &[], "").await;
+        assert_eq!((plain.status.as_u16(), plain.cache()), (200, "HIT"));
+        assert_eq!(plain.header("content-encoding"), None);
+        assert!(plain.body.contains("<h1>e v1</h1>"), "{}", plain.body);
+        assert_eq!(br.decoded(), plain.bytes.to_vec());
+        let gzip = site
+            .send(
+                Method::GET,
+                "/encoded/e",
+                &[("accept-encoding", "gzip")],
+                "",
+            )
+            .await;
+        assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+        assert_eq!(gzip.decoded(), plain.bytes.to_vec());
+        site.renders("/encoded/e", 1);
+    }
+
+    /// The visitor whose request renders a page gets its first bytes while the application is
+    /// still writing the rest; a visitor who comes meanwhile waits for the stored page.
+    pub(super) async fn a_miss_streams_as_rendered(site: Rc<Site>) {
+        use http_body_util::BodyExt;
+        site.origin.close_body_gate();
+        // The origin holds its second chunk until the gate opens: a render that waited for
+        // the whole body would answer only after this timeout.
+        let response = tokio::time::timeout(
+            Duration::from_secs(60),
+            site.server
+                .open("/stream/s", &[("accept-encoding", "gzip, br")]),
+        )
+        .await
+        .expect("the answer's head before the whole body");
+        let cache = response.headers()["x-isr-cache"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        site.note(format!(
+            "GET /stream/s -> head {} {cache}",
+            response.status()
+        ));
+        assert_eq!((response.status().as_u16(), cache.as_str()), (200, "MISS"));
+        assert!(response.headers().get("content-encoding").is_none());
+        let mut body = response.into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        // The origin is still held before its second chunk: these bytes were streamed.
+        assert_eq!(&first[..], b"<!doctype html><p>first chunk</p>\n");
+        site.note("first chunk while the origin holds the rest".to_owned());
+
+        let waiting = Rc::clone(&site);
+        let waiter = tokio::task::spawn_local(async move {
+            waiting
+                .send(Method::GET, "/stream/s", &[("accept-encoding", "br")], "")
+                .await
+        });
+        site.eventually("the second visitor arrives", |s| s.origin.arrived() >= 2)
+            .await;
+        site.origin.open_body_gate();
+        let rest = body
+            .collect()
+            .await
+            .expect("the rest of the page")
+            .to_bytes();
+        let page = [&first[..], &rest[..]].concat();
+        assert_eq!(page, b"<!doctype html><p>first chunk</p>\n<p>s v1</p>\n");
+
+        let waited = waiter.await.unwrap();
+        assert_eq!((waited.status.as_u16(), waited.cache()), (200, "MISS"));
+        assert_eq!(waited.decoded(), page);
+        let hit = site.send(Method::GET, "/stream/s", &[], "").await;
+        assert_eq!((hit.cache(), hit.bytes.to_vec()), ("HIT", page));
+        site.renders("/stream/s", 1);
+    }
+
+    /// A streamed body that fails half-way ends its visitor's stream with an error; the page it
+    /// was to replace stays, and is served while the retry backs off.
+    pub(super) async fn a_stream_that_fails_half_way_keeps_the_last_good_page(site: Rc<Site>) {
+        use http_body_util::BodyExt;
+        let good = site.send(Method::GET, "/stream/f", &[], "").await;
+        assert_eq!((good.status.as_u16(), good.cache()), (200, "MISS"));
+        site.purge(r#"{"path": "/stream/f"}"#).await;
+
+        site.origin.set_mode(Mode::Fail);
+        let response = site.server.open("/stream/f", &[]).await;
+        let cache = response.headers()["x-isr-cache"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!((response.status().as_u16(), cache.as_str()), (200, "MISS"));
+        let mut body = response.into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(&first[..], b"<!doctype html><p>first chunk</p>\n");
+        let broken = body.collect().await;
+        site.note(format!(
+            "GET /stream/f -> MISS, then the body fails: {}",
+            broken.is_err()
+        ));
+        assert!(
+            broken.is_err(),
+            "the visitor sees the failure, not a short page"
+        );
+
+        site.origin.set_mode(Mode::Ok);
+        let kept = site.send(Method::GET, "/stream/f", &[], "").await;
+        assert_eq!((kept.cache(), &kept.bytes), ("STALE", &good.bytes));
+        site.renders("/stream/f", 2);
     }
 }
