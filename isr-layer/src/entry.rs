@@ -281,3 +281,41 @@ impl Entry {
             + encoded
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_weight_counts_every_representation() {
+        let mut entry = Entry::fetched(
+            Arc::from("/page"),
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from(vec![b'x'; 10_000]),
+            0,
+            0,
+            Revalidate::Never,
+            Box::default(),
+        );
+        let identity_only = entry.weight();
+        assert!(identity_only >= ENTRY_OVERHEAD + 10_000);
+        let etag = HeaderValue::from_static("\"t\"");
+        entry.encoded = vec![Representation::new(
+            &entry.headers,
+            &etag,
+            ContentCoding::Gzip,
+            Bytes::from(vec![b'g'; 700]),
+        )]
+        .into_boxed_slice();
+        assert!(entry.weight() >= identity_only + REPRESENTATION_OVERHEAD + 700);
+    }
+
+    #[test]
+    fn representation_tags_stay_strong_or_weak() {
+        let tag = |v: &'static str, c| representation_etag(&HeaderValue::from_static(v), c);
+        assert_eq!(tag("\"abc\"", ContentCoding::Brotli), "\"abc-br\"");
+        assert_eq!(tag("W/\"abc\"", ContentCoding::Gzip), "W/\"abc-gz\"");
+        assert_eq!(tag("\"abc\"", ContentCoding::Zstd), "\"abc-zst\"");
+    }
+}

@@ -29,7 +29,12 @@ fn origin(renders: Arc<AtomicUsize>, delay: Duration) -> Origin {
                 tokio::time::sleep(delay).await;
             }
             let path = req.uri().path().to_owned();
-            let mut res = Response::new(Full::new(Bytes::from(format!("{path} v{n}"))));
+            let mut body = format!("{path} v{n}");
+            if path.starts_with("/long") {
+                // Long enough to be stored compressed.
+                body.push_str(&" stale-while-revalidate".repeat(200));
+            }
+            let mut res = Response::new(Full::new(Bytes::from(body)));
             res.headers_mut()
                 .insert("content-type", "text/plain".parse().unwrap());
             res.extensions_mut()
@@ -67,6 +72,30 @@ impl Site {
         let cache = res.headers()["x-isr-cache"].to_str().unwrap().to_owned();
         let body = res.into_body().collect().await.unwrap().to_bytes();
         (cache, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// `GET path` with `Accept-Encoding: accept`: the cache status, the `Content-Encoding`
+    /// and the decoded body.
+    async fn get_encoded(&self, path: &str, accept: &str) -> (String, Option<String>, String) {
+        let res = self
+            .app
+            .clone()
+            .oneshot(
+                Request::get(path)
+                    .header("accept-encoding", accept)
+                    .body(Full::default())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let cache = res.headers()["x-isr-cache"].to_str().unwrap().to_owned();
+        let coding = res
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let decoded = isr_tests::decode(coding.as_deref(), &body);
+        (cache, coding, String::from_utf8(decoded).unwrap())
     }
 
     fn renders(&self) -> usize {
@@ -201,6 +230,55 @@ async fn fs_a_restart_serves_fresh_pages_without_rendering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_another_process_serves_the_stored_encodings_without_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+    let (cache, coding, page) = a.get_encoded("/long", "gzip, br").await;
+    assert_eq!((cache.as_str(), coding.as_deref()), ("MISS", Some("br")));
+    // Another process on the same directory: its hits come from the file, in every encoding,
+    // and nothing is rendered (the encodings are only made by a render).
+    let b = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+    for (accept, expected) in [
+        ("br", Some("br")),
+        ("zstd", Some("zstd")),
+        ("gzip", Some("gzip")),
+        ("identity", None),
+    ] {
+        let (cache, coding, body) = b.get_encoded("/long", accept).await;
+        assert_eq!(
+            (cache.as_str(), coding.as_deref()),
+            ("HIT", expected),
+            "{accept}"
+        );
+        assert_eq!(body, page);
+    }
+    assert_eq!(b.renders(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_an_entry_of_the_older_format_is_dropped_and_rendered_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = {
+        let store = FsStore::open(dir.path()).unwrap();
+        let path = store.path_of("/a");
+        site(store, Duration::ZERO).get("/a").await;
+        path
+    };
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[3] = 1; // the format's version byte: 1 had no encodings
+    std::fs::write(&path, &bytes).unwrap();
+
+    let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+    assert_eq!(site.get("/a").await, ("MISS".into(), "/a v1".into()));
+    assert_eq!(site.renders(), 1);
+    assert_eq!(
+        std::fs::read(&path).unwrap()[3],
+        2,
+        "the old file was replaced by the new render"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fs_a_corrupt_file_is_skipped_removed_and_never_served() {
     let dir = tempfile::tempdir().unwrap();
     let path = {
@@ -293,6 +371,25 @@ async fn redis_a_page_rendered_on_one_instance_is_a_hit_on_the_other() {
     let (b, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
     assert_eq!(a.get("/docs").await.0, "MISS");
     assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
+    assert_eq!(b.renders(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_the_other_instance_serves_the_stored_encodings_without_rendering() {
+    let prefix = unique_prefix("encodings");
+    let (a, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    let (b, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
+    let (cache, coding, page) = a.get_encoded("/long", "gzip, deflate, br, zstd").await;
+    assert_eq!((cache.as_str(), coding.as_deref()), ("MISS", Some("br")));
+    for (accept, expected) in [("zstd", Some("zstd")), ("gzip", Some("gzip")), ("", None)] {
+        let (cache, coding, body) = b.get_encoded("/long", accept).await;
+        assert_eq!(
+            (cache.as_str(), coding.as_deref()),
+            ("HIT", expected),
+            "{accept:?}"
+        );
+        assert_eq!(body, page);
+    }
     assert_eq!(b.renders(), 0);
 }
 

@@ -329,6 +329,60 @@ mod tests {
     }
 
     #[test]
+    fn encodings_round_trip_with_their_headers_and_tags() {
+        let mut entry = sample();
+        let page = b"<p>page</p>".repeat(100);
+        entry.body = Bytes::from(page.clone());
+        let gzip = Bytes::from_static(b"\x1f\x8b pretend gzip bytes");
+        let br = Bytes::from_static(b"pretend brotli bytes");
+        entry.encoded = vec![
+            Representation::new(
+                &entry.headers,
+                &entry.etag,
+                ContentCoding::Brotli,
+                br.clone(),
+            ),
+            Representation::new(
+                &entry.headers,
+                &entry.etag,
+                ContentCoding::Gzip,
+                gzip.clone(),
+            ),
+        ]
+        .into_boxed_slice();
+        let decoded = Entry::decode(&entry.encode()).unwrap();
+        assert_eq!(decoded.body, entry.body);
+        assert_eq!(
+            decoded.encodings().collect::<Vec<_>>(),
+            [ContentCoding::Brotli, ContentCoding::Gzip]
+        );
+        for (coding, bytes) in [(ContentCoding::Brotli, &br), (ContentCoding::Gzip, &gzip)] {
+            let served = decoded.representation(coding).unwrap();
+            assert_eq!(served.body, bytes);
+            assert_eq!(served.headers["content-encoding"], coding.as_str());
+            assert_eq!(
+                served.headers["content-length"],
+                bytes.len().to_string().as_str()
+            );
+            assert_eq!(served.headers["etag"], served.etag);
+            assert_eq!(
+                served.etag,
+                format!("\"abc{}\"", coding.etag_suffix()).as_str()
+            );
+        }
+        assert!(decoded.representation(ContentCoding::Zstd).is_none());
+        assert_eq!(decoded.weight(), entry.weight());
+    }
+
+    #[test]
+    fn an_entry_of_the_first_format_is_refused_by_its_version() {
+        // Version 1 had no encodings: it is refused by number, and the stores drop it.
+        let mut bytes = sample().encode().to_vec();
+        bytes[3] = 1;
+        assert_eq!(Entry::decode(&bytes).unwrap_err(), DecodeError::Version(1));
+    }
+
+    #[test]
     fn every_truncation_and_every_flipped_byte_is_rejected() {
         let bytes = sample().encode();
         for len in 0..bytes.len() {
