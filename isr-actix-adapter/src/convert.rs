@@ -85,6 +85,11 @@ pub(crate) fn prepare_render(
     for name in isr_layer::adapter::RENDER_DROPS_HEADERS {
         head.headers.remove(name.as_str());
     }
+    // The cache makes the encodings itself (see `isr_layer::adapter::prepare_headers`).
+    head.headers.insert(
+        actix_web::http::header::ACCEPT_ENCODING,
+        actix_web::http::header::HeaderValue::from_static("identity"),
+    );
     let Some(path_and_query) = rewrite else {
         return;
     };

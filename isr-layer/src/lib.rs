@@ -55,9 +55,18 @@
 //! # Headers
 //!
 //! Every response that went through the layer carries `x-isr-cache` (`HIT`, `STALE`, `MISS` or
-//! `BYPASS`). Cached answers also carry `Age`, a strong `ETag` (a matching `If-None-Match`
-//! gets `304 Not Modified`) and, unless turned off, `Cache-Control: s-maxage=<ttl>,
-//! stale-while-revalidate=<window>` for caches in front.
+//! `BYPASS`). Cached answers also carry `Age`, a strong `ETag` per representation (a matching
+//! `If-None-Match` gets `304 Not Modified`), `Last-Modified` (for `If-Modified-Since`) and,
+//! unless turned off, `Cache-Control: s-maxage=<ttl>, stale-while-revalidate=<window>` for
+//! caches in front.
+//!
+//! # Browsers: one render, every encoding
+//!
+//! A page is rendered once, with `Accept-Encoding: identity`, and kept with its gzip, Brotli
+//! and Zstandard encodings, made when it is stored; each answer is the representation the
+//! visitor's `Accept-Encoding` prefers, with `Vary: Accept-Encoding` and its own `ETag`. The
+//! visitor whose request renders a page gets the body streamed as the application writes it.
+//! See [`compression`].
 //!
 //! # Other frameworks
 //!

@@ -276,6 +276,7 @@ fn auth() -> PurgeAuth {
 /// - `/encoded/{name}`: the same page gzip-encoded by the application itself, whatever the
 ///   request accepts (`Content-Encoding: gzip`);
 /// - `/stream/{name}`: a streamed page ([`Origin::stream`]);
+/// - `/accept`: says which `Accept-Encoding` its render was sent;
 /// - `/api/revalidate`: the purge endpoint.
 pub mod axum_app {
     use super::*;
@@ -363,6 +364,11 @@ pub mod axum_app {
             .into_response()
     }
 
+    async fn accept(headers: axum::http::HeaderMap) -> String {
+        let accept = headers.get(header::ACCEPT_ENCODING);
+        format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
+    }
+
     async fn stream(State(origin): Shared, Path(name): Path<String>) -> Response {
         let body = origin.stream(&format!("/stream/{name}"), &name).await;
         (
@@ -401,6 +407,7 @@ pub mod axum_app {
             .route("/html/{name}", get(html))
             .route("/encoded/{name}", get(encoded))
             .route("/stream/{name}", get(stream))
+            .route("/accept", get(accept))
             .nest("/layout", layout_routes)
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
@@ -494,6 +501,11 @@ pub mod actix_app {
             .body(gzip(reply.body.as_bytes()))
     }
 
+    async fn accept(request: actix_web::HttpRequest) -> String {
+        let accept = request.headers().get(header::ACCEPT_ENCODING);
+        format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
+    }
+
     async fn stream(origin: Shared, name: web::Path<String>) -> HttpResponse {
         let body = origin.stream(&format!("/stream/{name}"), &name).await;
         HttpResponse::Ok()
@@ -517,6 +529,7 @@ pub mod actix_app {
             .route("/html/{name}", web::get().to(html))
             .route("/encoded/{name}", web::get().to(encoded))
             .route("/stream/{name}", web::get().to(stream))
+            .route("/accept", web::get().to(accept))
             .service(
                 web::scope("/layout")
                     .wrap(ScopePolicy::new(

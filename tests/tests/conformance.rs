@@ -237,6 +237,7 @@ scenarios!(
     an_app_encoded_body_is_stored_once,
     a_miss_streams_as_rendered,
     a_stream_that_fails_half_way_keeps_the_last_good_page,
+    renders_ask_for_identity,
 );
 
 mod scenarios {
@@ -886,5 +887,22 @@ mod scenarios {
         let kept = site.send(Method::GET, "/stream/f", &[], "").await;
         assert_eq!((kept.cache(), &kept.bytes), ("STALE", &good.bytes));
         site.renders("/stream/f", 2);
+    }
+
+    /// A render is sent `Accept-Encoding: identity`, whatever the visitor accepts: the cache
+    /// makes the encodings itself.
+    pub(super) async fn renders_ask_for_identity(site: Rc<Site>) {
+        let got = site
+            .send(
+                Method::GET,
+                "/accept",
+                &[("accept-encoding", "gzip, br")],
+                "",
+            )
+            .await;
+        assert_eq!(
+            (got.cache(), got.body.as_str()),
+            ("MISS", "render accepts Some(\"identity\")")
+        );
     }
 }

@@ -198,7 +198,11 @@ impl Store for FsStore {
                 Ok(entry) if &*entry.key == key => Ok(Some(self.inner.memory.keep(entry))),
                 Ok(_) => Ok(None), // a hash collision: another key's file
                 Err(error) => {
-                    tracing::warn!(target: "isr", file = %path.display(), %error, "corrupt cache file skipped and removed");
+                    if let crate::store::DecodeError::Version(_) = error {
+                        tracing::info!(target: "isr", file = %path.display(), %error, "cache file of another format version dropped; the page renders again");
+                    } else {
+                        tracing::warn!(target: "isr", file = %path.display(), %error, "corrupt cache file skipped and removed");
+                    }
                     self.inner.files.invalidate(&stem);
                     let _ = blocking(move || Ok(fs::remove_file(path)?)).await;
                     Ok(None)

@@ -388,7 +388,11 @@ impl Inner {
             Ok(entry) if &*entry.key == key => Some(self.memory.keep(entry)),
             Ok(_) => None,
             Err(error) => {
-                tracing::warn!(target: "isr", key = %redis_key, %error, "corrupt entry in redis skipped and removed");
+                if let crate::store::DecodeError::Version(_) = error {
+                    tracing::info!(target: "isr", key = %redis_key, %error, "entry of another format version dropped; the page renders again");
+                } else {
+                    tracing::warn!(target: "isr", key = %redis_key, %error, "corrupt entry in redis skipped and removed");
+                }
                 let _ = self
                     .run(|mut c| async move { c.del::<_, i64>(redis_key).await })
                     .await;
