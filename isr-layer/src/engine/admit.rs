@@ -211,6 +211,14 @@ where
     // A body the application encoded is decoded before it is served to anyone, and a HEAD
     // visitor has no bytes to stream to: both wait for the whole body.
     let stream = stream && !target.head && page.encoded_by_app.is_none();
+    // A body that was too large (or had trailers) last time is passed through without reading
+    // it, until the key is forgotten (`uncacheable_memory`): no tee, no buffer for nothing.
+    if let Some(reason @ (BypassReason::TooLarge | BypassReason::Trailers)) =
+        engine.uncacheable_reason(&target.primary)
+    {
+        let response = passed(parts, IsrBody::inner(body), target.head);
+        return Admission::Pass { response, reason };
+    }
     let body = match read(body, engine.config.max_body_bytes, stream).await {
         Read::Complete(bytes) => bytes,
         Read::Pending { read, size, rest } => {

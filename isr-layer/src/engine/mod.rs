@@ -230,6 +230,11 @@ impl Engine {
         self.uncacheable.contains_key(key)
     }
 
+    /// Why the last response for `key` could not be cached, if it is remembered.
+    pub(crate) fn uncacheable_reason(&self, key: &str) -> Option<BypassReason> {
+        self.uncacheable.get(key)
+    }
+
     pub(crate) fn remember_uncacheable(&self, key: &Arc<str>, reason: BypassReason) {
         self.uncacheable.insert(Arc::clone(key), reason);
     }
