@@ -8,8 +8,8 @@
 use std::fmt;
 
 use http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONNECTION, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, SET_COOKIE,
-    TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VARY,
+    AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_SECURITY_POLICY, PROXY_AUTHENTICATE,
+    PROXY_AUTHORIZATION, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VARY,
 };
 use http::{HeaderMap, HeaderName, Method, StatusCode};
 
@@ -49,6 +49,9 @@ pub enum BypassReason {
     /// The application encoded the body in a way the cache cannot read (an unknown or stacked
     /// `Content-Encoding`, or bytes that do not decode).
     Encoding(&'static str),
+    /// `Content-Security-Policy` (or `-Report-Only`) carries a `'nonce-…'` source: the page is
+    /// made for one request, and sharing it would share the nonce.
+    CspNonce,
 }
 
 impl BypassReason {
@@ -76,6 +79,7 @@ impl fmt::Display for BypassReason {
             Self::TooLarge => f.write_str("body larger than the size limit (streamed through)"),
             Self::Trailers => f.write_str("body has trailers"),
             Self::Encoding(why) => f.write_str(why),
+            Self::CspNonce => f.write_str("per-request CSP nonce"),
         }
     }
 }
@@ -189,7 +193,24 @@ pub(crate) fn check_response_headers(
     if vary_names(headers).is_err() {
         return Err(BypassReason::VaryAll);
     }
+    if has_csp_nonce(headers) {
+        return Err(BypassReason::CspNonce);
+    }
     Ok(())
+}
+
+/// Whether a `Content-Security-Policy` (or `-Report-Only`) header has a `'nonce-…'` source.
+/// A nonce attribute in the HTML without such a header does nothing, and does not count.
+fn has_csp_nonce(headers: &HeaderMap) -> bool {
+    const REPORT_ONLY: HeaderName = HeaderName::from_static("content-security-policy-report-only");
+    [CONTENT_SECURITY_POLICY, REPORT_ONLY].iter().any(|name| {
+        headers.get_all(name).iter().any(|value| {
+            value
+                .as_bytes()
+                .windows(b"'nonce-".len())
+                .any(|w| w.eq_ignore_ascii_case(b"'nonce-"))
+        })
+    })
 }
 
 /// The header names a response varies on, for its variant key; `Err` for `Vary: *`.
@@ -339,6 +360,28 @@ mod tests {
         );
         assert_eq!(check(&[("vary", "accept, *")]), Err(BypassReason::VaryAll));
         assert_eq!(check(&[("vary", "Accept-Language")]), Ok(()));
+        assert_eq!(
+            check(&[(
+                "content-security-policy",
+                "script-src 'self' 'NONCE-r4nd0m'"
+            )]),
+            Err(BypassReason::CspNonce)
+        );
+        assert_eq!(
+            check(&[(
+                "content-security-policy-report-only",
+                "script-src 'nonce-abc'"
+            )]),
+            Err(BypassReason::CspNonce)
+        );
+        // Hash sources are the cache-friendly alternative: cached.
+        assert_eq!(
+            check(&[(
+                "content-security-policy",
+                "script-src 'sha256-B2yPHKaXnvFWtRChIbabYmUBFZdVfKKXHbWtWidDVF8='"
+            )]),
+            Ok(())
+        );
         let h = HeaderMap::new();
         assert_eq!(
             check_response_headers(StatusCode::FOUND, &h, &Directives::default()),

@@ -98,6 +98,41 @@ async fn debug_cache_logs_every_state_and_the_reason_for_a_bypass() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_csp_nonce_page_is_not_cached_and_the_log_says_why() {
+    let out = Captured::default();
+    let _guard = tracing::subscriber::set_default(subscriber("info", &out));
+
+    let origin = Origin::new();
+    origin.on_response(|req, res| {
+        let value = if req.uri().path() == "/nonce" {
+            "script-src 'self' 'nonce-8IBTHwOdqNKAWeKl7plt8g=='"
+        } else {
+            "script-src 'self' 'sha256-B2yPHKaXnvFWtRChIbabYmUBFZdVfKKXHbWtWidDVF8='"
+        };
+        res.headers_mut()
+            .insert("content-security-policy", value.parse().unwrap());
+    });
+    let isr = IsrLayer::builder().debug_cache(true).build().unwrap();
+    let app = origin.behind(&isr);
+    assert_eq!(get(&app, "/nonce").await.cache(), "BYPASS");
+    assert_eq!(get(&app, "/nonce").await.cache(), "BYPASS");
+    assert_eq!(origin.renders(), 2, "rendered for every request");
+    // A hash-based policy is the cache-friendly alternative.
+    assert_eq!(get(&app, "/hashed").await.cache(), "MISS");
+    assert_eq!(get(&app, "/hashed").await.cache(), "HIT");
+
+    let lines = out.lines();
+    let bypass = lines
+        .iter()
+        .find(|l| l.contains("cache=\"BYPASS\""))
+        .expect("a BYPASS line");
+    assert!(
+        bypass.contains("key=\"/nonce\"") && bypass.contains("per-request CSP nonce"),
+        "{bypass}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn without_debug_cache_requests_log_at_debug_only() {
     let out = Captured::default();
     let _guard = tracing::subscriber::set_default(subscriber("info", &out));
