@@ -124,7 +124,16 @@ impl IsrBuilder {
         self
     }
 
-    /// How the query string takes part in the key. Default [`QueryMode::Full`].
+    /// Treats `name` as a tracking parameter too: it never enters a key and the inner service
+    /// never sees it (see [`TRACKING_PARAMS`](crate::TRACKING_PARAMS) for the built-in
+    /// list).
+    pub fn tracking_param(mut self, name: impl Into<String>) -> Self {
+        self.config.key.tracking.push(name.into());
+        self
+    }
+
+    /// How the query string takes part in the key. Default [`QueryMode::Full`] (without
+    /// tracking parameters).
     pub fn query_mode(mut self, mode: QueryMode) -> Self {
         self.config.key.query = mode;
         self

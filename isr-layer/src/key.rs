@@ -19,11 +19,60 @@ use std::sync::Arc;
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, Uri};
 
+/// Query parameters that mark a click or a campaign, never a page: they never enter a key and
+/// the inner service never sees them, in every [`QueryMode`] (unless an allow-list names one).
+/// Names starting with `utm_` count too; [`IsrBuilder::tracking_param`] adds more.
+///
+/// Every click from a social network, an ad or a newsletter carries a unique value of one of
+/// these; keyed, each click would be a new entry and a render.
+///
+/// [`IsrBuilder::tracking_param`]: crate::IsrBuilder::tracking_param
+pub const TRACKING_PARAMS: &[&str] = &[
+    "fbclid",
+    "gclid",
+    "gclsrc",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "igshid",
+    "ttclid",
+    "twclid",
+    "li_fat_id",
+    "srsltid",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "epik",
+    "rdt_cid",
+    "sccid",
+    "vero_id",
+    "oly_anon_id",
+    "oly_enc_id",
+    "s_cid",
+    "ref_src",
+];
+
+/// Whether `name` is a tracking parameter: in [`TRACKING_PARAMS`], starting with `utm_`, or
+/// one of `extra` (all compared without regard to ASCII case).
+fn is_tracking(name: &str, extra: &[String]) -> bool {
+    name.get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("utm_"))
+        || TRACKING_PARAMS.iter().any(|t| t.eq_ignore_ascii_case(name))
+        || extra.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
+
 /// How the query string takes part in the cache key.
 ///
 /// Whatever the mode, the inner service sees the same query the key was built from: in
 /// [`QueryMode::Ignore`] and [`QueryMode::AllowList`] the other parameters are removed from
-/// the request, so they cannot change a page that is then served to everyone.
+/// the request, so they cannot change a page that is then served to everyone. Tracking
+/// parameters ([`TRACKING_PARAMS`]) are removed in every mode.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum QueryMode {
@@ -53,6 +102,8 @@ impl QueryMode {
 #[derive(Clone, Debug)]
 pub(crate) struct KeyOptions {
     pub(crate) query: QueryMode,
+    /// Tracking parameters besides [`TRACKING_PARAMS`].
+    pub(crate) tracking: Vec<String>,
     pub(crate) include_host: bool,
     pub(crate) headers: Vec<HeaderName>,
     pub(crate) max_len: usize,
@@ -62,6 +113,7 @@ impl Default for KeyOptions {
     fn default() -> Self {
         Self {
             query: QueryMode::Full,
+            tracking: Vec::new(),
             include_host: false,
             headers: Vec::new(),
             max_len: 4096,
@@ -131,9 +183,9 @@ pub(crate) fn request_key<'a>(
     let raw_query = uri.query();
     let query = match (&opts.query, raw_query) {
         (_, None) | (QueryMode::Ignore, _) => None,
-        (QueryMode::Full, Some(q)) => Some(normalize_escapes(q)?),
-        (QueryMode::Sorted, Some(q)) => Some(sorted_query(q, None)?),
-        (QueryMode::AllowList(names), Some(q)) => Some(sorted_query(q, Some(names))?),
+        (QueryMode::Full, Some(q)) => Some(without_tracking(normalize_escapes(q)?, opts)),
+        (QueryMode::Sorted, Some(q)) => Some(sorted_query(q, None, opts)?),
+        (QueryMode::AllowList(names), Some(q)) => Some(sorted_query(q, Some(names), opts)?),
     }
     .filter(|q| !q.is_empty());
 
@@ -361,19 +413,37 @@ pub(crate) fn normalize_escapes(s: &str) -> Result<Cow<'_, str>, KeyError> {
         .map_err(|_| KeyError::BadEscape)
 }
 
+/// The name of a `name=value` query parameter.
+fn param_name(pair: &str) -> &str {
+    pair.split_once('=').map_or(pair, |(name, _)| name)
+}
+
+/// `query` without its tracking parameters, in its own order.
+fn without_tracking<'a>(query: Cow<'a, str>, opts: &KeyOptions) -> Cow<'a, str> {
+    let tracking = |pair: &&str| is_tracking(param_name(pair), &opts.tracking);
+    if !query.split('&').any(|pair| tracking(&pair)) {
+        return query;
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !tracking(pair))
+        .collect();
+    Cow::Owned(kept.join("&"))
+}
+
 fn sorted_query<'a>(
     query: &'a str,
     allow: Option<&Arc<[String]>>,
+    opts: &KeyOptions,
 ) -> Result<Cow<'a, str>, KeyError> {
     let normalized = normalize_escapes(query)?;
     let mut pairs: Vec<&str> = normalized
         .split('&')
         .filter(|p| !p.is_empty())
-        .filter(|p| {
-            allow.is_none_or(|names| {
-                let name = p.split_once('=').map_or(*p, |(n, _)| n);
-                names.iter().any(|allowed| allowed == name)
-            })
+        .filter(|p| match allow {
+            // An allow-list is explicit: it may name a tracking parameter.
+            Some(names) => names.iter().any(|allowed| allowed == param_name(p)),
+            None => !is_tracking(param_name(p), &opts.tracking),
         })
         .collect();
     // Stable sort by name only, so repeated parameters keep their relative order.
@@ -387,6 +457,38 @@ fn sorted_query<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracking_parameters_leave_the_key_in_every_mode() {
+        let key = |mode: QueryMode, target: &str| {
+            let opts = KeyOptions {
+                query: mode,
+                tracking: vec!["ref_id".to_owned()],
+                ..KeyOptions::default()
+            };
+            let uri: Uri = target.parse().unwrap();
+            request_key(&opts, &uri, &HeaderMap::new())
+                .unwrap()
+                .key
+                .into_owned()
+        };
+        assert_eq!(key(QueryMode::Full, "/a?b=2&fbclid=x&a=1"), "/a?b=2&a=1");
+        assert_eq!(key(QueryMode::Full, "/a?utm_source=x&UTM_MEDIUM=y"), "/a");
+        assert_eq!(key(QueryMode::Full, "/a?ref_id=7&x"), "/a?x");
+        assert_eq!(key(QueryMode::Full, "/a?utmost=1"), "/a?utmost=1");
+        assert_eq!(
+            key(QueryMode::Full, "/a?%66bclid=1"),
+            "/a",
+            "escaped spellings too"
+        );
+        assert_eq!(key(QueryMode::Sorted, "/a?gclid=1&b=2&a=1"), "/a?a=1&b=2");
+        assert_eq!(
+            key(QueryMode::allow_list(["utm_source"]), "/a?utm_source=x&y=1"),
+            "/a?utm_source=x",
+            "an allow-list may name one"
+        );
+        assert_eq!(key(QueryMode::Full, "/a?x=1"), "/a?x=1");
+    }
 
     #[test]
     fn the_one_pass_check_finds_what_needs_normalising() {

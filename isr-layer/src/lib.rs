@@ -115,7 +115,7 @@ pub use self::invalidate::{
     MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, Revalidator, StampRecord,
     StampSink,
 };
-pub use self::key::{QueryMode, canonical_path};
+pub use self::key::{QueryMode, TRACKING_PARAMS, canonical_path};
 pub use self::layer::IsrLayer;
 pub use self::policy::{CacheTags, PolicySource, RenderContext, Revalidate};
 pub use self::policy_layer::{IsrPolicy, IsrPolicyLayer};

@@ -242,6 +242,49 @@ async fn query_modes_decide_which_queries_share_an_entry() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn tracking_parameters_never_make_an_entry_or_a_render() {
+    for mode in [
+        QueryMode::Full,
+        QueryMode::Sorted,
+        QueryMode::allow_list(["page"]),
+    ] {
+        let origin = Origin::new();
+        let isr = IsrLayer::builder()
+            .query_mode(mode.clone())
+            .tracking_param("campaign_ref")
+            .build()
+            .unwrap();
+        let app = origin.behind(&isr);
+        for i in 0..100 {
+            let target = match i % 5 {
+                0 => format!("/docs/a?fbclid=IwAR{i}"),
+                1 => format!("/docs/a?utm_source=news&utm_medium=mail&utm_campaign=c{i}"),
+                2 => format!("/docs/a?gclid={i}&_ga=2.{i}"),
+                3 => format!("/docs/a?UTM_Source=x{i}&campaign_ref={i}"),
+                _ => format!("/docs/a?msclkid={i}&srsltid={i}&ttclid={i}"),
+            };
+            let got = get(&app, &target).await;
+            assert_eq!(
+                got.cache(),
+                if i == 0 { "MISS" } else { "HIT" },
+                "{mode:?} {target}"
+            );
+        }
+        assert_eq!(origin.renders(), 1, "{mode:?}");
+        assert_eq!(
+            origin.seen(),
+            ["/docs/a"],
+            "{mode:?}: the page never sees them"
+        );
+        assert_eq!(isr.stats().entries, 1, "{mode:?}");
+
+        // Other parameters keep their place; only the tracking ones go.
+        get(&app, "/docs/b?page=2&fbclid=x").await;
+        assert_eq!(origin.seen().last().unwrap(), "/docs/b?page=2", "{mode:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn over_long_and_malformed_targets_bypass_without_panicking() {
     let origin = Origin::new();
     let isr = IsrLayer::builder().max_key_bytes(64).build().unwrap();

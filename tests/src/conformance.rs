@@ -277,6 +277,7 @@ fn auth() -> PurgeAuth {
 ///   request accepts (`Content-Encoding: gzip`);
 /// - `/stream/{name}`: a streamed page ([`Origin::stream`]);
 /// - `/accept`: says which `Accept-Encoding` its render was sent;
+/// - `/echo`: says which query its render was sent;
 /// - `/api/revalidate`: the purge endpoint.
 pub mod axum_app {
     use super::*;
@@ -364,6 +365,10 @@ pub mod axum_app {
             .into_response()
     }
 
+    async fn echo(uri: axum::http::Uri) -> String {
+        format!("render query {:?}", uri.query())
+    }
+
     async fn accept(headers: axum::http::HeaderMap) -> String {
         let accept = headers.get(header::ACCEPT_ENCODING);
         format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
@@ -408,6 +413,7 @@ pub mod axum_app {
             .route("/encoded/{name}", get(encoded))
             .route("/stream/{name}", get(stream))
             .route("/accept", get(accept))
+            .route("/echo", get(echo))
             .nest("/layout", layout_routes)
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
@@ -501,6 +507,10 @@ pub mod actix_app {
             .body(gzip(reply.body.as_bytes()))
     }
 
+    async fn echo(request: actix_web::HttpRequest) -> String {
+        format!("render query {:?}", request.uri().query())
+    }
+
     async fn accept(request: actix_web::HttpRequest) -> String {
         let accept = request.headers().get(header::ACCEPT_ENCODING);
         format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
@@ -530,6 +540,7 @@ pub mod actix_app {
             .route("/encoded/{name}", web::get().to(encoded))
             .route("/stream/{name}", web::get().to(stream))
             .route("/accept", web::get().to(accept))
+            .route("/echo", web::get().to(echo))
             .service(
                 web::scope("/layout")
                     .wrap(ScopePolicy::new(

@@ -238,6 +238,7 @@ scenarios!(
     a_miss_streams_as_rendered,
     a_stream_that_fails_half_way_keeps_the_last_good_page,
     renders_ask_for_identity,
+    tracking_parameters_never_render,
 );
 
 mod scenarios {
@@ -904,5 +905,28 @@ mod scenarios {
             (got.cache(), got.body.as_str()),
             ("MISS", "render accepts Some(\"identity\")")
         );
+    }
+
+    /// A hundred visits from ads and social networks, each with a unique click id or campaign:
+    /// one render, one entry, and the page never sees those parameters.
+    pub(super) async fn tracking_parameters_never_render(site: Rc<Site>) {
+        for i in 0..100 {
+            let target = match i % 4 {
+                0 => format!("/page/t?fbclid=IwAR{i}"),
+                1 => format!("/page/t?utm_source=social&utm_campaign=c{i}"),
+                2 => format!("/page/t?gclid={i}&msclkid={i}"),
+                _ => format!("/page/t?_ga=2.{i}&igshid={i}&ttclid={i}"),
+            };
+            let cache = if i == 0 { "MISS" } else { "HIT" };
+            site.expect(&target, 200, cache, "t v1").await;
+        }
+        site.renders("/page/t", 1);
+        site.expect(
+            "/echo?utm_source=mail&page=2&fbclid=x",
+            200,
+            "MISS",
+            "render query Some(\"page=2\")",
+        )
+        .await;
     }
 }
