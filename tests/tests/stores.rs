@@ -256,6 +256,72 @@ async fn fs_another_process_serves_the_stored_encodings_without_rendering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_two_stores_share_one_directory_through_writes_evictions_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let open = || {
+        FsStore::builder(dir.path())
+            .max_bytes(8 * 1024)
+            .memory_bytes(1)
+            .open()
+            .unwrap()
+    };
+    let (store_a, store_b) = (open(), open());
+    let a = site(store_a.clone(), Duration::ZERO);
+    let b = site(store_b.clone(), Duration::ZERO);
+
+    // What one stores, the other serves without rendering.
+    assert_eq!(a.get("/a").await.0, "MISS");
+    assert_eq!(b.get("/a").await, ("HIT".into(), "/a v1".into()));
+    assert_eq!(b.get("/b").await.0, "MISS");
+    assert_eq!(a.get("/b").await, ("HIT".into(), "/b v1".into()));
+    assert_eq!((a.renders(), b.renders()), (1, 1));
+
+    // Both write past their bound: each evicts among the files it knows, and a file the other
+    // evicted is a miss, never an error.
+    for i in 0..40 {
+        let page = format!("/long/{i}");
+        let writer = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(writer.get(&page).await.0, "MISS", "{page}");
+    }
+    // (`usage` runs the evictions the index has pending.)
+    assert!(store_a.usage().bytes <= 8 * 1024);
+    assert!(store_b.usage().bytes <= 8 * 1024);
+    let on_disk: u64 = std::fs::read_dir(dir.path().join("entries"))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(
+        on_disk <= 2 * 8 * 1024,
+        "{on_disk} bytes on disk for two bounds of 8 KiB"
+    );
+    for i in 0..40 {
+        let (cache, body) = a.get(&format!("/long/{i}")).await;
+        assert!(cache == "HIT" || cache == "MISS", "{cache}");
+        assert!(body.starts_with(&format!("/long/{i} v")), "{body}");
+    }
+
+    // A restart next to a live writer: the live writer's in-flight file stays; the files of a
+    // writer that is gone are removed.
+    let in_flight = tmp.join(format!("abc.{}.7.0", std::process::id()));
+    let abandoned = tmp.join("def.4194999.0.0"); // above Linux's largest process id
+    std::fs::write(&in_flight, b"half a page").unwrap();
+    std::fs::write(&abandoned, b"half a page").unwrap();
+    drop((a, store_a));
+    let a = site(open(), Duration::ZERO);
+    assert!(
+        in_flight.exists(),
+        "another live writer's temporary file was removed"
+    );
+    assert!(
+        !abandoned.exists(),
+        "a gone writer's temporary file was kept"
+    );
+    assert_eq!(a.get("/a").await.1, "/a v1");
+    assert_eq!(b.get("/b").await.1, "/b v1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fs_an_entry_of_the_older_format_is_dropped_and_rendered_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = {

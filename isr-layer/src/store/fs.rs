@@ -27,6 +27,16 @@ const SUFFIX: &str = "isr";
 /// `stamps.log` (and `fsync`ed), so a purge made before a restart still holds after it.
 /// Recently used entries are also kept in memory, so a hit does not read the disk.
 ///
+/// # Several processes on one directory
+///
+/// Processes (or stores) may share a directory, as a rolling deploy on a shared volume does:
+/// each writes its temporary files under names of its own and, when it opens, removes only
+/// those of writers that are gone (or older than an hour), never another live process's
+/// in-flight writes. A page one process stored is read by the others (a key a store has not
+/// indexed is looked for on disk). Each process keeps the byte bound over the files it knows
+/// (those it wrote, found at open, or read since), so `n` processes hold at most `n` times the
+/// bound, and a file another process evicted is a miss, never an error.
+///
 /// ```no_run
 /// use isr_layer::IsrLayer;
 /// use isr_layer::store::FsStore;
@@ -50,6 +60,9 @@ struct Inner {
     files: moka::sync::Cache<Arc<str>, u64>,
     stamps: Mutex<Option<fs::File>>,
     loaded_stamps: Mutex<Vec<StampRecord>>,
+    /// This store's part of its temporary files' names (`<stem>.<pid>.<writer>.<n>`), unique
+    /// among the stores of this process.
+    writer: u64,
     counter: AtomicU64,
 }
 
@@ -82,10 +95,7 @@ impl FsStoreBuilder {
         let tmp = self.dir.join(TMP);
         fs::create_dir_all(&entries)?;
         fs::create_dir_all(&tmp)?;
-        // Temporary files are writes a crash interrupted: never renamed, never valid.
-        for leftover in fs::read_dir(&tmp)? {
-            let _ = fs::remove_file(leftover?.path());
-        }
+        remove_abandoned_writes(&tmp)?;
         let evict_dir = entries.clone();
         let files = moka::sync::Cache::builder()
             .max_capacity(self.max_bytes)
@@ -121,6 +131,7 @@ impl FsStoreBuilder {
                 files,
                 stamps: Mutex::new(Some(stamps)),
                 loaded_stamps: Mutex::new(loaded),
+                writer: writer_id(),
                 counter: AtomicU64::new(0),
             }),
         })
@@ -160,6 +171,51 @@ fn stem_of(key: &str) -> Arc<str> {
     ))
 }
 
+/// A number no other store of this process uses, for its temporary files' names.
+fn writer_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Temporary files older than this are abandoned whoever wrote them: a write takes
+/// milliseconds, and a process id may have been reused since.
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary files of writes that can no longer finish: those of a process that
+/// is gone (a crash between write and rename), and any older than [`ABANDONED_AFTER`]. The
+/// in-flight writes of live processes sharing the directory (a rolling deploy on a shared
+/// volume) are left alone.
+fn remove_abandoned_writes(tmp: &Path) -> Result<(), StoreError> {
+    for leftover in fs::read_dir(tmp)? {
+        let leftover = leftover?;
+        let name = leftover.file_name();
+        let writer = name
+            .to_str()
+            .and_then(|n| n.split('.').nth(1))
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let old = leftover
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age > ABANDONED_AFTER);
+        if old || writer.is_none_or(|pid| !process_is_alive(pid)) {
+            let _ = fs::remove_file(leftover.path());
+        }
+    }
+    Ok(())
+}
+
+/// Whether a process with this id runs (on Linux; elsewhere every writer counts as alive and
+/// only the age rule removes its files).
+fn process_is_alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
 fn entry_path(entries: &Path, stem: &str) -> PathBuf {
     entries.join(format!("{stem}.{SUFFIX}"))
 }
@@ -180,10 +236,9 @@ impl Store for FsStore {
     fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
         Box::pin(async move {
             let stem = stem_of(key);
-            // The index knows every file: an unknown key costs no disk read.
-            if !self.inner.files.contains_key(&stem) {
-                return Ok(None);
-            }
+            // Files this store did not index may have been written since by another process
+            // on the same directory: a key it does not know is looked for on disk too (a miss
+            // renders anyway; a failed open costs microseconds).
             let path = self.path_of(key);
             let read_path = path.clone();
             let bytes = match blocking(move || Ok(fs::read(read_path)?)).await {
@@ -195,7 +250,15 @@ impl Store for FsStore {
                 Err(e) => return Err(e),
             };
             match Entry::decode(&bytes) {
-                Ok(entry) if &*entry.key == key => Ok(Some(self.inner.memory.keep(entry))),
+                Ok(entry) if &*entry.key == key => {
+                    if !self.inner.files.contains_key(&stem) {
+                        // Another process's file: from now on under this store's byte bound.
+                        self.inner
+                            .files
+                            .insert(Arc::clone(&stem), bytes.len() as u64);
+                    }
+                    Ok(Some(self.inner.memory.keep(entry)))
+                }
                 Ok(_) => Ok(None), // a hash collision: another key's file
                 Err(error) => {
                     if let crate::store::DecodeError::Version(_) = error {
@@ -224,8 +287,9 @@ impl Store for FsStore {
             let size = bytes.len() as u64;
             let entries = self.inner.dir.join(ENTRIES);
             let tmp = self.inner.dir.join(TMP).join(format!(
-                "{stem}.{}.{}",
+                "{stem}.{}.{}.{}",
                 std::process::id(),
+                self.inner.writer,
                 self.inner.counter.fetch_add(1, Ordering::Relaxed)
             ));
             let target = entry_path(&entries, &stem);
