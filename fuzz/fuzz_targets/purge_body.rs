@@ -16,7 +16,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (secret, body) = data.split_at(data.len().min(8));
+    let (secret, body) = data.split_at(data.len().min("fuzz-secret".len()));
     let router: axum::Router =
         purge_router(IsrLayer::new().revalidator(), PurgeAuth::new("fuzz-secret").unwrap());
     let mut request = Request::post("/").header("content-type", "application/json");
