@@ -98,12 +98,22 @@ async fn waiters_give_up_after_the_waiter_timeout_and_render_on_their_own() {
     };
     settle().await;
     origin.set_delay(Duration::ZERO);
+    let asked = tokio::time::Instant::now();
     let waiter = get(&app, "/slow").await;
-    assert_eq!(
-        waiter.body, "/slow v2",
-        "the waiter rendered for itself after 2 s"
+    // (The paused clock: these are the cache's own timers, not a measurement.)
+    let waited = asked.elapsed();
+    assert_eq!(waiter.body, "/slow v2", "the waiter rendered for itself...");
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+        "...after waiting 2 s for the leader, not at once ({waited:?})"
     );
+    assert_eq!(origin.renders(), 2);
+    assert_eq!(get(&app, "/slow").await.body, "/slow v2");
+
     assert_eq!(leader.await.unwrap().body, "/slow v1");
+    // The leader's render started first and landed last: the newer render stays stored.
+    let after = get(&app, "/slow").await;
+    assert_eq!((after.cache(), after.body.as_str()), ("HIT", "/slow v2"));
     assert_eq!(origin.renders(), 2);
 }
 

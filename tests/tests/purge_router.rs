@@ -114,7 +114,7 @@ async fn the_webhook_flow_purges_by_tag_path_and_layout() {
 
 #[tokio::test]
 async fn stale_mode_serves_the_old_page_while_it_regenerates() {
-    let (server, _) = site().await;
+    let (server, renders) = site().await;
     server.get("/products/x").await;
     let res = server
         .post_json(
@@ -129,6 +129,28 @@ async fn stale_mode_serves_the_old_page_while_it_regenerates() {
     );
     let got = server.get("/products/x").await;
     assert_eq!((got.cache(), got.body.as_str()), ("STALE", "x render 1"));
+    // That visit started one background regeneration, which lands: the next visitors get the
+    // new page as a HIT, and nothing renders again.
+    let mut landed = None;
+    for _ in 0..500 {
+        let got = server.get("/products/x").await;
+        if got.cache() == "HIT" {
+            landed = Some(got.body);
+            break;
+        }
+        assert_eq!(got.cache(), "STALE", "stale until the regeneration lands");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        landed.as_deref(),
+        Some("x render 2"),
+        "the regeneration landed"
+    );
+    assert_eq!(
+        renders.load(Ordering::SeqCst),
+        2,
+        "exactly one regeneration"
+    );
 }
 
 #[tokio::test]

@@ -241,12 +241,23 @@ impl Engine {
 
     /// Stores a freshly rendered entry. Store failures are logged, never returned: the entry
     /// is still served to everyone waiting for this render.
-    pub(crate) async fn commit(&self, primary: &Arc<str>, entry: &Arc<Entry>) {
+    ///
+    /// A render that started before the one already stored for the key (a leader whose waiters
+    /// gave up and rendered for themselves, then landed last) does not replace it: the newer
+    /// render stays, and is what this one hands to its waiters.
+    pub(crate) async fn commit(&self, primary: &Arc<str>, entry: &Arc<Entry>) -> Arc<Entry> {
         self.uncacheable.invalidate(&**primary);
+        if let Some(current) = self.store.get_local(&entry.key)
+            && current.rendered_at > entry.rendered_at
+        {
+            tracing::debug!(target: "isr", key = %entry.key, "a newer render is stored already; this older one is not kept");
+            return current;
+        }
         if let Err(error) = self.store.put(Arc::clone(entry)).await {
             self.stats.inc_store_errors();
             tracing::warn!(target: "isr", key = %entry.key, %error, "store write failed; the page is served but not kept");
         }
+        Arc::clone(entry)
     }
 
     /// A stored render: kept in the store and handed to the visitors waiting for it.
@@ -256,9 +267,9 @@ impl Engine {
         guard: Option<FlightGuard>,
         entry: &Arc<Entry>,
     ) {
-        self.commit(primary, entry).await;
+        let kept = self.commit(primary, entry).await;
         if let Some(guard) = guard {
-            guard.land(Landing::Entry(Arc::clone(entry)));
+            guard.land(Landing::Entry(kept));
         }
     }
 
