@@ -273,18 +273,31 @@ pub fn canonical_path(path: &str) -> Option<String> {
 }
 
 /// The key of one variant of a page whose response named headers in `Vary`.
+///
+/// RFC 9111 §4.1: a header absent from the request matches only requests where it is absent
+/// too (so absent and empty are different variants), and the values of a header are compared
+/// as one combined list (so `a, b` in one line and `a` and `b` in two are the same variant;
+/// whitespace around the commas does not count).
 pub(crate) fn variant_key(primary: &str, names: &[HeaderName], headers: &HeaderMap) -> String {
     let mut key = String::with_capacity(primary.len() + 32 * names.len());
     key.push_str(primary);
     for name in names {
         key.push_str("\n~");
         key.push_str(name.as_str());
+        let mut values = headers.get_all(name).iter().peekable();
+        if values.peek().is_none() {
+            continue; // absent: no `=` at all
+        }
         key.push('=');
-        for (i, value) in headers.get_all(name).iter().enumerate() {
-            if i > 0 {
-                key.push(',');
+        let mut first = true;
+        for value in values {
+            for item in String::from_utf8_lossy(value.as_bytes()).split(',') {
+                if !first {
+                    key.push(',');
+                }
+                first = false;
+                key.push_str(item.trim());
             }
-            key.push_str(&String::from_utf8_lossy(value.as_bytes()));
         }
     }
     key
@@ -457,6 +470,23 @@ fn sorted_query<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vary_keys_follow_rfc_9111() {
+        let names = [HeaderName::from_static("x-theme")];
+        let key = |values: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for v in values {
+                headers.append("x-theme", http::HeaderValue::from_static(v));
+            }
+            variant_key("/p", &names, &headers)
+        };
+        assert_ne!(key(&[]), key(&[""]), "absent is not empty");
+        assert_eq!(key(&["a, b"]), key(&["a", "b"]), "one combined list");
+        assert_eq!(key(&["a,b"]), key(&[" a ,  b "]));
+        assert_ne!(key(&["a"]), key(&["b"]));
+        assert_ne!(key(&["a,b"]), key(&["b,a"]), "order is part of the value");
+    }
 
     #[test]
     fn tracking_parameters_leave_the_key_in_every_mode() {

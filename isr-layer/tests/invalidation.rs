@@ -251,6 +251,8 @@ impl Store for CountingStore {
         self.inner.usage()
     }
     fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
+        // A scan is an operation too: a purge that listed entries would show here.
+        self.ops.fetch_add(1, Ordering::Relaxed);
         self.inner.local_entries(limit)
     }
 }
@@ -345,6 +347,32 @@ async fn bad_targets_are_refused_with_a_reason() {
     assert_eq!(
         r.revalidate_tags(["ok", ""]).await.unwrap_err(),
         RevalidateError::EmptyTag,
-        "nothing applied when one tag is bad"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_list_with_one_bad_tag_applies_none_of_it() {
+    let origin = Origin::new();
+    tagged(&origin);
+    let isr = isr();
+    let app = origin.behind(&isr);
+    get(&app, "/products/a").await;
+    let stamps = isr.stats().invalidation_stamps;
+    assert_eq!(
+        isr.revalidator()
+            .revalidate_tags(["product-a", ""])
+            .await
+            .unwrap_err(),
+        RevalidateError::EmptyTag
+    );
+    assert_eq!(
+        isr.stats().invalidation_stamps,
+        stamps,
+        "no stamp was added for the good tag"
+    );
+    assert_eq!(
+        get(&app, "/products/a").await.cache(),
+        "HIT",
+        "nothing purged"
     );
 }
