@@ -75,6 +75,26 @@ impl PrivateRedis {
         self.spawn().await;
     }
 
+    /// Stops the server's process without ending it (`SIGSTOP`): connections stay open and
+    /// nothing answers, as with a server stalled by the machine, until [`thaw`](Self::thaw).
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a [frozen](Self::freeze) server run again (`SIGCONT`).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("the server runs").id();
+        let status = Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     /// Runs one command on the server.
     pub async fn query(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
         let client = redis::Client::open(self.url())?;
@@ -89,6 +109,14 @@ impl PrivateRedis {
 
 impl Drop for PrivateRedis {
     fn drop(&mut self) {
+        if self.child.is_some() {
+            // A frozen server would not die of SIGKILL's wait otherwise.
+            let _ = self.child.as_ref().map(|c| {
+                Command::new("kill")
+                    .args(["-CONT", &c.id().to_string()])
+                    .status()
+            });
+        }
         self.kill();
     }
 }

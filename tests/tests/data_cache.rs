@@ -220,6 +220,80 @@ async fn errors_and_non_200_answers_are_never_stored() {
     }
 }
 
+#[tokio::test]
+async fn transport_errors_are_never_stored_and_the_next_fetch_tries_again() {
+    // An address nothing listens on: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}/prices/x");
+    let data = IsrLayer::new().data_cache();
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for _ in 0..2 {
+        let (client, url, calls) = (client.clone(), url.clone(), calls.clone());
+        let result = data
+            .get_or_fetch_bytes(
+                "price:x",
+                FetchOptions::revalidate(60),
+                move || async move {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    client
+                        .get(url.parse().unwrap())
+                        .await
+                        .map(|_| Bytes::new())
+                        .map_err(|e| e.to_string())
+                },
+            )
+            .await;
+        assert!(result.is_err(), "the closure's transport error comes back");
+    }
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "nothing was stored: the second fetch tried again"
+    );
+
+    let mut layer = ServiceBuilder::new()
+        .layer(DataCacheLayer::new(data.clone()))
+        .service(client.clone());
+    let mut request = Request::get(&url).body(Full::new(Bytes::new())).unwrap();
+    request
+        .extensions_mut()
+        .insert(FetchOptions::revalidate(60));
+    let answer = layer.ready().await.unwrap().call(request).await;
+    assert!(
+        answer.is_err(),
+        "the client's error passes through the layer"
+    );
+
+    let reqwest = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(DataCacheMiddleware::new(
+            data.clone(),
+            reqwest::Client::new(),
+        ))
+        .build();
+    let answer = reqwest
+        .get(&url)
+        .with_extension(FetchOptions::revalidate(60))
+        .send()
+        .await;
+    assert!(answer.is_err(), "the middleware passes the error on");
+    assert_eq!(data.stats().entries, 0, "no error was stored");
+
+    let stored = data
+        .get_or_fetch_bytes("price:x", FetchOptions::revalidate(60), || async {
+            Ok::<_, String>(Bytes::from_static(b"8900"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(&stored[..], b"8900");
+    assert_eq!(data.stats().entries, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn no_store_always_fetches() {
     for via in ALL {
