@@ -753,6 +753,58 @@ async fn redis_restarted_mid_test_requests_keep_succeeding() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_a_lost_subscription_is_noticed_and_the_stamps_reloaded() {
+    let redis = PrivateRedis::start().await;
+    let prefix = unique_prefix("lost-subscription");
+    let (a, _) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
+    let (b, _) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
+    let channel = format!("{prefix}:invalidations");
+    let subscribers = || async {
+        let counts = redis.query(&["PUBSUB", "NUMSUB", &channel]).await.unwrap();
+        format!("{counts:?}")
+    };
+    eventually("A and B subscribed", async || {
+        subscribers().await.contains("int(2)")
+    })
+    .await;
+
+    // Redis stays up; only the subscriber connections are cut, and a purge is published while
+    // nobody listens: B cannot hear it, only find it in the stamps when it resubscribes. (If B
+    // was back before the publish, that round proves nothing: try again with another page.)
+    for round in 0..20 {
+        let page = format!("/p{round}");
+        a.get(&page).await;
+        assert_eq!(b.get(&page).await.0, "HIT");
+        eventually("A and B subscribed", async || {
+            subscribers().await.contains("int(2)")
+        })
+        .await;
+        redis
+            .query(&["CLIENT", "KILL", "TYPE", "pubsub"])
+            .await
+            .unwrap();
+        a.isr
+            .revalidator()
+            .revalidate_tag(&format!("p:{page}"))
+            .await
+            .unwrap();
+        if !subscribers().await.contains("int(0)") {
+            continue;
+        }
+        eventually("B stops serving the purged copy", async || {
+            b.get(&page).await.0 != "HIT"
+        })
+        .await;
+        eventually("both resubscribed", async || {
+            subscribers().await.contains("int(2)")
+        })
+        .await;
+        return;
+    }
+    panic!("the subscribers came back before every publish: the case was never tested");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_paused_requests_keep_succeeding_within_the_op_timeout() {
     let redis = PrivateRedis::start().await;
     let prefix = unique_prefix("pause");
