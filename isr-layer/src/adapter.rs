@@ -127,12 +127,18 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
             Freshness::Stale => {
                 engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
                 let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
-                let regeneration = Regeneration::due(engine, &entry, || {
-                    (
-                        render_target(&key, request, class.authorized, false),
-                        key.rewrite.clone(),
-                    )
-                });
+                // A regeneration renders from this request: only from its canonical spelling
+                // (see `BypassReason::NonCanonicalPath`).
+                let regeneration = (!key.path_rewritten)
+                    .then(|| {
+                        Regeneration::due(engine, &entry, || {
+                            (
+                                render_target(&key, request, class.authorized, false),
+                                key.rewrite.clone(),
+                            )
+                        })
+                    })
+                    .flatten();
                 return Lookup::Stale {
                     response,
                     regeneration,
@@ -184,6 +190,7 @@ fn render_target<B>(
         request_headers: request.headers().clone(),
         authorized,
         head,
+        path_rewritten: key.path_rewritten,
     }
 }
 
@@ -329,11 +336,15 @@ impl Visit {
                             return self.reply.answer(&entry, CacheStatus::Hit, render);
                         }
                         Freshness::Stale => {
-                            let regeneration = Regeneration::due(&engine, &entry, || {
-                                let mut target = self.target.clone();
-                                target.head = false;
-                                (target, self.rewrite.clone())
-                            });
+                            let regeneration = (!self.target.path_rewritten)
+                                .then(|| {
+                                    Regeneration::due(&engine, &entry, || {
+                                        let mut target = self.target.clone();
+                                        target.head = false;
+                                        (target, self.rewrite.clone())
+                                    })
+                                })
+                                .flatten();
                             let response = self.reply.serve_entry(&entry, CacheStatus::Stale);
                             let unused = match regeneration {
                                 Some(regeneration) => {
@@ -361,6 +372,7 @@ impl Visit {
         // Requests with `Authorization`, and keys whose responses are known not to be
         // cacheable, render on their own: there is nothing to share with other visitors.
         if self.target.authorized
+            || self.target.path_rewritten
             || (self.reply.fallback.is_none() && engine.is_known_uncacheable(&self.reply.lookup))
         {
             return self.render::<X, R>(render, None).await;

@@ -52,6 +52,11 @@ pub enum BypassReason {
     /// `Content-Security-Policy` (or `-Report-Only`) carries a `'nonce-…'` source: the page is
     /// made for one request, and sharing it would share the nonce.
     CspNonce,
+    /// The request spelled its path differently from the canonical form (`//`, `..`, escapes):
+    /// it is answered from the canonical page's entry when there is one, but its own render is
+    /// not stored, because a router in front of the cache may have routed the spelling, not
+    /// the canonical path.
+    NonCanonicalPath,
 }
 
 impl BypassReason {
@@ -80,6 +85,9 @@ impl fmt::Display for BypassReason {
             Self::Trailers => f.write_str("body has trailers"),
             Self::Encoding(why) => f.write_str(why),
             Self::CspNonce => f.write_str("per-request CSP nonce"),
+            Self::NonCanonicalPath => f.write_str(
+                "path spelled differently from its canonical form: only the canonical URL's own render is stored",
+            ),
         }
     }
 }

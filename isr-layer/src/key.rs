@@ -160,6 +160,8 @@ pub(crate) struct RequestKey<'a> {
     pub(crate) path: Range<usize>,
     /// The canonical path and query, when the request spelled them differently.
     pub(crate) rewrite: Option<PathAndQuery>,
+    /// The path itself was spelled differently (not only the query).
+    pub(crate) path_rewritten: bool,
 }
 
 #[cfg(test)]
@@ -189,7 +191,8 @@ pub(crate) fn request_key<'a>(
     }
     .filter(|q| !q.is_empty());
 
-    let rewrite = if path != raw_path || query.as_deref() != raw_query {
+    let path_rewritten = path != raw_path;
+    let rewrite = if path_rewritten || query.as_deref() != raw_query {
         let mut pq = String::with_capacity(path.len() + query.as_ref().map_or(0, |q| q.len() + 1));
         pq.push_str(&path);
         if let Some(q) = &query {
@@ -224,6 +227,7 @@ pub(crate) fn request_key<'a>(
             key: Cow::Borrowed(pq.as_str()),
             path: 0..raw_path.len(),
             rewrite,
+            path_rewritten,
         });
     }
 
@@ -254,6 +258,7 @@ pub(crate) fn request_key<'a>(
         key: Cow::Owned(key),
         path: start..end,
         rewrite,
+        path_rewritten,
     })
 }
 

@@ -257,6 +257,7 @@ pub fn isr() -> IsrLayer {
         .revalidate(Revalidate::secs(10))
         .regeneration_timeout(Duration::from_secs(5))
         .waiter_timeout(Duration::from_secs(3600))
+        .max_body_bytes(64 * 1024)
         .build()
         .expect("a valid configuration")
 }
@@ -278,6 +279,9 @@ fn auth() -> PurgeAuth {
 /// - `/stream/{name}`: a streamed page ([`Origin::stream`]);
 /// - `/accept`: says which `Accept-Encoding` its render was sent;
 /// - `/echo`: says which query its render was sent;
+/// - `/vary`: answers `Vary: x-theme` with the theme it was sent;
+/// - `/big`: a 100 KB page, over the cache's 64 KiB body limit;
+/// - `/public`: `Cache-Control: public`, so it is shared with requests carrying `Authorization`;
 /// - `/api/revalidate`: the purge endpoint.
 pub mod axum_app {
     use super::*;
@@ -365,6 +369,26 @@ pub mod axum_app {
             .into_response()
     }
 
+    async fn vary(State(origin): Shared, headers: axum::http::HeaderMap) -> Response {
+        let reply = origin.page("/vary", "vary").await;
+        let theme = headers.get("x-theme").and_then(|v| v.to_str().ok());
+        (
+            [(header::VARY, "x-theme")],
+            format!("{} theme {theme:?}", reply.body),
+        )
+            .into_response()
+    }
+
+    async fn big(State(origin): Shared) -> Response {
+        origin.page("/big", "big").await;
+        "b".repeat(100 * 1024).into_response()
+    }
+
+    async fn public(State(origin): Shared) -> Response {
+        let reply = origin.page("/public", "public").await;
+        ([(header::CACHE_CONTROL, "public")], respond(reply)).into_response()
+    }
+
     async fn echo(uri: axum::http::Uri) -> String {
         format!("render query {:?}", uri.query())
     }
@@ -414,6 +438,9 @@ pub mod axum_app {
             .route("/stream/{name}", get(stream))
             .route("/accept", get(accept))
             .route("/echo", get(echo))
+            .route("/vary", get(vary))
+            .route("/big", get(big))
+            .route("/public", get(public))
             .nest("/layout", layout_routes)
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
@@ -507,6 +534,29 @@ pub mod actix_app {
             .body(gzip(reply.body.as_bytes()))
     }
 
+    async fn vary(origin: Shared, request: actix_web::HttpRequest) -> HttpResponse {
+        let reply = origin.page("/vary", "vary").await;
+        let theme = request
+            .headers()
+            .get("x-theme")
+            .and_then(|v| v.to_str().ok());
+        builder(&reply)
+            .insert_header((header::VARY, "x-theme"))
+            .body(format!("{} theme {theme:?}", reply.body))
+    }
+
+    async fn big(origin: Shared) -> HttpResponse {
+        origin.page("/big", "big").await;
+        HttpResponse::Ok().body("b".repeat(100 * 1024))
+    }
+
+    async fn public(origin: Shared) -> HttpResponse {
+        let reply = origin.page("/public", "public").await;
+        builder(&reply)
+            .insert_header((header::CACHE_CONTROL, "public"))
+            .body(reply.body)
+    }
+
     async fn echo(request: actix_web::HttpRequest) -> String {
         format!("render query {:?}", request.uri().query())
     }
@@ -541,6 +591,9 @@ pub mod actix_app {
             .route("/stream/{name}", web::get().to(stream))
             .route("/accept", web::get().to(accept))
             .route("/echo", web::get().to(echo))
+            .route("/vary", web::get().to(vary))
+            .route("/big", web::get().to(big))
+            .route("/public", web::get().to(public))
             .service(
                 web::scope("/layout")
                     .wrap(ScopePolicy::new(

@@ -239,6 +239,10 @@ scenarios!(
     a_stream_that_fails_half_way_keeps_the_last_good_page,
     renders_ask_for_identity,
     tracking_parameters_never_render,
+    vary_keeps_one_entry_per_value,
+    a_body_over_the_limit_passes_through_whole,
+    spellings_of_a_path_share_one_entry,
+    authorization_is_shared_only_when_the_page_opts_in,
 );
 
 mod scenarios {
@@ -928,5 +932,76 @@ mod scenarios {
             "render query Some(\"page=2\")",
         )
         .await;
+    }
+
+    /// `Vary: x-theme`: one entry per value, an absent header its own variant.
+    pub(super) async fn vary_keeps_one_entry_per_value(site: Rc<Site>) {
+        let theme = |value: Option<&'static str>| {
+            let site = Rc::clone(&site);
+            async move {
+                let headers: Vec<(&str, &str)> =
+                    value.map(|v| ("x-theme", v)).into_iter().collect();
+                site.send(Method::GET, "/vary", &headers, "").await
+            }
+        };
+        let dark = theme(Some("dark")).await;
+        assert_eq!(
+            (dark.cache(), dark.body.as_str()),
+            ("MISS", "vary v1 theme Some(\"dark\")")
+        );
+        assert_eq!(theme(Some("dark")).await.cache(), "HIT");
+        let light = theme(Some("light")).await;
+        assert_eq!(
+            (light.cache(), light.body.as_str()),
+            ("MISS", "vary v1 theme Some(\"light\")")
+        );
+        let none = theme(None).await;
+        assert_eq!(
+            (none.cache(), none.body.as_str()),
+            ("MISS", "vary v1 theme None")
+        );
+        assert_eq!(theme(None).await.body, "vary v1 theme None");
+        assert_eq!(
+            theme(Some("dark")).await.body,
+            "vary v1 theme Some(\"dark\")"
+        );
+        site.renders("/vary", 3);
+    }
+
+    /// A page over the body limit reaches its visitor whole and is not kept; the next visitor
+    /// gets it passed through without the cache reading it.
+    pub(super) async fn a_body_over_the_limit_passes_through_whole(site: Rc<Site>) {
+        for _ in 0..2 {
+            let got = site.get("/big").await;
+            assert_eq!(got.status, 200);
+            assert_ne!(got.cache(), "HIT");
+            assert_eq!(got.bytes.len(), 100 * 1024);
+        }
+        site.renders("/big", 2);
+    }
+
+    /// `/page/sp`, `/page/./sp`, `/page//sp` and `/page/%73p` are one page: one render, and
+    /// every spelling is answered from the canonical page's entry.
+    pub(super) async fn spellings_of_a_path_share_one_entry(site: Rc<Site>) {
+        site.expect("/page/sp", 200, "MISS", "sp v1").await;
+        for spelling in ["/page//sp", "/page/./sp", "/page/%73p", "/page/x/../sp"] {
+            site.expect(spelling, 200, "HIT", "sp v1").await;
+        }
+        site.renders("/page/sp", 1);
+    }
+
+    /// A request with `Authorization` gets a shared page only where the page says `public`.
+    pub(super) async fn authorization_is_shared_only_when_the_page_opts_in(site: Rc<Site>) {
+        let auth = [("authorization", "Bearer someone")];
+        for _ in 0..2 {
+            let got = site.send(Method::GET, "/page/private-ish", &auth, "").await;
+            assert_eq!((got.cache(), got.status.as_u16()), ("BYPASS", 200));
+        }
+        site.renders("/page/private-ish", 2);
+        let first = site.send(Method::GET, "/public", &auth, "").await;
+        assert_eq!(first.cache(), "MISS");
+        let second = site.send(Method::GET, "/public", &auth, "").await;
+        assert_eq!((second.cache(), second.body.as_str()), ("HIT", "public v1"));
+        site.renders("/public", 1);
     }
 }

@@ -40,6 +40,9 @@ pub(crate) struct RenderTarget {
     pub(crate) authorized: bool,
     /// The visitor who asked sent `HEAD`: a passed-through body is dropped.
     pub(crate) head: bool,
+    /// The request spelled its path differently from the canonical form: answer, never store
+    /// ([`BypassReason::NonCanonicalPath`]).
+    pub(crate) path_rewritten: bool,
 }
 
 /// Why a render counts as failed.
@@ -155,6 +158,11 @@ where
     );
     if let Err(reason) = verdict {
         let response = passed(parts, IsrBody::inner(body), target.head);
+        return Admission::Pass { response, reason };
+    }
+    if target.path_rewritten {
+        let response = passed(parts, IsrBody::inner(body), target.head);
+        let reason = BypassReason::NonCanonicalPath;
         return Admission::Pass { response, reason };
     }
 

@@ -274,8 +274,9 @@ impl Engine {
     }
 
     /// A render that cannot be cached: the key is remembered as uncacheable (unless only this
-    /// visitor's `Authorization` kept it out), the entry it was to replace is removed, and the
-    /// visitors waiting for it render for themselves.
+    /// visitor's request kept it out: `Authorization`, a path spelled differently), the entry
+    /// it was to replace is removed (unless only the spelling kept it out), and the visitors
+    /// waiting for it render for themselves.
     pub(crate) async fn land_passed(
         &self,
         primary: &Arc<str>,
@@ -283,10 +284,17 @@ impl Engine {
         replaces: Option<&Entry>,
         reason: BypassReason,
     ) {
-        if reason != BypassReason::Authorization {
+        // Only this visitor's request kept the page out: the page itself stays cacheable.
+        let visitor_only = matches!(
+            reason,
+            BypassReason::Authorization | BypassReason::NonCanonicalPath
+        );
+        if !visitor_only {
             self.remember_uncacheable(primary, reason);
         }
-        if let Some(old) = replaces {
+        if let Some(old) = replaces
+            && reason != BypassReason::NonCanonicalPath
+        {
             self.discard(&old.key).await;
         }
         if let Some(guard) = guard {
