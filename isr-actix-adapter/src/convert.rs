@@ -166,3 +166,109 @@ pub(crate) fn append_actix_headers(from: &http::HeaderMap, to: &mut header::Head
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+    use bytes::Bytes;
+    use http_body::Body as _;
+
+    #[test]
+    fn a_request_head_carries_method_uri_version_and_every_header_value() {
+        let request = TestRequest::get()
+            .uri("/docs/a?x=1")
+            .insert_header(("accept-encoding", "gzip, br"))
+            .append_header(("x-multi", "one"))
+            .append_header(("x-multi", "two"))
+            .to_http_request();
+        let head = request_head(request.head()).unwrap();
+        assert_eq!(head.method(), http::Method::GET);
+        assert_eq!(head.uri(), "/docs/a?x=1");
+        assert_eq!(head.version(), http::Version::HTTP_11);
+        assert_eq!(head.headers()["accept-encoding"], "gzip, br");
+        let multi: Vec<_> = head.headers().get_all("x-multi").iter().collect();
+        assert_eq!(multi, ["one", "two"]);
+    }
+
+    #[test]
+    fn a_render_asks_for_the_canonical_uri_as_get_without_conditions() {
+        let mut request = TestRequest::with_uri("/docs//a?x=1")
+            .method(Method::HEAD)
+            .insert_header(("if-none-match", "\"t\""))
+            .insert_header(("range", "bytes=0-1"))
+            .insert_header(("accept-encoding", "br"))
+            .to_srv_request();
+        let canonical = http::uri::PathAndQuery::from_static("/docs/a?x=1");
+        prepare_render(&mut request, Some(&canonical));
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.uri(), "/docs/a?x=1");
+        assert_eq!(request.match_info().as_str(), "/docs/a");
+        assert!(request.headers().get("if-none-match").is_none());
+        assert!(request.headers().get("range").is_none());
+        assert_eq!(
+            request.headers().get("accept-encoding").unwrap(),
+            "identity"
+        );
+    }
+
+    #[test]
+    fn a_detached_request_copies_the_visible_head() {
+        let head = http::Request::builder()
+            .method("GET")
+            .uri("/p?q=1")
+            .header("x-one", "1")
+            .body(())
+            .unwrap();
+        let peer = "127.0.0.1:9".parse().ok();
+        let copy = detached_request(&head, peer);
+        assert_eq!(
+            (copy.method(), copy.uri().to_string()),
+            (&Method::GET, "/p?q=1".into())
+        );
+        assert_eq!(copy.headers().get("x-one").unwrap(), "1");
+        assert_eq!(copy.peer_addr(), peer);
+    }
+
+    #[test]
+    fn an_answer_keeps_status_headers_and_announces_the_length_of_a_head() {
+        let mut response = http::Response::new(IsrBody::<HttpBody<String>>::full(
+            Bytes::from_static(b"12345"),
+        ));
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+        response
+            .headers_mut()
+            .insert("content-length", http::HeaderValue::from_static("5"));
+        response
+            .headers_mut()
+            .append("vary", http::HeaderValue::from_static("accept-encoding"));
+        let answer = to_actix_response(response, true);
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+        assert_eq!(answer.headers().get("vary").unwrap(), "accept-encoding");
+        // A HEAD answer has no bytes but the size of the page.
+        assert_eq!(
+            actix_web::body::MessageBody::size(answer.body()),
+            actix_web::body::BodySize::Sized(5)
+        );
+    }
+
+    #[test]
+    fn an_application_response_reaches_the_engine_with_its_policy() {
+        let mut response = HttpResponse::Ok()
+            .insert_header(("content-type", "text/html"))
+            .body("page");
+        response.extensions_mut().insert(Revalidate::secs(60));
+        response
+            .extensions_mut()
+            .insert(CacheTags::new(["docs".to_owned()]));
+        let translated = to_http_response(response);
+        assert_eq!(translated.status(), http::StatusCode::OK);
+        assert_eq!(translated.headers()["content-type"], "text/html");
+        assert_eq!(
+            translated.extensions().get::<Revalidate>(),
+            Some(&Revalidate::secs(60))
+        );
+        assert!(translated.extensions().get::<CacheTags>().is_some());
+        assert_eq!(translated.body().size_hint().exact(), Some(4));
+    }
+}
