@@ -1,5 +1,5 @@
-//! The ISR handbook on actix-web: the docs-site app (same content, pages, tags, admin calls,
-//! purge endpoint and stores), served through `IsrActix`.
+//! The ISR handbook on actix-web: the docs-site app (same content, tags, admin calls, purge
+//! endpoint and stores, and the same HTML from `docs_site::views`), served through `IsrActix`.
 //!
 //! - `GET /docs/{slug}` — 80 guides, prerendered at start-up, revalidated every
 //!   `DOCS_REVALIDATE` seconds (1800 by default), tag `docs`; unlisted slugs render on first
@@ -19,7 +19,7 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use docs_site::content::Content;
-use docs_site::pages::{escape, guide_body, home_body, html_page, product_body};
+use docs_site::views::{self, Stats, View};
 use docs_site::{Clock, Config};
 use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, purge_resource};
 use isr_layer::purge::PurgeAuth;
@@ -97,26 +97,20 @@ pub fn app(
 
 type Shared = web::Data<Site>;
 
-fn html(status: StatusCode, page: String) -> HttpResponse {
+/// A page rendered by the docs-site's views, as an actix response.
+fn html(view: View) -> HttpResponse {
+    let status =
+        StatusCode::from_u16(view.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
-        .body(page)
-}
-
-fn not_found(site: &Site, what: &str) -> HttpResponse {
-    let page = html_page(
-        site.clock.now(),
-        "Not found",
-        &format!("<h1>No such {what}</h1>\n"),
-    );
-    html(StatusCode::NOT_FOUND, page)
+        .body(view.html)
 }
 
 /// `GET /` — the home page featuring products. Sets its policy and tags in the response's
 /// extensions.
 async fn home(site: Shared) -> HttpResponse {
-    let (body, tags) = home_body(&site.content.featured().await);
-    let mut response = html(StatusCode::OK, html_page(site.clock.now(), "Home", &body));
+    let (view, tags) = views::home_page(site.clock.now(), &site.content.featured().await);
+    let mut response = html(view);
     response.extensions_mut().insert(Revalidate::secs(3600));
     response.extensions_mut().insert(CacheTags::new(tags));
     response
@@ -126,16 +120,13 @@ async fn home(site: Shared) -> HttpResponse {
 async fn guide(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse {
     isr.revalidate(site.config.docs_revalidate);
     isr.tag("docs");
-    match site.content.guide(&slug).await {
-        Some(guide) => {
-            let body = guide_body(&guide);
-            html(
-                StatusCode::OK,
-                html_page(site.clock.now(), &guide.title, &body),
-            )
-        }
-        None => not_found(&site, "guide"),
-    }
+    let (guide, index) = site.content.guide_with_index(&slug).await;
+    html(views::guide_page(
+        site.clock.now(),
+        &slug,
+        guide.as_ref(),
+        &index,
+    ))
 }
 
 /// `GET /products/{slug}` — a product, revalidated every hour, tagged `product-{slug}` and
@@ -143,25 +134,12 @@ async fn guide(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse 
 async fn product(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse {
     isr.revalidate_secs(3600);
     isr.tags(["all-products".to_owned(), format!("product-{slug}")]);
-    match site.content.product(&slug).await {
-        Some(p) => {
-            let body = product_body(&p);
-            html(StatusCode::OK, html_page(site.clock.now(), &p.name, &body))
-        }
-        None => not_found(&site, "product"),
-    }
-}
-
-/// What the dashboard shows, cached in the data cache for `STATS_REVALIDATE` seconds.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Stats {
-    guides: usize,
-    products: usize,
-    fetches: u64,
+    let product = site.content.product(&slug).await;
+    html(views::product_page(site.clock.now(), product.as_ref()))
 }
 
 /// `GET /dashboard/stats` — in a dynamic scope that reads the `user` cookie: never cached;
-/// its data comes from the data cache.
+/// its data comes from the data cache (the same entry as the axum app's).
 async fn stats(request: HttpRequest, site: Shared) -> HttpResponse {
     let visitor = request
         .headers()
@@ -170,31 +148,23 @@ async fn stats(request: HttpRequest, site: Shared) -> HttpResponse {
         .flat_map(|v| v.split(';'))
         .find_map(|c| c.trim().strip_prefix("user=").map(str::to_owned))
         .unwrap_or_else(|| "guest".to_owned());
-    let content = site.content.clone();
+    let source = site.clone();
     let options = FetchOptions::revalidate_after(site.config.stats_revalidate).tags(["stats"]);
     let fetched = site
         .isr
         .data_cache()
         .get_or_fetch("dashboard-stats", options, move || async move {
-            let (guides, products, fetches) = content.stats().await;
+            let (guides, products, fetches) = source.content.stats().await;
             Ok::<_, std::convert::Infallible>(Stats {
                 guides,
                 products,
                 fetches,
+                fetched_at: source.clock.now(),
             })
         })
         .await;
     match fetched {
-        Ok(stats) => {
-            let body = format!(
-                "<h1>Stats for {}</h1>\n<p>guides: {}</p>\n<p>products: {}</p>\n<p>content fetches: {}</p>\n",
-                escape(&visitor),
-                stats.guides,
-                stats.products,
-                stats.fetches,
-            );
-            html(StatusCode::OK, html_page(site.clock.now(), "Stats", &body))
-        }
+        Ok(stats) => html(views::stats_page(site.clock.now(), &visitor, &stats)),
         Err(e) => HttpResponse::ServiceUnavailable().body(format!("stats unavailable: {e}")),
     }
 }

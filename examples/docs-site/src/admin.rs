@@ -100,8 +100,9 @@ impl Admin {
         }
     }
 
-    /// `POST /api/guides` with `{"slug": "...", "title": "...", "body": "..."}`: publishes a guide,
-    /// then revalidates the `/docs` layout (which also refreshes a prerender list subscribed to it).
+    /// `POST /api/guides` with `{"slug": "...", "title": "...", "body": "..."}` (the body in
+    /// Markdown): publishes a guide, then revalidates the `/docs` layout (every guide page lists
+    /// the guides in its sidebar; this also refreshes a prerender list subscribed to it).
     pub async fn publish_guide(&self, headers: &HeaderMap, body: &[u8]) -> Reply {
         if !authorized(&self.auth, headers) {
             return error(StatusCode::UNAUTHORIZED, "Unauthorized");

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
+use crate::handbook::{self, TOPICS, title_of};
+
 /// One documentation guide.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Guide {
@@ -11,7 +13,7 @@ pub struct Guide {
     pub slug: String,
     /// Title.
     pub title: String,
-    /// Body text.
+    /// Body, in Markdown (rendered to HTML by [`crate::views`], raw HTML shown as text).
     pub body: String,
     /// When it was last changed.
     pub updated: SystemTime,
@@ -30,6 +32,45 @@ pub struct Product {
     pub featured: bool,
 }
 
+/// Where a guide belongs in the docs' navigation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    /// `getting-started`.
+    Start,
+    /// The topic guides.
+    Guides,
+    /// The recipes (`recipe-NN`).
+    Recipes,
+    /// Guides published later.
+    More,
+}
+
+/// A guide as the docs' navigation lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuideLink {
+    /// URL slug: `/docs/{slug}`.
+    pub slug: String,
+    /// Title.
+    pub title: String,
+    /// Where it belongs in the navigation.
+    pub section: Section,
+}
+
+/// Where a guide stands in the reading order: `getting-started`, the topics, the recipes, then
+/// anything published later (by slug).
+fn reading_order(slug: &str) -> (Section, usize) {
+    if slug == "getting-started" {
+        return (Section::Start, 0);
+    }
+    if let Some(i) = TOPICS.iter().position(|t| t.slug == slug) {
+        return (Section::Guides, i);
+    }
+    match slug.strip_prefix("recipe-").and_then(|n| n.parse().ok()) {
+        Some(n) => (Section::Recipes, n),
+        None => (Section::More, 0),
+    }
+}
+
 #[derive(Debug, Default)]
 struct Data {
     guides: BTreeMap<String, Guide>,
@@ -43,33 +84,6 @@ pub struct Content {
     data: Arc<RwLock<Data>>,
     latency: Duration,
 }
-
-const TOPICS: [&str; 24] = [
-    "installation",
-    "project-structure",
-    "routing",
-    "dynamic-routes",
-    "layouts",
-    "data-fetching",
-    "caching",
-    "revalidating",
-    "static-params",
-    "error-handling",
-    "loading-states",
-    "middleware",
-    "authentication",
-    "environment-variables",
-    "deploying",
-    "self-hosting",
-    "multi-instance",
-    "observability",
-    "testing",
-    "security",
-    "performance",
-    "images",
-    "internationalisation",
-    "upgrading",
-];
 
 const PRODUCTS: [(&str, &str, u64, bool); 6] = [
     ("blue-sneakers", "Blue Sneakers", 8900, true),
@@ -87,15 +101,16 @@ impl Content {
         let mut data = Data::default();
         let now = SystemTime::now();
         let mut slugs = vec!["getting-started".to_owned()];
-        slugs.extend(TOPICS.iter().map(|t| (*t).to_owned()));
+        slugs.extend(TOPICS.iter().map(|t| t.slug.to_owned()));
         let mut n = 1;
         while slugs.len() < 80 {
             slugs.push(format!("recipe-{n:02}"));
             n += 1;
         }
-        for slug in slugs {
+        for (i, slug) in slugs.iter().enumerate() {
+            let slug = slug.clone();
             let title = title_of(&slug);
-            let body = format!("This guide explains {} step by step.", title.to_lowercase());
+            let body = handbook::markdown(&slugs, i);
             data.guides.insert(
                 slug.clone(),
                 Guide {
@@ -139,6 +154,25 @@ impl Content {
     /// One guide.
     pub async fn guide(&self, slug: &str) -> Option<Guide> {
         self.read(|d| d.guides.get(slug).cloned()).await
+    }
+
+    /// One guide and the list of every guide in reading order, in one round trip (what a guide
+    /// page shows in its sidebar).
+    pub async fn guide_with_index(&self, slug: &str) -> (Option<Guide>, Vec<GuideLink>) {
+        self.read(|d| {
+            let mut index: Vec<GuideLink> = d
+                .guides
+                .values()
+                .map(|g| GuideLink {
+                    slug: g.slug.clone(),
+                    title: g.title.clone(),
+                    section: reading_order(&g.slug).0,
+                })
+                .collect();
+            index.sort_by_key(|g| reading_order(&g.slug));
+            (d.guides.get(slug).cloned(), index)
+        })
+        .await
     }
 
     /// Every guide slug.
@@ -191,18 +225,6 @@ impl Content {
     }
 }
 
-fn title_of(slug: &str) -> String {
-    slug.split('-')
-        .map(|w| {
-            let mut c = w.chars();
-            c.next()
-                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                .unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +240,35 @@ mod tests {
             "Getting Started"
         );
         assert!(content.product("blue-sneakers").await.is_some());
+        assert!(
+            content
+                .guide("caching")
+                .await
+                .unwrap()
+                .body
+                .contains("## Overview")
+        );
+    }
+
+    #[tokio::test]
+    async fn the_index_is_in_reading_order() {
+        let content = Content::seeded(Duration::ZERO);
+        content.put_guide(Guide {
+            slug: "guide-81".to_owned(),
+            title: "Guide #81".to_owned(),
+            body: String::new(),
+            updated: SystemTime::now(),
+        });
+        let (guide, index) = content.guide_with_index("routing").await;
+        assert_eq!(guide.unwrap().title, "Routing");
+        let slugs: Vec<&str> = index.iter().map(|g| g.slug.as_str()).collect();
+        assert_eq!(slugs.len(), 81);
+        assert_eq!(
+            slugs[..3],
+            ["getting-started", "installation", "project-structure"]
+        );
+        assert_eq!(slugs[25..27], ["recipe-01", "recipe-02"]);
+        assert_eq!(slugs[80], "guide-81");
+        assert_eq!(content.guide_with_index("nope").await.0, None);
     }
 }

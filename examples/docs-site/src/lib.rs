@@ -8,11 +8,18 @@
 //! - `POST /api/revalidate` — the purge router (path, layout, tag, tags), `GET` to inspect.
 //! - `PATCH /api/products/{slug}`, `POST /api/guides` — admin calls that change content and
 //!   revalidate.
+//!
+//! The pages are MiniJinja templates (`templates/`, compiled into the binary) around guides
+//! written in Markdown and rendered with `pulldown-cmark`; see [`views`]. The actix example
+//! renders the same pages through the same functions.
 
 pub mod admin;
 pub mod audit;
 pub mod content;
+mod handbook;
+pub mod markdown;
 pub mod pages;
+pub mod views;
 
 use std::time::Duration;
 
