@@ -243,6 +243,8 @@ scenarios!(
     a_body_over_the_limit_passes_through_whole,
     spellings_of_a_path_share_one_entry,
     authorization_is_shared_only_when_the_page_opts_in,
+    head_and_304_on_a_stale_page_start_one_regeneration,
+    a_purge_during_a_background_regeneration_is_not_lost,
 );
 
 mod scenarios {
@@ -1003,5 +1005,58 @@ mod scenarios {
         let second = site.send(Method::GET, "/public", &auth, "").await;
         assert_eq!((second.cache(), second.body.as_str()), ("HIT", "public v1"));
         site.renders("/public", 1);
+    }
+
+    /// `HEAD` and a matching `If-None-Match` on a stale page are answered at once (`STALE`, no
+    /// body, `304`), and together start one regeneration.
+    pub(super) async fn head_and_304_on_a_stale_page_start_one_regeneration(site: Rc<Site>) {
+        let first = site.expect("/page/s", 200, "MISS", "s v1").await;
+        let etag = first.header("etag").unwrap().to_owned();
+        site.advance(11).await;
+        site.origin.set_version(2);
+        site.origin.close_gate(); // holds the regeneration until both have been answered
+        let head = site.send(Method::HEAD, "/page/s", &[], "").await;
+        assert_eq!(
+            (head.status.as_u16(), head.cache(), head.body.as_str()),
+            (200, "STALE", "")
+        );
+        let not_modified = site
+            .send(Method::GET, "/page/s", &[("if-none-match", &etag)], "")
+            .await;
+        assert_eq!(
+            (not_modified.status.as_u16(), not_modified.cache()),
+            (304, "STALE")
+        );
+        site.eventually("one regeneration rendering", |s| s.origin.entered() == 1)
+            .await;
+        site.origin.open_gate();
+        site.eventually("the regeneration", |s| s.fresh("/page/s"))
+            .await;
+        site.expect("/page/s", 200, "HIT", "s v2").await;
+        site.renders("/page/s", 2);
+    }
+
+    /// A purge that lands while a background regeneration renders: the regeneration started
+    /// before the purge, so its page is not served as fresh; the next visitor renders.
+    pub(super) async fn a_purge_during_a_background_regeneration_is_not_lost(site: Rc<Site>) {
+        site.expect("/page/r", 200, "MISS", "r v1").await;
+        site.advance(11).await;
+        site.origin.set_version(2);
+        site.origin.close_gate();
+        site.expect("/page/r", 200, "STALE", "r v1").await;
+        site.eventually("the regeneration renders", |s| s.origin.entered() == 1)
+            .await;
+        site.purge(r#"{"path": "/page/r"}"#).await;
+        site.origin.open_gate();
+        site.eventually("the regeneration landed", |s| {
+            s.isr.revalidator().inspect(100).iter().any(|summary| {
+                summary.entry.key() == "/page/r" && &summary.entry.body()[..] == b"r v2"
+            })
+        })
+        .await;
+        site.origin.set_version(3);
+        site.expect("/page/r", 200, "MISS", "r v3").await;
+        site.expect("/page/r", 200, "HIT", "r v3").await;
+        site.renders("/page/r", 3);
     }
 }
