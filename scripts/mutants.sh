@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Mutation testing of the engine, invalidation, key, filters and store modules of isr-layer with
+# cargo-mutants: each mutant (a changed operator, a function body replaced by a default, ...)
+# is built and the isr-layer suite is run against it; a mutant the suite does not catch is a
+# behaviour no test pins down. Not part of CI: it takes hours for every mutant on two cores.
+#
+#   scripts/mutants.sh [budget-minutes = 60] [shard = 0/1]
+#
+# The run stops at the budget (whatever finished is reported); `shard k/n` tests every n-th
+# mutant only, for a sample of a known size. Results go to `mutants.out/` (caught.txt,
+# missed.txt, timeout.txt, unviable.txt), and the last line printed is the score:
+# `caught / (caught + missed)` of the mutants that built and finished.
+# Installs cargo-mutants when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+budget_minutes=${1:-60}
+shard=${2:-0/1}
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+    cargo install cargo-mutants --locked
+fi
+./scripts/ensure-redis.sh
+
+files=(
+    -f 'isr-layer/src/engine/*.rs'
+    -f isr-layer/src/invalidate.rs
+    -f isr-layer/src/key.rs
+    -f isr-layer/src/filters.rs
+    -f 'isr-layer/src/store/*.rs'
+)
+
+set +e
+timeout --signal=INT "$((budget_minutes * 60))" cargo mutants \
+    --package isr-layer --all-features --test-tool nextest \
+    --shard "$shard" --timeout 300 --no-shuffle \
+    "${files[@]}"
+status=$?
+set -e
+[ "$status" -eq 124 ] && echo "stopped at the budget of ${budget_minutes} min; the figures cover what finished"
+
+count() { [ -f "mutants.out/$1" ] && grep -c . "mutants.out/$1" || echo 0; }
+caught=$(count caught.txt)
+missed=$(count missed.txt)
+timeouts=$(count timeout.txt)
+unviable=$(count unviable.txt)
+echo "caught $caught, missed $missed, timed out $timeouts, unviable $unviable"
+if [ $((caught + missed)) -gt 0 ]; then
+    awk -v c="$caught" -v m="$missed" 'BEGIN { printf "mutation score: %.1f %% (%d of %d viable mutants caught)\n", 100 * c / (c + m), c, c + m }'
+fi
