@@ -5,6 +5,7 @@
 # behaviour no test pins down. Not part of CI: it takes hours for every mutant on two cores.
 #
 #   scripts/mutants.sh [budget-minutes = 60] [shard = 0/1]
+#   MUTANTS_WORKSPACE=1 scripts/mutants.sh ...   (the file and Redis stores)
 #
 # The run stops at the budget (whatever finished is reported); `shard k/n` tests every n-th
 # mutant only, for a sample of a known size. Results go to `mutants.out/` (caught.txt,
@@ -22,18 +23,28 @@ if ! cargo mutants --version >/dev/null 2>&1; then
 fi
 ./scripts/ensure-redis.sh
 
+# The file and Redis stores are tested by the workspace's cross-crate suites (`tests/`), so
+# their mutants need every test of the workspace (`MUTANTS_WORKSPACE=1`, much slower); the
+# other modules are tested by isr-layer's own suite.
 files=(
     -f 'isr-layer/src/engine/*.rs'
     -f isr-layer/src/invalidate.rs
     -f isr-layer/src/key.rs
     -f isr-layer/src/filters.rs
-    -f 'isr-layer/src/store/*.rs'
+    -f isr-layer/src/store/codec.rs
+    -f isr-layer/src/store/memory.rs
+    -f isr-layer/src/store/mod.rs
 )
+scope=(--test-workspace=false)
+if [ "${MUTANTS_WORKSPACE:-0}" = 1 ]; then
+    files=(-f isr-layer/src/store/fs.rs -f isr-layer/src/store/redis.rs)
+    scope=(--test-workspace=true)
+fi
 
 set +e
 timeout --signal=INT "$((budget_minutes * 60))" cargo mutants \
-    --package isr-layer --all-features --test-tool nextest \
-    --shard "$shard" --timeout 300 --no-shuffle \
+    --package isr-layer --all-features --test-tool nextest "${scope[@]}" \
+    --shard "$shard" --sharding round-robin --timeout 300 \
     "${files[@]}"
 status=$?
 set -e
