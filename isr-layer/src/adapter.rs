@@ -127,18 +127,12 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
             Freshness::Stale => {
                 engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
                 let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
-                // A regeneration renders from this request: only from its canonical spelling
-                // (see `BypassReason::NonCanonicalPath`).
-                let regeneration = (!key.path_rewritten)
-                    .then(|| {
-                        Regeneration::due(engine, &entry, || {
-                            (
-                                render_target(&key, request, class.authorized, false),
-                                key.rewrite.clone(),
-                            )
-                        })
-                    })
-                    .flatten();
+                let regeneration = Regeneration::due(engine, &entry, key.path_rewritten, || {
+                    (
+                        render_target(&key, request, class.authorized, false),
+                        key.rewrite.clone(),
+                    )
+                });
                 return Lookup::Stale {
                     response,
                     regeneration,
@@ -211,14 +205,18 @@ pub struct Regeneration {
 
 impl Regeneration {
     /// A regeneration of `stale`, unless the key is backing off after failures, the concurrency
-    /// bound is reached, or a render of the key is already running. Those checks come first:
-    /// what `target` builds is only made for a render that starts.
+    /// bound is reached, a render of the key is already running, or the visitor's request
+    /// spelled the path differently (`path_rewritten`: a regeneration renders from the
+    /// visitor's request, and only the canonical spelling's render is stored, see
+    /// [`BypassReason::NonCanonicalPath`]). Those checks come first: what `target` builds is
+    /// only made for a render that starts.
     pub(crate) fn due(
         engine: &Arc<Engine>,
         stale: &Arc<Entry>,
+        path_rewritten: bool,
         target: impl FnOnce() -> (RenderTarget, Option<PathAndQuery>),
     ) -> Option<Self> {
-        if engine.is_backing_off(stale) {
+        if path_rewritten || engine.is_backing_off(stale) {
             return None;
         }
         let permit = engine.regeneration_permit()?;
@@ -336,15 +334,13 @@ impl Visit {
                             return self.reply.answer(&entry, CacheStatus::Hit, render);
                         }
                         Freshness::Stale => {
-                            let regeneration = (!self.target.path_rewritten)
-                                .then(|| {
-                                    Regeneration::due(&engine, &entry, || {
-                                        let mut target = self.target.clone();
-                                        target.head = false;
-                                        (target, self.rewrite.clone())
-                                    })
-                                })
-                                .flatten();
+                            let path_rewritten = self.target.path_rewritten;
+                            let regeneration =
+                                Regeneration::due(&engine, &entry, path_rewritten, || {
+                                    let mut target = self.target.clone();
+                                    target.head = false;
+                                    (target, self.rewrite.clone())
+                                });
                             let response = self.reply.serve_entry(&entry, CacheStatus::Stale);
                             let unused = match regeneration {
                                 Some(regeneration) => {
