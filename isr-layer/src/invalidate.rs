@@ -696,6 +696,31 @@ mod tests {
     }
 
     #[test]
+    fn a_layout_covers_the_prefixes_below_it() {
+        let layout = InvalidationTarget::Layout("/docs".to_owned());
+        assert!(layout.covers_prefix("/docs"));
+        assert!(layout.covers_prefix("/docs/guides"));
+        assert!(!layout.covers_prefix("/doc"));
+        assert!(!layout.covers_prefix("/other/docs"));
+        assert!(InvalidationTarget::All.covers_prefix("/anything"));
+        assert!(!InvalidationTarget::Page("/docs".to_owned()).covers_prefix("/docs"));
+        assert!(!InvalidationTarget::Tag("docs".to_owned()).covers_prefix("/docs"));
+    }
+
+    #[test]
+    fn past_the_bound_about_half_the_stamps_are_folded_at_once() {
+        // Folding half at a time keeps pruning rare (one O(n) pass per n/2 purges).
+        let clock = crate::clock::Clock::new();
+        let tags = TagClock::new(100);
+        let names: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
+        for name in &names {
+            tags.invalidate(&Target::Tag(name), InvalidationMode::Expire, &clock);
+        }
+        let left = tags.len();
+        assert!((45..=55).contains(&left), "{left} stamps left of 101");
+    }
+
+    #[test]
     fn tags_are_validated() {
         assert_eq!(validate_tag(""), Err(RevalidateError::EmptyTag));
         assert_eq!(
