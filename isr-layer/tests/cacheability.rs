@@ -300,6 +300,38 @@ async fn query_modes_decide_which_queries_share_an_entry() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn compressed_pages_say_they_vary_on_accept_encoding_once() {
+    let origin = Origin::new();
+    origin.on_response(|req, res| {
+        *res.body_mut() = Full::new(Bytes::from("<p>a page worth compressing</p>\n".repeat(100)));
+        res.headers_mut()
+            .insert("content-type", "text/html".parse().unwrap());
+        if req.uri().path() == "/says-so" {
+            res.headers_mut()
+                .insert("vary", "Accept-Encoding".parse().unwrap());
+        }
+    });
+    let app = origin.behind(&isr());
+    for path in ["/plain", "/says-so"] {
+        for accept in ["br", "identity"] {
+            let mut req = request("GET", path);
+            req.headers_mut()
+                .insert("accept-encoding", accept.parse().unwrap());
+            let got = send(&app, req).await;
+            let vary: Vec<_> = got.headers.get_all("vary").iter().collect();
+            assert_eq!(vary.len(), 1, "{path} {accept}: {vary:?}");
+            assert!(
+                vary[0]
+                    .to_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case("accept-encoding"),
+                "{path} {accept}: {vary:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn tracking_parameters_never_make_an_entry_or_a_render() {
     for mode in [
         QueryMode::Full,

@@ -151,6 +151,16 @@ async fn past_the_size_limit_the_stream_passes_through_whole_and_nothing_is_kept
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_streamed_body_of_exactly_the_limit_is_kept() {
+    let site = Site::new(16);
+    site.script(&[Step::Chunk("<p>a</p>"), ms(100), Step::Chunk("<p>b</p>")]);
+    assert_eq!(site.get("GET", "/exact").await.0, "MISS");
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let (cache, body, _) = site.get("GET", "/exact").await;
+    assert_eq!((cache.as_str(), body.len()), ("HIT", 16));
+}
+
+#[tokio::test(start_paused = true)]
 async fn trailers_reach_the_visitor_and_nothing_is_kept() {
     let site = Site::new(1024);
     site.script(&[Step::Chunk("page"), ms(50), Step::Trailers]);

@@ -164,6 +164,9 @@ mod tests {
         assert_eq!(pick("br;q=0, gzip;q=0, zstd;q=0", &ALL), Some(Identity));
         assert_eq!(pick("identity", &ALL), Some(Identity));
         assert_eq!(pick("identity;q=1, gzip;q=0.5", &ALL), Some(Identity));
+        // On equal q-values an encoding beats identity (the server's preference).
+        assert_eq!(pick("identity, gzip", &ALL), Some(Gzip));
+        assert_eq!(pick("identity;q=0.5, br;q=0.5", &ALL), Some(Brotli));
     }
 
     #[test]

@@ -310,6 +310,12 @@ mod tests {
             &HeaderValue::from_static("\"a\", \"b\""),
             &with_comma
         ));
+        // Nothing between two tags of the list is read as a tag.
+        let between = HeaderValue::from_static("\", \"");
+        assert!(!etag_matches(
+            &HeaderValue::from_static("\"a\", \"b\""),
+            &between
+        ));
         // Not entity tags: never a match.
         assert!(!etag_matches(&HeaderValue::from_static("abc"), &etag));
         assert!(!etag_matches(&HeaderValue::from_static("\"abc"), &etag));

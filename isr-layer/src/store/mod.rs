@@ -232,3 +232,33 @@ impl StampLine {
         Some(StampRecord::new(target, mode, self.at))
     }
 }
+
+#[cfg(all(test, any(feature = "fs", feature = "redis")))]
+mod tests {
+    use super::*;
+    use crate::invalidate::{InvalidationMode, InvalidationTarget};
+
+    #[test]
+    fn stamp_lines_round_trip_every_target_and_mode() {
+        for target in [
+            InvalidationTarget::Page("/docs/a".to_owned()),
+            InvalidationTarget::Layout("/docs".to_owned()),
+            InvalidationTarget::Tag("docs".to_owned()),
+            InvalidationTarget::All,
+        ] {
+            for mode in [InvalidationMode::Expire, InvalidationMode::Stale] {
+                let record = StampRecord::new(target.clone(), mode, 1_700_000_000_000_000);
+                let line = StampLine::from(&record);
+                let json = serde_json::to_string(&line).unwrap();
+                let back: StampLine = serde_json::from_str(&json).unwrap();
+                assert_eq!(back.record(), Some(record), "{json}");
+            }
+        }
+        let unknown: StampLine =
+            serde_json::from_str(r#"{"kind":"page","name":"/a","mode":"later","at":1}"#).unwrap();
+        assert_eq!(unknown.record(), None);
+        let unknown: StampLine =
+            serde_json::from_str(r#"{"kind":"route","name":"/a","mode":"stale","at":1}"#).unwrap();
+        assert_eq!(unknown.record(), None);
+    }
+}

@@ -171,7 +171,7 @@ pub fn send(
         Got {
             status: parts.status,
             headers: parts.headers,
-            body: String::from_utf8(body.to_vec()).unwrap(),
+            body: String::from_utf8_lossy(&body).into_owned(),
         }
     }
 }
