@@ -126,3 +126,39 @@ impl Store for MemoryStore {
         self.cache.iter().take(limit).map(|(_, e)| e).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Revalidate;
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+
+    fn render(rendered_at: u64, stored_at: u64) -> Entry {
+        Entry::fetched(
+            Arc::from("/k"),
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from_static(b"page"),
+            rendered_at,
+            stored_at,
+            Revalidate::Never,
+            Box::default(),
+        )
+    }
+
+    #[test]
+    fn keeping_the_same_render_again_keeps_the_copy_in_memory() {
+        let store = MemoryStore::new(1 << 20);
+        let first = store.keep(render(1, 2));
+        // The same render read again from a shared tier: the copy held (and its back-off
+        // state) stays.
+        assert!(Arc::ptr_eq(&store.keep(render(1, 2)), &first));
+        // Another render replaces it.
+        for other in [render(3, 4), render(1, 5)] {
+            let kept = store.keep(other);
+            assert!(!Arc::ptr_eq(&kept, &first));
+            assert!(Arc::ptr_eq(&store.get_local("/k").unwrap(), &kept));
+        }
+    }
+}
