@@ -160,6 +160,9 @@ impl<B: Body<Data = Bytes>> Tee<B> {
             let frame = match frame {
                 Ok(Some(Ok(frame))) => frame,
                 Ok(None) => {
+                    // The visitor's answer ends now, not after the page is compressed and
+                    // stored.
+                    self.visitor = None;
                     let kept = std::mem::take(&mut self.kept);
                     return End::Complete(concat(kept.into_iter(), self.size));
                 }
