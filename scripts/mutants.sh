@@ -50,7 +50,11 @@ status=$?
 set -e
 [ "$status" -eq 124 ] && echo "stopped at the budget of ${budget_minutes} min; the figures cover what finished"
 
-count() { [ -f "mutants.out/$1" ] && grep -c . "mutants.out/$1" || echo 0; }
+count() {
+    local n=0
+    [ -f "mutants.out/$1" ] && n=$(grep -c . "mutants.out/$1" || true)
+    echo "${n:-0}"
+}
 caught=$(count caught.txt)
 missed=$(count missed.txt)
 timeouts=$(count timeout.txt)
