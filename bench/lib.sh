@@ -26,10 +26,15 @@ bench_prepare() {
 }
 
 # bench_pin: the server gets CPU 0 and the load generator CPU 1 (when the machine has two), so
-# every mode runs under the same conditions. Sets pin_server and pin_client.
+# every mode runs under the same conditions. Sets pin_server and pin_client. With
+# BENCH_UNPINNED=1 neither is pinned: the server's threads and the load generator share every
+# core, as the scheduler places them.
 bench_pin() {
     pin_server=()
     pin_client=()
+    if [ "${BENCH_UNPINNED:-0}" = 1 ]; then
+        return 0
+    fi
     if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
         pin_server=(taskset -c 0)
         pin_client=(taskset -c 1)
@@ -42,13 +47,18 @@ bench_cleanup() {
 }
 
 # bench_start MODE PORT [TTL]: starts MODE listening on PORT; the origin (for proxies) on
-# PORT+1. Sets renders_url to where the origin counts its renders.
+# PORT+1: `nocache`, or `origin-html` (the HTML article) for the `-gzip` peers. Sets
+# renders_url to where the origin counts its renders.
 bench_start() {
     local mode=$1 port=$2 ttl=${3:-3600}
     local origin=$((port + 1))
+    local origin_mode=nocache conf=nginx.conf.in vcl=varnish.vcl.in
+    case "$mode" in
+        *-gzip) origin_mode=origin-html conf=nginx-gzip.conf.in vcl=varnish-gzip.vcl.in ;;
+    esac
     case "$mode" in
         nginx-*|varnish-*)
-            "${pin_server[@]}" "$server" nocache "$origin" > "$work/origin.log" 2>&1 &
+            "${pin_server[@]}" "$server" "$origin_mode" "$origin" > "$work/origin.log" 2>&1 &
             pids+=($!)
             renders_url="http://127.0.0.1:$origin/__renders"
             ;;
@@ -58,14 +68,17 @@ bench_start() {
     esac
     case "$mode" in
         nginx-*)
+            # A fresh cache each start: nginx would serve the last run's files from disk.
+            rm -rf "$work/nginx-cache"
             mkdir -p "$work/nginx-cache"
             sed -e "s#@WORK@#$work#g" -e "s#@PORT@#$port#g" -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" \
-                bench/peers/nginx.conf.in > "$work/nginx.conf"
+                -e "s#@GZIP_LEVEL@#${BENCH_NGINX_GZIP_LEVEL:-6}#g" \
+                "bench/peers/$conf" > "$work/nginx.conf"
             "${pin_server[@]}" nginx -c "$work/nginx.conf" -p "$work" > "$work/nginx.log" 2>&1 &
             pids+=($!)
             ;;
         varnish-*)
-            sed -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" bench/peers/varnish.vcl.in > "$work/varnish.vcl"
+            sed -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" "bench/peers/$vcl" > "$work/varnish.vcl"
             "${pin_server[@]}" varnishd -F -a "127.0.0.1:$port" -f "$work/varnish.vcl" \
                 -n "$work/varnish" -s malloc,256m -p thread_pools=1 > "$work/varnish.log" 2>&1 &
             pids+=($!)
@@ -99,4 +112,26 @@ bench_stop() {
 
 bench_renders() {
     curl -s "$renders_url"
+}
+
+# bench_cpu_ticks: the CPU time (user + system, in clock ticks) used so far by every process
+# started by bench_start and their children (nginx's worker, Varnish's cache process, the
+# origin), read from /proc/PID/stat.
+bench_cpu_ticks() {
+    local all=() queue=("${pids[@]}") pid child total=0 stat
+    while [ "${#queue[@]}" -gt 0 ]; do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        all+=("$pid")
+        for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
+            queue+=("$child")
+        done
+    done
+    for pid in "${all[@]}"; do
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        # Fields after the command name (which may hold spaces): utime and stime are the
+        # 12th and 13th.
+        total=$((total + $(echo "${stat##*) }" | awk '{print $12 + $13}')))
+    done
+    echo "$total"
 }

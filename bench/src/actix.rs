@@ -4,6 +4,8 @@
 //! - `actix-static`: the physical limit on actix: a handler returning a fixed `Bytes` body.
 //! - `actix-isr-hit`: the origin (a 5 ms render) behind `IsrActix`, revalidate never: every
 //!   request after the first is a `HIT`.
+//! - `actix-isr-hit-html`: the same with the ~8 KB HTML article of the browser-traffic modes:
+//!   every hit is served from the representation the request accepts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,7 +16,7 @@ use bytes::Bytes;
 use isr_actix_adapter::IsrActix;
 use isr_layer::{IsrLayer, Revalidate};
 
-use crate::page;
+use crate::{html_page, page};
 
 type Renders = web::Data<AtomicU64>;
 
@@ -47,13 +49,19 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
             .bind(addr)?
             .run()
         }
-        "actix-isr-hit" => {
+        "actix-isr-hit" | "actix-isr-hit-html" => {
             let isr = IsrLayer::builder().revalidate(Revalidate::Never).build()?;
+            let html = mode == "actix-isr-hit-html";
             HttpServer::new(move || {
+                let origin = if html {
+                    web::get().to(render_html)
+                } else {
+                    web::get().to(render)
+                };
                 App::new()
                     .app_data(renders.clone())
                     .route("/__renders", web::get().to(count))
-                    .default_service(web::get().to(render))
+                    .default_service(origin)
                     .wrap(IsrActix::new(isr.clone()))
             })
             .workers(1)
@@ -83,4 +91,13 @@ async fn render(renders: Renders) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(ContentType::html())
         .body(page(n))
+}
+
+/// The origin of the HTML article: a simulated 5 ms render of the ~8 KB page.
+async fn render_html(renders: Renders) -> HttpResponse {
+    actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+    let n = renders.fetch_add(1, Ordering::Relaxed) + 1;
+    HttpResponse::Ok()
+        .content_type(ContentType::html())
+        .body(html_page(n))
 }

@@ -1,4 +1,6 @@
-//! One server per benchmark mode, all serving the same ~2 KB page on 127.0.0.1:`PORT`.
+//! One server per benchmark mode, on 127.0.0.1:`PORT`. The first modes serve the same ~2 KB
+//! page; the browser-traffic modes (`bench/browser.sh`) an ~8 KB HTML article, and the
+//! streaming modes (`bench/ttfb.sh`) the article in two chunks.
 //!
 //! ```text
 //! bench-server <mode> <port>
@@ -15,18 +17,41 @@
 //!   isr-redis-l2   isr-redis-hit with no room in memory: every hit is a GET from Redis
 //!   actix-static   the physical limit on actix-web (one worker)
 //!   actix-isr-hit  the origin on actix-web behind IsrActix, on HIT
+//!
+//!   static-br      the physical limit for compressed HTML: the article, Brotli (quality 5)
+//!                  once at start-up, served as fixed bytes with `content-encoding: br`
+//!   static-gzip    the same with gzip (level 6)
+//!   origin-html    the article's origin: a simulated 5 ms render, every request (the
+//!                  origin of nginx-gzip and varnish-gzip)
+//!   isr-hit-html   origin-html behind IsrLayer, revalidate never: every request after the
+//!                  first HITs, served from the representation the request accepts
+//!   compress-outside           isr-hit-html inside tower-http's CompressionLayer
+//!   compress-outside-identity  the same with the cache's compression off: the cache keeps
+//!                              identity only and CompressionLayer compresses every hit
+//!                              (zstd for a browser's Accept-Encoding: tower-http's choice)
+//!   compress-outside-identity-br  the same with CompressionLayer's zstd off: Brotli per hit
+//!   actix-isr-hit-html         origin-html on actix-web behind IsrActix, on HIT
+//!   stream-nocache the article in two chunks: the first at once, the rest 200 ms later, every
+//!                  request rendered
+//!   stream-isr     stream-nocache behind IsrLayer (a new path per request: every one a MISS)
 //! ```
 
+use std::convert::Infallible;
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
+use futures_util::StreamExt;
+use isr_layer::compression::Compression;
 use isr_layer::{IsrLayer, Revalidate};
 
 mod actix;
@@ -47,6 +72,138 @@ fn page(n: u64) -> String {
     }
     html.push_str("</body></html>");
     html
+}
+
+/// The size the HTML article grows to before its closing tags (it ends a little above).
+const HTML_PAGE_BYTES: usize = 8000;
+
+/// Sentences the article's paragraphs are drawn from.
+const SENTENCES: [&str; 32] = [
+    "Incremental Static Regeneration keeps a rendered page and serves it to every visitor until it is due for a refresh.",
+    "When the page goes stale, the next visitor still gets the stored copy while one regeneration runs in the background.",
+    "A storm of concurrent requests for a cold page causes exactly one render; the others wait for its result.",
+    "Tags let an editor purge every page that shows a product without knowing the paths that page appears under.",
+    "The cache sits in front of the router, so a hit never reaches the handler, the template engine or the database.",
+    "Compressed copies are made once per render, when the page is stored, and never again for each request.",
+    "A browser that accepts Brotli receives the Brotli bytes; an old client that accepts nothing receives the page as rendered.",
+    "Every answer names the representation it carries, so shared caches downstream keep them apart.",
+    "Our spring catalogue lists four hundred titles, from field guides to translated poetry and a new series of atlases.",
+    "Orders placed before noon leave the warehouse on the same day, and tracking numbers arrive by email within the hour.",
+    "The reading room on the second floor is open from nine in the morning until eight in the evening, Monday to Saturday.",
+    "Members may borrow up to twelve items at once and renew each of them twice, online or at any desk.",
+    "Last year the archive digitised more than thirty thousand letters, maps and photographs from the harbour collection.",
+    "Volunteers transcribe the handwritten ledgers, and every transcription is checked by a second reader before it is published.",
+    "The exhibition closes on the last Sunday of the month; guided tours start at eleven and at three.",
+    "Children under twelve enter free of charge when accompanied by an adult holding a valid ticket.",
+    "Please note that the north entrance is closed for renovation; step-free access is available through the garden gate.",
+    "Questions about accessibility, group bookings or school visits can be sent to the visitor services team.",
+    "The weather station on the roof records temperature, humidity and wind speed every ten minutes.",
+    "Readings are published as open data under a permissive licence and can be downloaded as CSV or JSON.",
+    "A new release of the command-line client adds resumable downloads and a progress bar that respects narrow terminals.",
+    "Deprecated options keep working for two minor versions and print a warning that names their replacement.",
+    "Benchmarks run on a dedicated machine, interleaved in rounds, and every figure is the median of its rounds.",
+    "Latency percentiles are reported alongside throughput, because a fast average can hide a slow tail.",
+    "The editorial calendar for autumn includes a series on river restoration and an interview with the city architect.",
+    "Comments are moderated and appear after review; we remove personal attacks, spam and off-topic advertising.",
+    "Subscribers receive the weekly digest every Friday morning, with the most read stories and a short quiz.",
+    "Our privacy notice explains which cookies we set, how long we keep server logs and how to ask for your data.",
+    "The recipe serves four: roast the squash with garlic and thyme, then fold it into the risotto just before serving.",
+    "Train services between the two stations are replaced by buses on weekends while the bridge is repaired.",
+    "The council meets on the first Tuesday of every month, and its agendas are published a week in advance.",
+    "Photographs in this article are reproduced with the permission of the photographers and may not be reused.",
+];
+
+/// The HTML article of the browser-traffic modes: head, navigation, about 8 KB of paragraphs
+/// drawn from [`SENTENCES`] by a fixed sequence (the same page in every run), and a footer.
+fn html_page(n: u64) -> String {
+    let mut html = String::with_capacity(HTML_PAGE_BYTES + 1024);
+    html.push_str(concat!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n",
+        "<title>Notes from the harbour archive | The Quay Review</title>\n",
+        "<meta name=\"description\" content=\"News, events and notes from the harbour archive ",
+        "and reading room.\">\n<link rel=\"stylesheet\" href=\"/assets/site.css\">\n",
+        "<link rel=\"icon\" href=\"/favicon.ico\">\n",
+        "<script defer src=\"/assets/site.js\"></script>\n</head>\n<body class=\"article\">\n",
+        "<header class=\"site-header\"><a class=\"logo\" href=\"/\">The Quay Review</a>\n",
+        "<nav><ul><li><a href=\"/news\">News</a></li><li><a href=\"/events\">Events</a></li>",
+        "<li><a href=\"/archive\">Archive</a></li><li><a href=\"/visit\">Visit</a></li>",
+        "<li><a href=\"/about\">About</a></li></ul></nav></header>\n<main>\n<article>\n",
+    ));
+    html.push_str(&format!(
+        "<h1>Notes from the harbour archive</h1>\n<p class=\"byline\">By the editors, \
+         edition {n}</p>\n"
+    ));
+    // A fixed linear congruential sequence picks the sentences and the paragraph lengths.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |bound: u64| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) % bound
+    };
+    let mut section = 0;
+    while html.len() < HTML_PAGE_BYTES {
+        if section % 3 == 0 {
+            html.push_str(&format!(
+                "<h2 id=\"s{section}\">Section {}</h2>\n",
+                section / 3 + 1
+            ));
+        }
+        section += 1;
+        html.push_str("<p>");
+        for i in 0..2 + next(3) {
+            if i > 0 {
+                html.push(' ');
+            }
+            html.push_str(SENTENCES[next(SENTENCES.len() as u64) as usize]);
+        }
+        html.push_str("</p>\n");
+    }
+    html.push_str(concat!(
+        "</article>\n</main>\n<footer class=\"site-footer\"><p>&copy; The Quay Review. ",
+        "<a href=\"/privacy\">Privacy</a> &middot; <a href=\"/contact\">Contact</a></p>",
+        "</footer>\n</body>\n</html>\n",
+    ));
+    html
+}
+
+/// `body` compressed with Brotli at `quality` (the page given whole, as the cache does).
+fn brotli(body: &[u8], quality: u32) -> Vec<u8> {
+    let mut encoder = brotli::CompressorWriter::new(Vec::new(), 4096, quality, 22);
+    encoder.write_all(body).expect("writing to a Vec");
+    encoder.into_inner()
+}
+
+/// `body` compressed with gzip at `level`.
+fn gzip(body: &[u8], level: u32) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+    encoder.write_all(body).expect("writing to a Vec");
+    encoder.finish().expect("writing to a Vec")
+}
+
+/// A router answering `/` with fixed `body` bytes encoded as `encoding`.
+fn static_encoded(body: Vec<u8>, encoding: &'static str) -> Router {
+    let body = Bytes::from(body);
+    Router::new().route(
+        "/",
+        get(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [
+                        (
+                            CONTENT_TYPE,
+                            HeaderValue::from_static("text/html; charset=utf-8"),
+                        ),
+                        (CONTENT_ENCODING, HeaderValue::from_static(encoding)),
+                        (VARY, HeaderValue::from_static("accept-encoding")),
+                    ],
+                    body,
+                )
+            }
+        }),
+    )
 }
 
 /// `BENCH_REVALIDATE_SECS` (default: never), so a storm can find the page stale.
@@ -72,11 +229,46 @@ async fn render(State(origin): State<Origin>) -> Response {
     Html(page(n)).into_response()
 }
 
+/// The article's origin: a simulated 5 ms render, like [`render`].
+async fn render_html(State(origin): State<Origin>) -> Html<String> {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let n = origin.renders.fetch_add(1, Ordering::Relaxed) + 1;
+    Html(html_page(n))
+}
+
+/// How long the streaming origin waits between its first chunk and the rest.
+const STREAM_PAUSE: Duration = Duration::from_millis(200);
+
+/// The streaming origin: the article's head and first lines at once, the rest 200 ms later (a
+/// page whose shell is ready before its data). No simulated render before the first chunk.
+async fn render_stream(State(origin): State<Origin>) -> Response {
+    let n = origin.renders.fetch_add(1, Ordering::Relaxed) + 1;
+    let page = Bytes::from(html_page(n));
+    let first = page.slice(..1024);
+    let rest = page.slice(1024..);
+    let chunks = futures_util::stream::iter([(first, Duration::ZERO), (rest, STREAM_PAUSE)]).then(
+        |(chunk, pause)| async move {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            Ok::<_, Infallible>(chunk)
+        },
+    );
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        )],
+        Body::from_stream(chunks),
+    )
+        .into_response()
+}
+
 async fn renders(State(origin): State<Origin>) -> String {
     origin.renders.load(Ordering::Relaxed).to_string()
 }
 
-const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-isr-hit> <port>";
+const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-isr-hit|static-br|static-gzip|origin-html|isr-hit-html|compress-outside|compress-outside-identity|compress-outside-identity-br|actix-isr-hit-html|stream-nocache|stream-isr> <port>";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -100,6 +292,14 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
     let origin_router = Router::new()
         .route("/", get(render))
         .route("/{*path}", get(render))
+        .with_state(origin.clone());
+    let html_router = Router::new()
+        .route("/", get(render_html))
+        .route("/{*path}", get(render_html))
+        .with_state(origin.clone());
+    let stream_router = Router::new()
+        .route("/", get(render_stream))
+        .route("/{*path}", get(render_stream))
         .with_state(origin.clone());
     let stats = Router::new()
         .route("/__renders", get(renders))
@@ -170,6 +370,30 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
                 .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
                 .build()?;
             origin_router.layer(isr)
+        }
+        "static-br" => static_encoded(brotli(html_page(1).as_bytes(), 5), "br"),
+        "static-gzip" => static_encoded(gzip(html_page(1).as_bytes(), 6), "gzip"),
+        "origin-html" => html_router,
+        "isr-hit-html" => {
+            let isr = IsrLayer::builder().revalidate(Revalidate::Never).build()?;
+            html_router.layer(isr)
+        }
+        "compress-outside" | "compress-outside-identity" | "compress-outside-identity-br" => {
+            let mut builder = IsrLayer::builder().revalidate(Revalidate::Never);
+            if mode != "compress-outside" {
+                builder = builder.compression(Compression::off());
+            }
+            let mut compression = tower_http::compression::CompressionLayer::new();
+            if mode == "compress-outside-identity-br" {
+                // tower-http prefers zstd among equal q-values; without it, Brotli (quality 4).
+                compression = compression.no_zstd();
+            }
+            html_router.layer(builder.build()?).layer(compression)
+        }
+        "stream-nocache" => stream_router,
+        "stream-isr" => {
+            let isr = IsrLayer::builder().revalidate(Revalidate::Never).build()?;
+            stream_router.layer(isr)
         }
         other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     }
