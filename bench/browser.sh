@@ -35,17 +35,6 @@ bench_prepare
 trap bench_cleanup EXIT
 ticks_per_s=$(getconf CLK_TCK)
 
-# wrk prints latency with units; convert to milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
-        else if (v ~ /ms$/) { sub(/ms$/, "", v); printf "%.3f", v }
-        else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
-        else { printf "%s", v }
-    }'
-}
-
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 declare -A rps p50 p99 renders cpu wire
 for round in $(seq 1 "$rounds"); do
