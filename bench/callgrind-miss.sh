@@ -3,8 +3,10 @@
 # sent straight to the service and through `IsrLayer` (`miss-cost` in process, no HTTP, no
 # sleep), and the difference divided by their number. Then the instructions of one HIT: the
 # count of `2n` requests for one cached path less that of `n`, divided by `n` (building the
-# request and reading the answer included). Instruction counts do not depend on what else the
-# machine is doing, so two builds can be compared on a noisy machine.
+# request and reading the answer included), and the same with a browser's `Accept-Encoding`
+# (`gzip, deflate, br, zstd`: every hit served from the stored Brotli bytes). Instruction
+# counts do not depend on what else the machine is doing, so two builds can be compared on a
+# noisy machine.
 #
 #   bench/callgrind-miss.sh [requests = 20000]
 #
@@ -29,7 +31,10 @@ direct=$(count direct "$requests")
 isr=$(count isr "$requests")
 hit=$(count hit "$requests")
 hit2=$(count hit $((2 * requests)))
-awk -v d="$direct" -v i="$isr" -v h="$hit" -v h2="$hit2" -v n="$requests" 'BEGIN {
+hitbr=$(count hit-br "$requests")
+hitbr2=$(count hit-br $((2 * requests)))
+awk -v d="$direct" -v i="$isr" -v h="$hit" -v h2="$hit2" -v b="$hitbr" -v b2="$hitbr2" -v n="$requests" 'BEGIN {
     printf "layer: %.0f instructions per miss (%d requests, %.0f without the layer)\n", (i - d) / n, n, d / n
     printf "hit:   %.0f instructions per hit, request and answer included\n", (h2 - h) / n
+    printf "hit with a browser Accept-Encoding (Brotli served): %.0f instructions per hit\n", (b2 - b) / n
 }'

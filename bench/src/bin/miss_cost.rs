@@ -4,13 +4,14 @@
 //! rounds, and the table shows each round, so the machine's noise is visible.
 //!
 //! ```text
-//! miss-cost [requests per round = 100000] [rounds = 5] [both|direct|isr|hit]
+//! miss-cost [requests per round = 100000] [rounds = 5] [both|direct|isr|hit|hit-br]
 //! ```
 //!
 //! `direct` or `isr` runs one side only: under `valgrind --tool=callgrind`, the difference of
 //! the two instruction counts is the layer's cost, independent of the machine's noise. `hit`
 //! sends every request of a round through the layer for one path instead: one render, then
-//! hits (`bench/callgrind-miss.sh` counts both).
+//! hits (`bench/callgrind-miss.sh` counts both). `hit-br` is `hit` with a browser's
+//! `Accept-Encoding: gzip, deflate, br, zstd`: every hit is served from the stored Brotli bytes.
 
 use std::convert::Infallible;
 use std::time::Instant;
@@ -39,13 +40,15 @@ fn origin() -> impl tower::Service<
     })
 }
 
-fn request(path: &str) -> Request<Full<Bytes>> {
-    Request::get(path)
+fn request(path: &str, browser: bool) -> Request<Full<Bytes>> {
+    let mut req = Request::get(path)
         .header("host", "bench.local")
         .header("accept", "text/html")
-        .header("user-agent", "miss-cost")
-        .body(Full::default())
-        .unwrap()
+        .header("user-agent", "miss-cost");
+    if browser {
+        req = req.header("accept-encoding", "gzip, deflate, br, zstd");
+    }
+    req.body(Full::default()).unwrap()
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -57,10 +60,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (run_direct, run_isr) = match side.as_str() {
         "both" => (true, true),
         "direct" => (true, false),
-        "isr" | "hit" => (false, true),
-        other => return Err(format!("unknown side {other:?}: both, direct, isr or hit").into()),
+        "isr" | "hit" | "hit-br" => (false, true),
+        other => {
+            return Err(format!("unknown side {other:?}: both, direct, isr, hit or hit-br").into());
+        }
     };
-    let hits = side == "hit";
+    let hits = side.starts_with("hit");
+    let browser = side == "hit-br";
 
     let isr = IsrLayer::builder()
         .revalidate(Revalidate::Never)
@@ -85,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         if run_direct {
             for path in &paths {
-                let res = direct.clone().oneshot(request(path)).await?;
+                let res = direct.clone().oneshot(request(path, browser)).await?;
                 res.into_body().collect().await?;
             }
         }
@@ -94,7 +100,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         if run_isr {
             for path in &paths {
-                let res = cached.clone().oneshot(request(path)).await?;
+                let res = cached.clone().oneshot(request(path, browser)).await?;
                 debug_assert!(hits || res.headers()["x-isr-cache"] == "MISS");
                 res.into_body().collect().await?;
             }
