@@ -88,6 +88,20 @@ async fn lifecycle(server: &Server, path: &str) -> (Got, Got) {
     (miss, fresh)
 }
 
+/// One render for the MISS and one regeneration, counted by the site and by the cache.
+/// (Visitors who came while the page was being stored waited for it: they count as MISS
+/// answers, not renders.)
+fn rendered_once_and_regenerated_once(site: &Site, isr: &IsrLayer) {
+    assert_eq!(
+        site.renders(),
+        2,
+        "one render for the MISS, one regeneration"
+    );
+    let stats = isr.stats();
+    assert_eq!(stats.renders, 2);
+    assert!(stats.misses >= 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_async_route_goes_miss_hit_stale_hit() {
     let (server, site, isr) = start().await;
@@ -108,16 +122,7 @@ async fn the_async_route_goes_miss_hit_stale_hit() {
         );
         assert!(!page.body.contains("Loading the report"), "{}", page.body);
     }
-    assert_eq!(
-        site.renders(),
-        2,
-        "one render for the MISS, one regeneration"
-    );
-    // (Visitors who came while the page was being stored waited for it: they count as MISS
-    // answers, not renders.)
-    let stats = isr.stats();
-    assert_eq!(stats.renders, 2);
-    assert!(stats.misses >= 1);
+    rendered_once_and_regenerated_once(&site, &isr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,16 +154,7 @@ async fn the_streaming_route_goes_miss_hit_stale_hit() {
         "the regenerated page's report was loaded for that render: {}",
         fresh.body
     );
-    assert_eq!(
-        site.renders(),
-        2,
-        "one render for the MISS, one regeneration"
-    );
-    // (Visitors who came while the page was being stored waited for it: they count as MISS
-    // answers, not renders.)
-    let stats = isr.stats();
-    assert_eq!(stats.renders, 2);
-    assert!(stats.misses >= 1);
+    rendered_once_and_regenerated_once(&site, &isr);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
