@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, ETAG, LAST_MODIFIED};
+use http::header::{AGE, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::clock::{Micros, saturating_micros};
@@ -46,7 +46,7 @@ pub struct Entry {
 pub(crate) struct Representation {
     pub(crate) coding: ContentCoding,
     /// The identity page's headers with this representation's `Content-Encoding`,
-    /// `Content-Length` and `ETag`.
+    /// `Content-Length` and `ETag`, and places for the per-answer `Age` and `x-isr-cache`.
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) etag: HeaderValue,
@@ -68,6 +68,13 @@ impl Representation {
             crate::engine::integer_value(body.len() as u64),
         );
         headers.insert(ETAG, etag.clone());
+        // Every answer sets these two; with a place for them already in the map, the copy a hit
+        // makes of it takes their values in place instead of growing.
+        headers.insert(AGE, HeaderValue::from_static("0"));
+        headers.insert(
+            crate::engine::CacheStatus::HEADER,
+            crate::engine::CacheStatus::Hit.header_value(),
+        );
         Self {
             coding,
             headers,

@@ -1,8 +1,6 @@
 //! Making a page's encodings once per render, and reading a body the application encoded.
 
 use std::io::Read;
-#[cfg(any(feature = "gzip", feature = "br"))]
-use std::io::Write;
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -11,6 +9,10 @@ use crate::compression::ContentCoding;
 
 /// `body` in `coding` at `level`; `None` when the coding is not built in, fails, or would not
 /// make the page smaller (then only identity is kept for it).
+///
+/// Encoder state is kept per thread and reused: a fresh Brotli, deflate or Zstandard encoder
+/// zeroes hundreds of kilobytes of tables, which cost more than compressing a page of a few
+/// kilobytes (BENCHMARKS.md, "Browser traffic": the miss cost).
 pub(crate) fn compress(coding: ContentCoding, level: u32, body: &[u8]) -> Option<Bytes> {
     let encoded = encoder(coding, level, body)?;
     (encoded.len() < body.len()).then(|| Bytes::from(encoded))
@@ -19,28 +21,207 @@ pub(crate) fn compress(coding: ContentCoding, level: u32, body: &[u8]) -> Option
 fn encoder(coding: ContentCoding, level: u32, body: &[u8]) -> Option<Vec<u8>> {
     match coding {
         #[cfg(feature = "gzip")]
-        ContentCoding::Gzip => {
-            let mut encoder = flate2::write::GzEncoder::new(
-                Vec::with_capacity(body.len() / 3),
-                flate2::Compression::new(level),
-            );
-            encoder.write_all(body).ok()?;
-            encoder.finish().ok()
-        }
+        ContentCoding::Gzip => gzip::compress(level, body),
         #[cfg(feature = "br")]
-        ContentCoding::Brotli => {
-            let mut writer =
-                brotli::CompressorWriter::new(Vec::with_capacity(body.len() / 3), 4096, level, 22);
-            writer.write_all(body).ok()?;
-            // Finishes the stream.
-            Some(writer.into_inner())
-        }
+        ContentCoding::Brotli => brotli_pool::compress(level, body),
         #[cfg(feature = "zstd")]
-        ContentCoding::Zstd => zstd::bulk::compress(body, i32::try_from(level).ok()?).ok(),
+        ContentCoding::Zstd => zstd_reuse::compress(level, body),
         _ => {
             let _ = (level, body);
             None
         }
+    }
+}
+
+/// gzip (RFC 1952) around raw deflate from a per-thread `flate2::Compress`, reset between pages.
+#[cfg(feature = "gzip")]
+mod gzip {
+    use std::cell::RefCell;
+
+    use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+
+    thread_local! {
+        static DEFLATE: RefCell<Option<(u32, Compress)>> = const { RefCell::new(None) };
+    }
+
+    /// The member header: no name, no time stamp, unknown OS.
+    const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+
+    pub(super) fn compress(level: u32, body: &[u8]) -> Option<Vec<u8>> {
+        DEFLATE.with_borrow_mut(|slot| {
+            let deflate = match slot {
+                Some((kept, deflate)) if *kept == level => {
+                    deflate.reset();
+                    deflate
+                }
+                _ => {
+                    &mut slot
+                        .insert((level, Compress::new(Compression::new(level), false)))
+                        .1
+                }
+            };
+            let mut out = Vec::with_capacity(body.len() / 3 + HEADER.len() + 8 + 64);
+            out.extend_from_slice(&HEADER);
+            loop {
+                let consumed = usize::try_from(deflate.total_in()).ok()?;
+                if out.len() == out.capacity() {
+                    out.reserve(out.capacity() / 2 + 64);
+                }
+                match deflate.compress_vec(&body[consumed..], &mut out, FlushCompress::Finish) {
+                    Ok(Status::StreamEnd) => break,
+                    Ok(Status::Ok | Status::BufError) => {}
+                    Err(_) => {
+                        // The state is mid-stream: make a new one next time.
+                        *slot = None;
+                        return None;
+                    }
+                }
+            }
+            let mut crc = Crc::new();
+            crc.update(body);
+            out.extend_from_slice(&crc.sum().to_le_bytes());
+            // ISIZE: the input's length modulo 2^32 (RFC 1952 §2.3.1).
+            out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            Some(out)
+        })
+    }
+}
+
+/// Brotli with a per-thread pool for the hasher's bucket table.
+///
+/// The encoder of the `brotli` crate allocates its hash table zeroed for every stream (1 MiB at
+/// quality 5, more above): for a page of a few kilobytes, zeroing it is most of the work. The
+/// table of the hashers used for pages (`H5`, `H6`, `H9`) is read only below the per-bucket
+/// counts, which the encoder clears itself before each stream, so its old contents are never
+/// looked at and the table can be reused as it is. Only tables of at least [`POOLED_LEN`]
+/// entries are pooled, and only for bodies up to [`POOLED_INPUT_MAX`]: no other `u32` buffer of
+/// such an encoding is that large (block and context maps grow with the input, and stay far
+/// below it for such bodies), so no buffer that must start zeroed is ever reused.
+#[cfg(feature = "br")]
+mod brotli_pool {
+    use std::cell::RefCell;
+    use std::io::Write;
+
+    use brotli::enc::CombiningAllocator;
+    use brotli::enc::writer::CompressorWriterCustomAlloc;
+    use brotli::{Allocator, HeapAlloc, SliceWrapper, SliceWrapperMut};
+
+    /// The smallest table kept: quality 5's (2^14 buckets of 16 entries).
+    pub(super) const POOLED_LEN: usize = 1 << 18;
+    /// The largest body encoded with the pool (the inline bound of admission).
+    pub(super) const POOLED_INPUT_MAX: usize = 64 * 1024;
+
+    thread_local! {
+        /// The last table freed on this thread.
+        static FREE: RefCell<Option<Box<[u32]>>> = const { RefCell::new(None) };
+    }
+
+    /// Hands out the thread's kept table when one of its size is asked for.
+    #[derive(Default)]
+    struct Buckets;
+
+    #[derive(Default)]
+    struct Table(Box<[u32]>);
+
+    impl SliceWrapper<u32> for Table {
+        fn slice(&self) -> &[u32] {
+            &self.0
+        }
+    }
+
+    impl SliceWrapperMut<u32> for Table {
+        fn slice_mut(&mut self) -> &mut [u32] {
+            &mut self.0
+        }
+    }
+
+    impl Allocator<u32> for Buckets {
+        type AllocatedMemory = Table;
+
+        fn alloc_cell(&mut self, len: usize) -> Table {
+            if len >= POOLED_LEN
+                && let Some(kept) = FREE.with_borrow_mut(|free| free.take_if(|t| t.len() == len))
+            {
+                return Table(kept);
+            }
+            Table(vec![0; len].into_boxed_slice())
+        }
+
+        fn free_cell(&mut self, table: Table) {
+            if table.0.len() >= POOLED_LEN {
+                FREE.with_borrow_mut(|free| *free = Some(table.0));
+            }
+        }
+    }
+
+    /// The length of the table this thread keeps, if any.
+    #[cfg(test)]
+    pub(super) fn kept_table_len() -> Option<usize> {
+        FREE.with_borrow(|free| free.as_ref().map(|t| t.len()))
+    }
+
+    pub(super) fn compress(level: u32, body: &[u8]) -> Option<Vec<u8>> {
+        let out = Vec::with_capacity(body.len() / 3);
+        if body.len() > POOLED_INPUT_MAX {
+            let mut writer = brotli::CompressorWriter::new(out, 4096, level, 22);
+            writer.write_all(body).ok()?;
+            // Finishes the stream.
+            return Some(writer.into_inner());
+        }
+        let alloc = CombiningAllocator::new(
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            Buckets,
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+            HeapAlloc::default(),
+        );
+        let buffer = <HeapAlloc<u8> as Allocator<u8>>::alloc_cell(&mut HeapAlloc::default(), 4096);
+        let mut writer = CompressorWriterCustomAlloc::new(out, buffer, alloc, level, 22);
+        writer.write_all(body).ok()?;
+        Some(writer.into_inner())
+    }
+}
+
+/// Zstandard from a per-thread compression context.
+#[cfg(feature = "zstd")]
+mod zstd_reuse {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static CONTEXT: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { RefCell::new(None) };
+    }
+
+    pub(super) fn compress(level: u32, body: &[u8]) -> Option<Vec<u8>> {
+        let level = i32::try_from(level).ok()?;
+        CONTEXT.with_borrow_mut(|slot| {
+            let compressor = match slot {
+                Some((kept, compressor)) if *kept == level => compressor,
+                _ => {
+                    &mut slot
+                        .insert((level, zstd::bulk::Compressor::new(level).ok()?))
+                        .1
+                }
+            };
+            let encoded = compressor.compress(body);
+            if encoded.is_err() {
+                *slot = None;
+            }
+            encoded.ok()
+        })
     }
 }
 
@@ -140,6 +321,57 @@ mod tests {
                 "{coding} truncated"
             );
         }
+    }
+
+    /// Pages of many sizes and contents, one after the other on one thread: every encoder's
+    /// kept state (the reused deflate and Zstandard contexts, Brotli's pooled table) starts
+    /// each page clean, and every level decodes to the page it was given.
+    #[test]
+    fn reused_encoder_state_never_leaks_into_the_next_page() {
+        let mut seed = 7u64;
+        let mut pages = Vec::new();
+        for size in [1_100, 2_048, 8_192, 31_000, 65_536, 70_000] {
+            let mut page = String::with_capacity(size);
+            while page.len() < size {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                page.push_str(&format!(
+                    "<li class=\"c{}\">item {} of {}</li>\n",
+                    seed % 5,
+                    (seed >> 16) % 1_000,
+                    (seed >> 32) % 97
+                ));
+            }
+            pages.push(page.into_bytes());
+        }
+        for coding in [
+            ContentCoding::Gzip,
+            ContentCoding::Brotli,
+            ContentCoding::Zstd,
+        ] {
+            if !coding.is_supported() {
+                continue;
+            }
+            let header = HeaderValue::from_static(coding.as_str());
+            for level in [1, 4, 5, 6, 9] {
+                // Twice over, so each page follows another page's state.
+                for page in pages.iter().chain(pages.iter().rev()) {
+                    let encoded = compress(coding, level, page).unwrap();
+                    assert_eq!(
+                        decode(&header, &encoded, page.len()).unwrap(),
+                        &page[..],
+                        "{coding} level {level}, {} bytes",
+                        page.len()
+                    );
+                }
+            }
+        }
+        #[cfg(feature = "br")]
+        assert!(
+            brotli_pool::kept_table_len().is_some_and(|len| len >= brotli_pool::POOLED_LEN),
+            "the Brotli table goes back to the pool"
+        );
     }
 
     #[test]
