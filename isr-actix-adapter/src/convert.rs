@@ -85,6 +85,9 @@ pub(crate) fn prepare_render(
     for name in isr_layer::adapter::RENDER_DROPS_HEADERS {
         head.headers.remove(name.as_str());
     }
+    // A page for everyone is rendered without one visitor's cookies (see
+    // `isr_layer::adapter::prepare_headers`).
+    head.headers.remove(actix_web::http::header::COOKIE);
     // The cache makes the encodings itself (see `isr_layer::adapter::prepare_headers`).
     head.headers.insert(
         actix_web::http::header::ACCEPT_ENCODING,

@@ -34,6 +34,8 @@ use isr_layer::{IsrPolicyLayer, PolicySource, RenderContext, Revalidate};
 #[derive(Clone, Debug)]
 pub struct Isr {
     render: Option<RenderContext>,
+    /// Where reads go: the render's context, or one over the request's own query and cookies.
+    reads: RenderContext,
 }
 
 impl FromRequest for Isr {
@@ -41,9 +43,18 @@ impl FromRequest for Isr {
     type Future = Ready<Result<Self, Infallible>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(Self {
-            render: request.extensions().get::<RenderContext>().cloned(),
-        }))
+        let render = request.extensions().get::<RenderContext>().cloned();
+        let reads = match &render {
+            Some(render) => render.clone(),
+            None => isr_layer::adapter::unrendered_context(
+                Some(request.query_string()),
+                request
+                    .headers()
+                    .get_all(actix_web::http::header::COOKIE)
+                    .map(|v| v.as_bytes()),
+            ),
+        };
+        ready(Ok(Self { render, reads }))
     }
 }
 
@@ -95,6 +106,30 @@ impl Isr {
         if let Some(render) = &self.render {
             render.add_tags(tags);
         }
+    }
+
+    /// The query parameter `name` of the visitor's request (decoded), declaring that the page
+    /// depends on it: the page is stored once per value. A render is sent only the parameters
+    /// its key holds, so a handler reads declared parameters here (or under a
+    /// [`ScopePolicy`] with [`IsrPolicyLayer::query_params`]), not with `web::Query`.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.reads.query_param(name)
+    }
+
+    /// The cookie `name` of the visitor's request, declaring that the page depends on it: the
+    /// page is stored once per value (a theme, a language; never a session).
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.reads.cookie(name)
+    }
+
+    /// The visitor's whole query string, making the page dynamic (never cached).
+    pub fn query(&self) -> Option<String> {
+        self.reads.query()
+    }
+
+    /// The visitor's `Cookie` header, making the page dynamic (never cached).
+    pub fn cookies(&self) -> Option<String> {
+        self.reads.cookies()
     }
 
     /// The render's context, e.g. to pass to code that tags the page itself.
@@ -164,9 +199,30 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        if let Some(render) = request.extensions().get::<RenderContext>() {
-            self.policy.apply(render);
+    fn call(&self, mut request: ServiceRequest) -> Self::Future {
+        let render = request.extensions().get::<RenderContext>().cloned();
+        if let Some(render) = render {
+            self.policy.apply(&render);
+            let query = Some(request.query_string()).filter(|q| !q.is_empty());
+            let restored = self.policy.restore(&render, query);
+            let head = request.head_mut();
+            if let Some(query) = restored.query {
+                // Only the query changes: routing inside the scope reads the path it matched.
+                let path = head.uri.path();
+                let target = if query.is_empty() {
+                    path.to_owned()
+                } else {
+                    format!("{path}?{query}")
+                };
+                if let Ok(uri) = actix_web::http::Uri::try_from(target) {
+                    head.uri = uri;
+                }
+            }
+            if let Some(cookie) = restored.cookie
+                && let Ok(value) = actix_web::http::header::HeaderValue::try_from(cookie)
+            {
+                head.headers.insert(actix_web::http::header::COOKIE, value);
+            }
         }
         self.service.call(request)
     }

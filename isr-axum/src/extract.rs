@@ -32,6 +32,8 @@ use isr_layer::{PolicySource, RenderContext, Revalidate};
 #[derive(Clone, Debug)]
 pub struct Isr {
     render: Option<RenderContext>,
+    /// Where reads go: the render's context, or one over the request's own query and cookies.
+    reads: RenderContext,
 }
 
 static WARNED: AtomicBool = AtomicBool::new(false);
@@ -58,7 +60,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Isr {
                 }
             }
         }
-        Ok(Self { render })
+        let reads = match &render {
+            Some(render) => render.clone(),
+            None => isr_layer::adapter::unrendered_context(
+                parts.uri.query(),
+                parts
+                    .headers
+                    .get_all(axum::http::header::COOKIE)
+                    .iter()
+                    .map(|v| v.as_bytes()),
+            ),
+        };
+        Ok(Self { render, reads })
     }
 }
 
@@ -106,6 +119,52 @@ impl Isr {
         T: AsRef<str>,
     {
         self.with(|r| r.add_tags(tags));
+    }
+
+    /// The query parameter `name` of the visitor's request (decoded), declaring that the page
+    /// depends on it: the page is stored once per value. A render is sent only the parameters
+    /// its key holds, so a handler reads declared parameters here (or under an
+    /// [`IsrPolicyLayer::query_params`](isr_layer::IsrPolicyLayer::query_params) layout), not
+    /// with `Query`. See [`RenderContext::query_param`].
+    ///
+    /// ```
+    /// use axum::response::Html;
+    /// use isr_axum::Isr;
+    ///
+    /// async fn blog(isr: Isr) -> Html<String> {
+    ///     let page: u32 = isr.query_param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    ///     Html(format!("<h1>Posts, page {page}</h1>"))
+    /// }
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.reads.query_param(name)
+    }
+
+    /// The cookie `name` of the visitor's request, declaring that the page depends on it: the
+    /// page is stored once per value (a theme, a language; never a session). See
+    /// [`RenderContext::cookie`].
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.reads.cookie(name)
+    }
+
+    /// The visitor's whole query string, making the page dynamic (never cached).
+    pub fn query(&self) -> Option<String> {
+        self.reads.query()
+    }
+
+    /// The visitor's `Cookie` header, making the page dynamic (never cached): a page that
+    /// shows who is signed in is never served to someone else.
+    ///
+    /// ```
+    /// use isr_axum::Isr;
+    ///
+    /// async fn account(isr: Isr) -> String {
+    ///     let signed_in = isr.cookies().is_some_and(|c| c.contains("session="));
+    ///     if signed_in { "your account".into() } else { "please sign in".into() }
+    /// }
+    /// ```
+    pub fn cookies(&self) -> Option<String> {
+        self.reads.cookies()
     }
 
     /// The render context itself, to move into a task the handler spawns (see

@@ -21,8 +21,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{
-    ACCEPT_ENCODING, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE,
-    RANGE,
+    ACCEPT_ENCODING, COOKIE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, RANGE,
 };
 use http::uri::PathAndQuery;
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -38,6 +38,7 @@ use crate::engine::{
 use crate::entry::Entry;
 use crate::filters::{self, BypassReason};
 use crate::key;
+pub use crate::policy_layer::Restored;
 pub use crate::render::Render;
 use crate::render::{Executor, Local, RenderJob, Rendered};
 
@@ -52,10 +53,13 @@ pub const RENDER_DROPS_HEADERS: [HeaderName; 6] = [
     RANGE,
 ];
 
-/// Prepares a render's request headers: removes [`RENDER_DROPS_HEADERS`], and asks for the
-/// page as identity (`Accept-Encoding: identity`): the cache makes the encodings itself, once
-/// per render, whatever the visitor accepts.
+/// Prepares a render's request headers: removes [`RENDER_DROPS_HEADERS`] and `Cookie` (a page
+/// for everyone is rendered without one visitor's cookies; a route gets them back by asking,
+/// see [`RenderContext`](crate::RenderContext)), and asks for the page as identity
+/// (`Accept-Encoding: identity`): the cache makes the encodings itself, once per render,
+/// whatever the visitor accepts.
 pub fn prepare_headers(headers: &mut HeaderMap) {
+    headers.remove(COOKIE);
     // Most requests carry none of them: one pass over the names (no hashing) finds out.
     if headers
         .keys()
@@ -66,6 +70,28 @@ pub fn prepare_headers(headers: &mut HeaderMap) {
         }
     }
     headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+}
+
+/// A context for a request the cache is not rendering (it bypassed the cache, or there is no
+/// cache): an extractor's reads ([`RenderContext::query_param`], [`RenderContext::cookies`], …)
+/// return the request's own `query` and `Cookie` lines, and its writes go nowhere.
+pub fn unrendered_context<'a>(
+    query: Option<&str>,
+    cookie_lines: impl IntoIterator<Item = &'a [u8]>,
+) -> crate::RenderContext {
+    let mut cookies = String::new();
+    for line in cookie_lines {
+        if let Ok(line) = std::str::from_utf8(line) {
+            if !cookies.is_empty() {
+                cookies.push_str("; ");
+            }
+            cookies.push_str(line);
+        }
+    }
+    crate::RenderContext::withholding(crate::policy::Withheld {
+        query: query.filter(|q| !q.is_empty()).map(str::to_owned),
+        cookies: (!cookies.is_empty()).then_some(cookies),
+    })
 }
 
 /// What to do with a request: the answer of [`IsrLayer::lookup`].
@@ -112,7 +138,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
     };
 
     let mut fallback = None;
-    let lookup = engine.lookup_key(&key.key, request.headers());
+    let lookup = engine.lookup_key(&key.key, request.uri().query(), request.headers());
     if let Some(entry) = engine.store.get_local(&lookup)
         && (!class.authorized || entry.shared_with_authorization)
     {
@@ -182,6 +208,7 @@ fn render_target<B>(
         primary: Arc::from(&*key.key),
         path: key.path.clone(),
         request_headers: request.headers().clone(),
+        query: request.uri().query().map(Arc::from),
         authorized,
         head,
         path_rewritten: key.path_rewritten,
@@ -388,8 +415,11 @@ impl Visit {
                     // variant; the variant is known only once the response has said so.
                     (Ok(Landing::Entry(entry)), _)
                         if *entry.key
-                            == *engine
-                                .lookup_key(&self.target.primary, &self.target.request_headers) =>
+                            == *engine.lookup_key(
+                                &self.target.primary,
+                                self.target.query.as_deref(),
+                                &self.target.request_headers,
+                            ) =>
                     {
                         self.reply.answer(&entry, CacheStatus::Miss, render)
                     }

@@ -132,8 +132,9 @@ impl IsrBuilder {
         self
     }
 
-    /// How the query string takes part in the key. Default [`QueryMode::Full`] (without
-    /// tracking parameters).
+    /// How the query string takes part in the key. Default [`QueryMode::Ignore`]: only the
+    /// parameters a route declares (none unless declared) are keyed and reach the render; use
+    /// [`QueryMode::Full`] for API-like services whose every parameter matters.
     pub fn query_mode(mut self, mode: QueryMode) -> Self {
         self.config.key.query = mode;
         self

@@ -69,21 +69,31 @@ fn is_tracking(name: &str, extra: &[String]) -> bool {
 
 /// How the query string takes part in the cache key.
 ///
-/// Whatever the mode, the inner service sees the same query the key was built from: in
-/// [`QueryMode::Ignore`] and [`QueryMode::AllowList`] the other parameters are removed from
-/// the request, so they cannot change a page that is then served to everyone. Tracking
-/// parameters ([`TRACKING_PARAMS`]) are removed in every mode.
+/// Whatever the mode, the inner service sees the same query the key was built from: the other
+/// parameters are removed from the request, so they cannot change a page that is then served
+/// to everyone. Tracking parameters ([`TRACKING_PARAMS`]) are removed in every mode.
+///
+/// The default is [`QueryMode::Ignore`], as Next.js keys a static page by its path alone: an ISR
+/// page reads no parameter unless its route declares it, with
+/// [`RenderContext::query_param`](crate::RenderContext::query_param) (the extractors' `query_param`) or
+/// [`IsrPolicyLayer::query_params`](crate::IsrPolicyLayer::query_params), so an unknown
+/// `?x=<random>` can neither create an entry nor force a render. Declared parameters add to
+/// [`QueryMode::Ignore`] (none) and [`QueryMode::AllowList`] (the names given); in
+/// [`QueryMode::Full`] and [`QueryMode::Sorted`], for API-like routes, every parameter is part
+/// of the key and reaches the render already.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum QueryMode {
     /// The query string as sent (with percent-encoding normalised).
-    #[default]
     Full,
     /// Parameters sorted by name, so `?b=2&a=1` and `?a=1&b=2` share one entry.
     Sorted,
-    /// No query: `/a?x=1` and `/a` share one entry, and the service sees `/a`.
+    /// No query but the parameters a route declares (the default): `/a?x=1` and `/a` share one
+    /// entry, and the service sees `/a`.
+    #[default]
     Ignore,
-    /// Only the named parameters, sorted by name; the service sees only those.
+    /// Only the named parameters (and those a route declares), sorted by name; the service sees
+    /// only those.
     AllowList(Arc<[String]>),
 }
 
@@ -112,7 +122,7 @@ pub(crate) struct KeyOptions {
 impl Default for KeyOptions {
     fn default() -> Self {
         Self {
-            query: QueryMode::Full,
+            query: QueryMode::default(),
             tracking: Vec::new(),
             include_host: false,
             headers: Vec::new(),
@@ -454,22 +464,73 @@ fn sorted_query<'a>(
     allow: Option<&Arc<[String]>>,
     opts: &KeyOptions,
 ) -> Result<Cow<'a, str>, KeyError> {
+    sorted_pairs(query, |name| match allow {
+        // An allow-list is explicit: it may name a tracking parameter.
+        Some(names) => names.iter().any(|allowed| allowed == name),
+        None => !is_tracking(name, &opts.tracking),
+    })
+}
+
+/// The parameters of `query` whose names `keep` accepts, escapes normalised, sorted by name
+/// (stable: repeated parameters keep their relative order).
+fn sorted_pairs(query: &str, keep: impl Fn(&str) -> bool) -> Result<Cow<'_, str>, KeyError> {
     let normalized = normalize_escapes(query)?;
     let mut pairs: Vec<&str> = normalized
         .split('&')
-        .filter(|p| !p.is_empty())
-        .filter(|p| match allow {
-            // An allow-list is explicit: it may name a tracking parameter.
-            Some(names) => names.iter().any(|allowed| allowed == param_name(p)),
-            None => !is_tracking(param_name(p), &opts.tracking),
-        })
+        .filter(|p| !p.is_empty() && keep(param_name(p)))
         .collect();
-    // Stable sort by name only, so repeated parameters keep their relative order.
-    pairs.sort_by(|a, b| {
-        let name = |p: &&str| p.split_once('=').map_or(*p, |(n, _)| n).to_owned();
-        name(a).cmp(&name(b))
-    });
+    pairs.sort_by(|a, b| param_name(a).cmp(param_name(b)));
     Ok(Cow::Owned(pairs.join("&")))
+}
+
+/// The query a visitor sent, as the application may be given it back (a dynamic route, a
+/// declared parameter): escapes normalised, tracking parameters removed (they never reach a
+/// render). `None` when nothing is left.
+pub(crate) fn visible_query(raw: Option<&str>, opts: &KeyOptions) -> Option<String> {
+    let raw = raw?;
+    let normalized = normalize_escapes(raw).ok()?;
+    let kept = without_tracking(normalized, opts);
+    (!kept.is_empty()).then(|| kept.into_owned())
+}
+
+/// The pairs of `query` a route declared it reads (`names`), sorted: the part of a page's key
+/// its declared parameters make.
+pub(crate) fn declared_query(query: Option<&str>, names: &[Arc<str>]) -> String {
+    query
+        .and_then(|q| sorted_pairs(q, |name| names.iter().any(|n| &**n == name)).ok())
+        .map(Cow::into_owned)
+        .unwrap_or_default()
+}
+
+/// The `name=value` pairs of the `Cookie` header lines whose names are in `names`, in the
+/// order of `names` (the first value of a repeated cookie, as browsers send the most specific
+/// first), joined by `; `.
+pub(crate) fn declared_cookies(headers: &HeaderMap, names: &[Arc<str>]) -> String {
+    let mut out = String::new();
+    for name in names {
+        if let Some(value) = cookie_value(headers, name) {
+            if !out.is_empty() {
+                out.push_str("; ");
+            }
+            out.push_str(name);
+            out.push('=');
+            out.push_str(value);
+        }
+    }
+    out
+}
+
+/// The value of cookie `name` in the request's `Cookie` lines (RFC 6265 §5.4: `; `-separated
+/// `name=value` pairs; HTTP/2 may split them over several lines).
+pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.trim())
 }
 
 #[cfg(test)]
@@ -610,7 +671,11 @@ mod tests {
     #[test]
     fn canonical_requests_borrow_their_key() {
         let uri: Uri = "/docs/a?x=1".parse().unwrap();
-        let k = request_key(&KeyOptions::default(), &uri, &HeaderMap::new()).unwrap();
+        let full = KeyOptions {
+            query: QueryMode::Full,
+            ..KeyOptions::default()
+        };
+        let k = request_key(&full, &uri, &HeaderMap::new()).unwrap();
         assert!(matches!(k.key, Cow::Borrowed(_)));
         assert!(k.rewrite.is_none());
         assert_eq!(k.path(), "/docs/a");
@@ -618,14 +683,24 @@ mod tests {
 
     #[test]
     fn non_canonical_requests_are_rewritten_to_the_key() {
-        let (key, rewrite) = key_with(&KeyOptions::default(), "/a/../b?x=%7e").unwrap();
+        let full = KeyOptions {
+            query: QueryMode::Full,
+            ..KeyOptions::default()
+        };
+        let (key, rewrite) = key_with(&full, "/a/../b?x=%7e").unwrap();
         assert_eq!(key, "/b?x=~");
         assert_eq!(rewrite.as_deref(), Some("/b?x=~"));
+        // By default no parameter is keyed, and the render is sent none.
+        let (key, rewrite) = key_with(&KeyOptions::default(), "/b?x=%7e").unwrap();
+        assert_eq!(key, "/b");
+        assert_eq!(rewrite.as_deref(), Some("/b"));
     }
 
     #[test]
     fn query_modes() {
         let mut opts = KeyOptions::default();
+        assert_eq!(opts.query, QueryMode::Ignore);
+        opts.query = QueryMode::Full;
         assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap().0, "/p?b=2&a=1");
         opts.query = QueryMode::Sorted;
         assert_eq!(key_with(&opts, "/p?b=2&a=1").unwrap().0, "/p?a=1&b=2");

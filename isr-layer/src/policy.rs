@@ -172,9 +172,49 @@ impl CacheTags {
 /// assert_eq!(cx.current_revalidate(), Some(Revalidate::secs(60)));
 /// assert_eq!(cx.tags(), vec!["all-products".to_owned()]);
 /// ```
+///
+/// # What a render sees of the visitor's request
+///
+/// A page rendered for the cache is served to everyone, so its render is not sent what would
+/// make it one visitor's page: the `Cookie` header, and the query parameters its key leaves out
+/// (by default all of them, as Next.js keys a static page by its path). They are kept aside
+/// here, and a route gets them back by saying it reads them:
+///
+/// - [`query_param`](Self::query_param) and [`cookie`](Self::cookie) declare that the page
+///   depends on one parameter or cookie and return its value: the page is then stored once per
+///   value (like `Vary`), and the next visitor is looked up under the value they sent;
+/// - [`query`](Self::query) and [`cookies`](Self::cookies) return everything and make the page
+///   dynamic (never cached), as reading `cookies()` or `searchParams` does in Next.js;
+/// - [`IsrPolicyLayer`](crate::IsrPolicyLayer) gives them back to a whole nested router:
+///   `dynamic()` restores the whole query and every cookie, `query_params` and `cookies`
+///   restore the named ones.
+///
+/// ```
+/// use isr_layer::RenderContext;
+///
+/// let cx = RenderContext::new(); // not rendering a visitor's request: nothing kept aside
+/// assert_eq!(cx.query_param("page"), None);
+/// assert_eq!(cx.current_revalidate(), None);
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct RenderContext {
     state: Arc<Mutex<Collected>>,
+    withheld: Option<Arc<Withheld>>,
+}
+
+/// What the cache kept back from a render's request.
+#[derive(Debug, Default)]
+pub(crate) struct Withheld {
+    /// The visitor's query (escapes normalised, tracking parameters removed).
+    pub(crate) query: Option<String>,
+    /// The visitor's `Cookie` lines, joined by `; `.
+    pub(crate) cookies: Option<String>,
+}
+
+impl Withheld {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.query.is_none() && self.cookies.is_none()
+    }
 }
 
 tokio::task_local! {
@@ -188,12 +228,85 @@ struct Collected {
     tags: Vec<Arc<str>>,
     route: Option<Arc<str>>,
     allow_authorization: bool,
+    query: Vec<Arc<str>>,
+    cookies: Vec<Arc<str>>,
 }
 
 impl RenderContext {
     /// An empty context; the layer makes one for every render, so handlers rarely need this.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A context for a render whose request was sent without `withheld`.
+    pub(crate) fn withholding(withheld: Withheld) -> Self {
+        Self {
+            state: Arc::default(),
+            withheld: (!withheld.is_empty()).then(|| Arc::new(withheld)),
+        }
+    }
+
+    /// Declares that the page depends on the query parameter `name`, and returns its value in
+    /// the visitor's request (percent-decoded, `+` read as a space, like a form; the first one
+    /// if repeated). The page is stored once per value of `name`; other parameters still never
+    /// reach the render.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.declare_query([name]);
+        let query = self.withheld.as_ref()?.query.as_deref()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    /// Declares that the page depends on the cookie `name`, and returns its value in the
+    /// visitor's request. The page is stored once per value (and once without the cookie), so
+    /// declare only cookies with a few values (a theme, a language), never a session: its
+    /// value would become part of the key, and of the debug log.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.declare_cookies([name]);
+        let cookies = self.withheld.as_ref()?.cookies.as_deref()?;
+        cookies
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value.trim().to_owned())
+    }
+
+    /// The visitor's whole query string (tracking parameters removed), making the page
+    /// dynamic: it is never cached, as every visitor may get another page.
+    pub fn query(&self) -> Option<String> {
+        self.revalidate(Revalidate::Dynamic, PolicySource::Handler);
+        self.withheld.as_ref()?.query.clone()
+    }
+
+    /// The visitor's `Cookie` header, making the page dynamic: it is never cached, so one
+    /// visitor's page never reaches another.
+    pub fn cookies(&self) -> Option<String> {
+        self.revalidate(Revalidate::Dynamic, PolicySource::Handler);
+        self.withheld.as_ref()?.cookies.clone()
+    }
+
+    /// Declares query parameters the page depends on (see [`query_param`](Self::query_param)).
+    pub(crate) fn declare_query<I, T>(&self, names: I)
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.with(|c| add_names(&mut c.query, names));
+    }
+
+    /// Declares cookies the page depends on (see [`cookie`](Self::cookie)).
+    pub(crate) fn declare_cookies<I, T>(&self, names: I)
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.with(|c| add_names(&mut c.cookies, names));
+    }
+
+    /// What the cache kept back from this render's request.
+    pub(crate) fn withheld(&self) -> Option<&Withheld> {
+        self.withheld.as_deref()
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Collected) -> R) -> R {
@@ -292,8 +405,30 @@ impl RenderContext {
             tags: std::mem::take(&mut c.tags),
             route: c.route.clone(),
             allow_authorization: c.allow_authorization,
+            query: sorted(&c.query),
+            cookies: sorted(&c.cookies),
         })
     }
+}
+
+fn add_names<I, T>(names: &mut Vec<Arc<str>>, new: I)
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<str>,
+{
+    for name in new {
+        let name = name.as_ref();
+        if !name.is_empty() && !names.iter().any(|n| &**n == name) {
+            names.push(Arc::from(name));
+        }
+    }
+}
+
+/// Names in one order whatever the order of the calls, so one page has one variant key.
+fn sorted(names: &[Arc<str>]) -> Vec<Arc<str>> {
+    let mut names = names.to_vec();
+    names.sort();
+    names
 }
 
 /// What the layer reads out of a [`RenderContext`] when the response arrives.
@@ -303,6 +438,10 @@ pub(crate) struct Collection {
     pub(crate) tags: Vec<Arc<str>>,
     pub(crate) route: Option<Arc<str>>,
     pub(crate) allow_authorization: bool,
+    /// Query parameters the page declared it reads, sorted.
+    pub(crate) query: Vec<Arc<str>>,
+    /// Cookies the page declared it reads, sorted.
+    pub(crate) cookies: Vec<Arc<str>>,
 }
 
 #[cfg(test)]

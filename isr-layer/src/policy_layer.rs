@@ -16,6 +16,11 @@ use crate::policy::{PolicySource, RenderContext, Revalidate};
 /// [`IsrPolicyLayer::dynamic`] makes the whole subtree uncached, like a layout that reads
 /// cookies. It costs nothing on a cache hit, which never reaches it.
 ///
+/// It is also where a nested router gets back what the cache keeps from renders (see
+/// [`RenderContext`]): under `dynamic()` the inner service gets the visitor's whole query and
+/// `Cookie` header; with [`query_params`](Self::query_params) or [`cookies`](Self::cookies) it
+/// gets the named ones, and its pages are stored once per value of them.
+///
 /// ```
 /// use axum::{Router, routing::get};
 /// use isr_layer::{IsrLayer, IsrPolicyLayer};
@@ -36,6 +41,18 @@ use crate::policy::{PolicySource, RenderContext, Revalidate};
 pub struct IsrPolicyLayer {
     revalidate: Option<Revalidate>,
     tags: Arc<[Arc<str>]>,
+    query: Arc<[Arc<str>]>,
+    cookies: Arc<[Arc<str>]>,
+}
+
+/// What [`IsrPolicyLayer::restore`] gives back to a render's request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Restored {
+    /// The query the request should carry instead of its own, if it changes.
+    pub query: Option<String>,
+    /// The `Cookie` header the request should carry, if any cookie is given back.
+    pub cookie: Option<String>,
 }
 
 impl IsrPolicyLayer {
@@ -44,6 +61,8 @@ impl IsrPolicyLayer {
         Self {
             revalidate: Some(revalidate.into()),
             tags: Arc::new([]),
+            query: Arc::new([]),
+            cookies: Arc::new([]),
         }
     }
 
@@ -71,6 +90,8 @@ impl IsrPolicyLayer {
         Self {
             revalidate: None,
             tags: Arc::new([]),
+            query: Arc::new([]),
+            cookies: Arc::new([]),
         }
         .tags(tags)
     }
@@ -87,13 +108,134 @@ impl IsrPolicyLayer {
         self
     }
 
-    /// Applies this policy to a render: lowers its revalidate (as the layout level) and adds
-    /// the tags. For adapters of other frameworks; the layer does it for tower services.
+    /// Declares query parameters every page under this layer reads: the inner service gets
+    /// them (the cache removes undeclared ones), and each page is stored once per value.
+    ///
+    /// ```
+    /// use axum::{Router, extract::Query, routing::get};
+    /// use isr_layer::IsrPolicyLayer;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Page { page: Option<u32> }
+    ///
+    /// let blog: Router = Router::new()
+    ///     .route("/", get(|Query(p): Query<Page>| async move { format!("page {}", p.page.unwrap_or(1)) }))
+    ///     .layer(IsrPolicyLayer::revalidate(60).query_params(["page"]));
+    /// ```
+    pub fn query_params<I, T>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.query = extended(&self.query, names);
+        self
+    }
+
+    /// Declares cookies every page under this layer reads (a theme, a language): the inner
+    /// service gets them in its `Cookie` header (the cache sends renders none), and each page
+    /// is stored once per value. Never a session cookie: a page per visitor is `dynamic()`.
+    pub fn cookies<I, T>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.cookies = extended(&self.cookies, names);
+        self
+    }
+
+    /// Applies this policy to a render: lowers its revalidate (as the layout level), adds the
+    /// tags and declares the query parameters and cookies. For adapters of other frameworks;
+    /// the layer does it for tower services, with [`restore`](Self::restore).
     pub fn apply(&self, render: &RenderContext) {
         if let Some(revalidate) = self.revalidate {
             render.revalidate(revalidate, PolicySource::Layout);
         }
         render.add_tags(self.tags.iter());
+        render.declare_query(self.query.iter());
+        render.declare_cookies(self.cookies.iter());
+    }
+
+    /// What the render's request gets back of what the cache kept from it, given the query it
+    /// carries now: everything under `dynamic()`, the declared parameters and cookies
+    /// otherwise. For adapters of other frameworks; the layer does it for tower services.
+    pub fn restore(&self, render: &RenderContext, query: Option<&str>) -> Restored {
+        let Some(withheld) = render.withheld() else {
+            return Restored::default();
+        };
+        if self.revalidate == Some(Revalidate::Dynamic) {
+            return Restored {
+                query: withheld.query.clone().filter(|q| Some(q.as_str()) != query),
+                cookie: withheld.cookies.clone(),
+            };
+        }
+        let query = if self.query.is_empty() {
+            None
+        } else {
+            let mut pairs: Vec<&str> = query
+                .unwrap_or_default()
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .collect();
+            let before = pairs.len();
+            let declared = |pair: &&str| {
+                let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+                self.query.iter().any(|n| **n == *name)
+            };
+            let present: Vec<&str> = pairs.clone();
+            for pair in withheld.query.as_deref().unwrap_or_default().split('&') {
+                if declared(&pair) && !present.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+            (pairs.len() != before).then(|| pairs.join("&"))
+        };
+        let cookie = if self.cookies.is_empty() {
+            None
+        } else {
+            withheld.cookies.as_deref().and_then(|cookies| {
+                let kept: Vec<&str> = cookies
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|pair| {
+                        let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
+                        self.cookies.iter().any(|n| **n == *name)
+                    })
+                    .collect();
+                (!kept.is_empty()).then(|| kept.join("; "))
+            })
+        };
+        Restored { query, cookie }
+    }
+}
+
+fn extended<I, T>(names: &[Arc<str>], more: I) -> Arc<[Arc<str>]>
+where
+    I: IntoIterator<Item = T>,
+    T: AsRef<str>,
+{
+    let mut all: Vec<Arc<str>> = names.to_vec();
+    for name in more {
+        if !all.iter().any(|n| **n == *name.as_ref()) {
+            all.push(Arc::from(name.as_ref()));
+        }
+    }
+    all.into()
+}
+
+/// Replaces the query of `uri`, keeping its path (which a nested router may have shortened).
+fn set_query(uri: &mut http::Uri, query: &str) {
+    let path = uri.path();
+    let pq = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    let mut parts = uri.clone().into_parts();
+    if let Ok(pq) = http::uri::PathAndQuery::try_from(pq) {
+        parts.path_and_query = Some(pq);
+        if let Ok(new) = http::Uri::from_parts(parts) {
+            *uri = new;
+        }
     }
 }
 
@@ -127,9 +269,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        if let Some(render) = req.extensions().get::<RenderContext>() {
-            self.layer.apply(render);
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if let Some(render) = req.extensions().get::<RenderContext>().cloned() {
+            self.layer.apply(&render);
+            let restored = self.layer.restore(&render, req.uri().query());
+            if let Some(query) = restored.query {
+                set_query(req.uri_mut(), &query);
+            }
+            if let Some(cookie) = restored.cookie
+                && let Ok(value) = http::HeaderValue::try_from(cookie)
+            {
+                req.headers_mut().insert(http::header::COOKIE, value);
+            }
         }
         self.inner.call(req)
     }

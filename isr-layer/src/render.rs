@@ -28,7 +28,7 @@ use crate::catch_unwind::CatchUnwind;
 use crate::engine::{Admission, Engine, FlightGuard, Landing, RenderTarget, Tee, TeeJob, admit};
 use crate::entry::Entry;
 use crate::filters::BypassReason;
-use crate::policy::RenderContext;
+use crate::policy::{RenderContext, Withheld};
 
 /// How one render ended.
 pub(crate) enum Rendered<B: Body, E> {
@@ -383,7 +383,7 @@ async fn render<X: Executor<R>, R: Render>(
     stream: bool,
     lock: &mut Option<(Arc<str>, String)>,
 ) -> Rendered<R::Body, R::Error> {
-    let render = RenderContext::new();
+    let render = RenderContext::withholding(withheld(&engine, &target));
     let started = engine.clock.stamp();
     engine.stats.inc_renders();
     let key = &target.primary;
@@ -491,6 +491,24 @@ pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Optio
     }
     *request.method_mut() = Method::GET;
     crate::adapter::prepare_headers(request.headers_mut());
+}
+
+/// What the render of `target` is not sent of the visitor's request: the query beyond the key's
+/// parameters, and the cookies (see [`RenderContext`]).
+fn withheld(engine: &Engine, target: &RenderTarget) -> Withheld {
+    let mut cookies = String::new();
+    for line in target.request_headers.get_all(http::header::COOKIE) {
+        if let Ok(line) = line.to_str() {
+            if !cookies.is_empty() {
+                cookies.push_str("; ");
+            }
+            cookies.push_str(line);
+        }
+    }
+    Withheld {
+        query: crate::key::visible_query(target.query.as_deref(), &engine.config.key),
+        cookies: (!cookies.is_empty()).then_some(cookies),
+    }
 }
 
 /// A copy of a request's head (method, URI, version, headers and extensions) with a fresh body,

@@ -293,7 +293,10 @@ async fn query_modes_decide_which_queries_share_an_entry() {
     );
 
     let origin = Origin::new();
-    let full = IsrLayer::new();
+    let full = IsrLayer::builder()
+        .query_mode(QueryMode::Full)
+        .build()
+        .unwrap();
     let app = origin.behind(&full);
     get(&app, "/f?b=2&a=1").await;
     assert_eq!(get(&app, "/f?a=1&b=2").await.cache(), "MISS");

@@ -279,6 +279,12 @@ fn auth() -> PurgeAuth {
 /// - `/stream/{name}`: a streamed page ([`Origin::stream`]);
 /// - `/accept`: says which `Accept-Encoding` its render was sent;
 /// - `/echo`: says which query its render was sent;
+/// - `/list`: reads `page` with the extractor's `query_param` (declared by the handler);
+/// - `/posts/all`: under a layout declaring `page`, says which query its render was sent;
+/// - `/whoami`: a static page that says which `Cookie` header its render was sent;
+/// - `/account`: reads the visitor's cookies with the extractor's `cookies()` (dynamic);
+/// - `/dash/{name}`: under a dynamic layout, says which cookies and query it was sent;
+/// - `/themed`: reads the `theme` cookie with the extractor's `cookie` (declared);
 /// - `/vary`: answers `Vary: x-theme` with the theme it was sent;
 /// - `/big`: a 100 KB page, over the cache's 64 KiB body limit;
 /// - `/public`: `Cache-Control: public`, so it is shared with requests carrying `Authorization`;
@@ -393,6 +399,49 @@ pub mod axum_app {
         format!("render query {:?}", uri.query())
     }
 
+    async fn list(isr: Isr, State(origin): Shared) -> String {
+        let page = isr.query_param("page");
+        let reply = origin.page("/list", "list").await;
+        format!("{} page {page:?}", reply.body)
+    }
+
+    async fn posts(State(origin): Shared, uri: axum::http::Uri) -> String {
+        let reply = origin.page("/posts/all", "posts").await;
+        format!("{} query {:?}", reply.body, uri.query())
+    }
+
+    fn cookie_of(headers: &axum::http::HeaderMap) -> Option<&str> {
+        headers.get(header::COOKIE).and_then(|v| v.to_str().ok())
+    }
+
+    async fn whoami(State(origin): Shared, headers: axum::http::HeaderMap) -> String {
+        let reply = origin.page("/whoami", "whoami").await;
+        format!("{} cookie {:?}", reply.body, cookie_of(&headers))
+    }
+
+    async fn account(isr: Isr, State(origin): Shared) -> String {
+        let cookies = isr.cookies();
+        let reply = origin.page("/account", "account").await;
+        format!("{} cookies {cookies:?}", reply.body)
+    }
+
+    async fn dash(
+        State(origin): Shared,
+        Path(name): Path<String>,
+        uri: axum::http::Uri,
+        headers: axum::http::HeaderMap,
+    ) -> String {
+        let reply = origin.page(&format!("/dash/{name}"), &name).await;
+        let (cookie, query) = (cookie_of(&headers), uri.query());
+        format!("{} cookie {cookie:?} query {query:?}", reply.body)
+    }
+
+    async fn themed(isr: Isr, State(origin): Shared) -> String {
+        let theme = isr.cookie("theme");
+        let reply = origin.page("/themed", "themed").await;
+        format!("{} theme {theme:?}", reply.body)
+    }
+
     async fn accept(headers: axum::http::HeaderMap) -> String {
         let accept = headers.get(header::ACCEPT_ENCODING);
         format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
@@ -438,10 +487,26 @@ pub mod axum_app {
             .route("/stream/{name}", get(stream))
             .route("/accept", get(accept))
             .route("/echo", get(echo))
+            .route("/list", get(list))
+            .route("/whoami", get(whoami))
+            .route("/account", get(account))
+            .route("/themed", get(themed))
             .route("/vary", get(vary))
             .route("/big", get(big))
             .route("/public", get(public))
             .nest("/layout", layout_routes)
+            .nest(
+                "/posts",
+                Router::new()
+                    .route("/all", get(posts))
+                    .layer(IsrPolicyLayer::never().query_params(["page"])),
+            )
+            .nest(
+                "/dash",
+                Router::new()
+                    .route("/{name}", get(dash))
+                    .layer(IsrPolicyLayer::dynamic()),
+            )
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
             .layer(isr)
@@ -561,6 +626,51 @@ pub mod actix_app {
         format!("render query {:?}", request.uri().query())
     }
 
+    async fn list(isr: Isr, origin: Shared) -> String {
+        let page = isr.query_param("page");
+        let reply = origin.page("/list", "list").await;
+        format!("{} page {page:?}", reply.body)
+    }
+
+    async fn posts(origin: Shared, request: actix_web::HttpRequest) -> String {
+        let reply = origin.page("/posts/all", "posts").await;
+        format!("{} query {:?}", reply.body, request.uri().query())
+    }
+
+    fn cookie_of(request: &actix_web::HttpRequest) -> Option<&str> {
+        request
+            .headers()
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    async fn whoami(origin: Shared, request: actix_web::HttpRequest) -> String {
+        let reply = origin.page("/whoami", "whoami").await;
+        format!("{} cookie {:?}", reply.body, cookie_of(&request))
+    }
+
+    async fn account(isr: Isr, origin: Shared) -> String {
+        let cookies = isr.cookies();
+        let reply = origin.page("/account", "account").await;
+        format!("{} cookies {cookies:?}", reply.body)
+    }
+
+    async fn dash(
+        origin: Shared,
+        name: web::Path<String>,
+        request: actix_web::HttpRequest,
+    ) -> String {
+        let reply = origin.page(&format!("/dash/{name}"), &name).await;
+        let (cookie, query) = (cookie_of(&request), request.uri().query());
+        format!("{} cookie {cookie:?} query {query:?}", reply.body)
+    }
+
+    async fn themed(isr: Isr, origin: Shared) -> String {
+        let theme = isr.cookie("theme");
+        let reply = origin.page("/themed", "themed").await;
+        format!("{} theme {theme:?}", reply.body)
+    }
+
     async fn accept(request: actix_web::HttpRequest) -> String {
         let accept = request.headers().get(header::ACCEPT_ENCODING);
         format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
@@ -591,6 +701,22 @@ pub mod actix_app {
             .route("/stream/{name}", web::get().to(stream))
             .route("/accept", web::get().to(accept))
             .route("/echo", web::get().to(echo))
+            .route("/list", web::get().to(list))
+            .route("/whoami", web::get().to(whoami))
+            .route("/account", web::get().to(account))
+            .route("/themed", web::get().to(themed))
+            .service(
+                web::scope("/posts")
+                    .wrap(ScopePolicy::new(
+                        IsrPolicyLayer::never().query_params(["page"]),
+                    ))
+                    .route("/all", web::get().to(posts)),
+            )
+            .service(
+                web::scope("/dash")
+                    .wrap(ScopePolicy::new(IsrPolicyLayer::dynamic()))
+                    .route("/{name}", web::get().to(dash)),
+            )
             .route("/vary", web::get().to(vary))
             .route("/big", web::get().to(big))
             .route("/public", web::get().to(public))

@@ -239,6 +239,9 @@ scenarios!(
     a_stream_that_fails_half_way_keeps_the_last_good_page,
     renders_ask_for_identity,
     tracking_parameters_never_render,
+    undeclared_parameters_never_render,
+    declared_parameters_key_the_page,
+    cookies_never_reach_a_shared_page,
     vary_keeps_one_entry_per_value,
     a_body_over_the_limit_passes_through_whole,
     spellings_of_a_path_share_one_entry,
@@ -931,9 +934,127 @@ mod scenarios {
             "/echo?utm_source=mail&page=2&fbclid=x",
             200,
             "MISS",
-            "render query Some(\"page=2\")",
+            "render query None",
         )
         .await;
+    }
+
+    /// Parameters no route declared: no entry, no render, and the render is sent none of them
+    /// (Next.js keys a static page by its path), so `?x=<random>` cannot bust the cache.
+    pub(super) async fn undeclared_parameters_never_render(site: Rc<Site>) {
+        for i in 0..100 {
+            let target = match i % 3 {
+                0 => format!("/page/u?x={i}"),
+                1 => format!("/page/u?fbclid={i}&utm_source=s{i}"),
+                _ => format!("/page/u?q={i}&sort=new"),
+            };
+            let cache = if i == 0 { "MISS" } else { "HIT" };
+            site.expect(&target, 200, cache, "u v1").await;
+        }
+        site.renders("/page/u", 1);
+        site.expect("/echo?x=1&page=2", 200, "MISS", "render query None")
+            .await;
+        site.expect("/echo?y=3", 200, "HIT", "render query None")
+            .await;
+    }
+
+    /// A parameter the handler (`query_param`) or a layout (`query_params`) declares keys the
+    /// page: one entry per value, the others still never reach the render; a path purge
+    /// covers every value.
+    pub(super) async fn declared_parameters_key_the_page(site: Rc<Site>) {
+        let two = "list v1 page Some(\"2\")";
+        site.expect("/list?page=2", 200, "MISS", two).await;
+        site.expect("/list?x=9&page=2&utm_source=a", 200, "HIT", two)
+            .await;
+        site.expect("/list?page=3", 200, "MISS", "list v1 page Some(\"3\")")
+            .await;
+        site.expect("/list", 200, "MISS", "list v1 page None").await;
+        site.expect("/list?x=1", 200, "HIT", "list v1 page None")
+            .await;
+        site.renders("/list", 3);
+
+        let posts = "posts v1 query Some(\"page=2\")";
+        site.expect("/posts/all?x=1&page=2", 200, "MISS", posts)
+            .await;
+        site.expect("/posts/all?page=2", 200, "HIT", posts).await;
+        site.expect("/posts/all", 200, "MISS", "posts v1 query None")
+            .await;
+        site.renders("/posts/all", 2);
+
+        site.purge(r#"{"path": "/list"}"#).await;
+        site.expect("/list?page=2", 200, "MISS", two).await;
+        site.expect("/list?page=3", 200, "MISS", "list v1 page Some(\"3\")")
+            .await;
+        site.renders("/list", 5);
+    }
+
+    /// A cacheable render is sent no cookies: two sessions share one page rendered once. A
+    /// dynamic handler (`cookies()`) and a dynamic layout get them (and the whole query); a
+    /// declared cookie (`cookie("theme")`) keys the page.
+    pub(super) async fn cookies_never_reach_a_shared_page(site: Rc<Site>) {
+        let visit = |path: &'static str, cookie: &'static str| {
+            let site = Rc::clone(&site);
+            async move {
+                let headers: Vec<(&str, &str)> = if cookie.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![("cookie", cookie)]
+                };
+                let got = site.send(Method::GET, path, &headers, "").await;
+                (got.cache().to_owned(), got.body)
+            }
+        };
+        let shared = ("MISS".to_owned(), "whoami v1 cookie None".to_owned());
+        assert_eq!(visit("/whoami", "session=alice").await, shared);
+        let shared = ("HIT".to_owned(), shared.1);
+        assert_eq!(visit("/whoami", "session=bob").await, shared);
+        site.renders("/whoami", 1);
+
+        for who in ["alice", "bob"] {
+            let cookie = if who == "alice" {
+                "session=alice"
+            } else {
+                "session=bob"
+            };
+            let (cache, body) = visit("/account", cookie).await;
+            assert_eq!(cache, "BYPASS");
+            assert_eq!(body, format!("account v1 cookies Some(\"session={who}\")"));
+        }
+        site.renders("/account", 2);
+
+        let (cache, body) = visit("/dash/home?tab=2&utm_source=x", "session=alice").await;
+        assert_eq!(cache, "BYPASS");
+        assert_eq!(
+            body,
+            "home v1 cookie Some(\"session=alice\") query Some(\"tab=2\")"
+        );
+        let (_, body) = visit("/dash/home?tab=3", "session=bob").await;
+        assert_eq!(
+            body,
+            "home v1 cookie Some(\"session=bob\") query Some(\"tab=3\")"
+        );
+
+        let dark = "themed v1 theme Some(\"dark\")";
+        let dark = |cache: &str| (cache.to_owned(), dark.to_owned());
+        assert_eq!(
+            visit("/themed", "session=alice; theme=dark").await,
+            dark("MISS")
+        );
+        assert_eq!(
+            visit("/themed", "theme=dark; session=bob").await,
+            dark("HIT")
+        );
+        let (cache, body) = visit("/themed", "theme=light").await;
+        assert_eq!(
+            (cache.as_str(), body.as_str()),
+            ("MISS", "themed v1 theme Some(\"light\")")
+        );
+        let (cache, body) = visit("/themed", "").await;
+        assert_eq!(
+            (cache.as_str(), body.as_str()),
+            ("MISS", "themed v1 theme None")
+        );
+        site.renders("/themed", 3);
     }
 
     /// `Vary: x-theme`: one entry per value, an absent header its own variant.

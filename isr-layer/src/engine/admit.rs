@@ -17,14 +17,13 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 
 use super::encode::{self, DecodeFailure};
-use super::{CacheStatus, Engine};
+use super::{CacheStatus, Engine, Variance};
 use crate::body::IsrBody;
 use crate::clock::Micros;
 use crate::compression::Compression;
 use crate::entry::{Entry, Representation, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
 use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY};
-use crate::key::variant_key;
 use crate::policy::{CacheTags, Collection, PolicySource, Resolved, Revalidate};
 
 /// What a render is for.
@@ -34,8 +33,12 @@ pub(crate) struct RenderTarget {
     pub(crate) primary: Arc<str>,
     /// Where the canonical path sits in `primary`, for implicit path tags.
     pub(crate) path: Range<usize>,
-    /// The request headers, for `Vary` variant keys.
+    /// The visitor's request headers, for `Vary` and declared cookies; the render itself is
+    /// sent no `Cookie` (see [`RenderContext`](crate::RenderContext)).
     pub(crate) request_headers: HeaderMap,
+    /// The visitor's query as sent, for declared parameters (the render is sent only the
+    /// parameters its key holds).
+    pub(crate) query: Option<Arc<str>>,
     /// The request carried `Authorization`.
     pub(crate) authorized: bool,
     /// The visitor who asked sent `HEAD`: a passed-through body is dropped.
@@ -97,7 +100,7 @@ pub(crate) struct Streaming<B: Body> {
 pub(crate) struct PendingEntry {
     /// The key before `Vary`, and the names the response varies on, learnt once it is stored.
     primary: Arc<str>,
-    vary: Option<Arc<[http::HeaderName]>>,
+    vary: Option<Arc<Variance>>,
     key: Arc<str>,
     path: Range<usize>,
     route: Option<Arc<str>>,
@@ -166,16 +169,27 @@ where
         return Admission::Pass { response, reason };
     }
 
-    let vary = filters::vary_names(&parts.headers).unwrap_or_default();
-    let key = if vary.is_empty() {
+    let variance = Variance {
+        headers: filters::vary_names(&parts.headers)
+            .unwrap_or_default()
+            .into(),
+        query: collected.query.into(),
+        cookies: collected.cookies.into(),
+    };
+    let key = if variance.is_empty() {
         Arc::clone(&target.primary)
     } else {
-        let key = variant_key(&target.primary, &vary, &target.request_headers);
+        let key = variance.key(
+            &target.primary,
+            target.query.as_deref(),
+            &target.request_headers,
+        );
         if key.len() > engine.config.key.max_len {
             // Huge values of a varying header must not make huge keys.
             let response = passed(parts, IsrBody::inner(body), target.head);
-            let reason =
-                BypassReason::Key("cache key with its Vary headers is longer than the limit");
+            let reason = BypassReason::Key(
+                "cache key with its Vary headers, declared parameters and cookies is longer than the limit",
+            );
             return Admission::Pass { response, reason };
         }
         Arc::from(key)
@@ -203,7 +217,7 @@ where
     let tags = checked_tags(tags, &key);
     let page = PendingEntry {
         primary: Arc::clone(&target.primary),
-        vary: (!vary.is_empty()).then(|| vary.into()),
+        vary: (!variance.is_empty()).then(|| Arc::new(variance)),
         key,
         path: target.path.clone(),
         route: collected.route,

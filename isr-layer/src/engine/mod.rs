@@ -28,6 +28,7 @@ pub(crate) use self::backoff::Failures;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub(crate) use self::respond::{Conditions, OwnedConditions, integer_value, serve_entry};
 pub(crate) use self::tee::{Tee, TeeJob, TeeReceiver, Teed};
+pub(crate) use self::variance::Variance;
 use self::variance::VaryIndex;
 use crate::clock::{Clock, Micros};
 use crate::entry::Entry;
@@ -173,13 +174,14 @@ impl Engine {
     pub(crate) fn lookup_key<'k>(
         &self,
         primary: &'k str,
+        query: Option<&str>,
         headers: &http::HeaderMap,
     ) -> std::borrow::Cow<'k, str> {
-        self.vary.lookup_key(primary, headers)
+        self.vary.lookup_key(primary, query, headers)
     }
 
-    pub(crate) fn learn_vary(&self, primary: &Arc<str>, names: Option<Arc<[http::HeaderName]>>) {
-        self.vary.learn(primary, names);
+    pub(crate) fn learn_vary(&self, primary: &Arc<str>, variance: Option<Arc<Variance>>) {
+        self.vary.learn(primary, variance);
     }
 
     /// Starts or joins the render of `key`.
