@@ -38,10 +38,18 @@ pub use self::static_params::{
 /// | `#[revalidate(never)]` | cached until invalidated (`revalidate = false`) |
 /// | `#[revalidate(0)]` | dynamic: never cached |
 /// | `#[revalidate(60, tags = ["products"])]` | 60 s, tagged `products` |
+/// | `#[revalidate(60, query = ["page"])]` | 60 s, one page per value of `?page=` |
+/// | `#[revalidate(60, cookies = ["theme"])]` | 60 s, one page per value of the `theme` cookie |
+///
+/// A render is sent neither the visitor's cookies nor the query parameters its route did not
+/// declare ([`RenderContext`] says why); `query` and `cookies` declare the ones the page reads,
+/// so the handler's own extractors (`Query`, a cookie jar) see them, and the page is stored
+/// once per value of them.
 ///
 /// The handler keeps its extractors, body and return type; the attribute adds a hidden
-/// [`Isr`] extractor in front of them (so a handler takes at most 15 extractors of its own, and
-/// calling it directly takes the extra argument). The lowest revalidate of all levels wins.
+/// [`Isr`] extractor in front of them, and with `query` or `cookies` a second one that gives the
+/// declared names back to the request before the others run (so a handler takes at most 15,
+/// or 14, extractors of its own, and calling it directly takes the extra arguments). The lowest revalidate of all levels wins.
 /// Wrong arguments are compile errors pointing at the bad token.
 ///
 /// ```
@@ -57,7 +65,60 @@ pub use self::static_params::{
 ///     .route("/products/{slug}", get(product))
 ///     .layer(IsrLayer::new());
 /// ```
+///
+/// ```
+/// use std::collections::HashMap;
+/// use axum::{Router, extract::Query, routing::get};
+/// use isr_axum::{IsrLayer, revalidate};
+///
+/// #[revalidate(60, query = ["page"])]
+/// async fn posts(Query(q): Query<HashMap<String, String>>) -> String {
+///     format!("page {}", q.get("page").map_or("1", String::as_str))
+/// }
+///
+/// let app: Router = Router::new().route("/posts", get(posts)).layer(IsrLayer::new());
+/// ```
 pub use isr_axum_macros::revalidate;
+
+/// What `#[revalidate]` expands to; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    use std::marker::PhantomData;
+
+    use axum::extract::FromRequestParts;
+    use axum::http::request::Parts;
+    use isr_layer::{IsrPolicyLayer, RenderContext};
+
+    /// The query parameters and cookies one handler declared.
+    pub trait Names {
+        /// Query parameter names.
+        const QUERY: &'static [&'static str];
+        /// Cookie names.
+        const COOKIES: &'static [&'static str];
+    }
+
+    /// Declares `N`'s names for the render and gives them back to the request, before the
+    /// handler's own extractors run.
+    #[derive(Debug)]
+    pub struct Declared<N>(PhantomData<N>);
+
+    impl<N: Names, S: Send + Sync> FromRequestParts<S> for Declared<N> {
+        type Rejection = std::convert::Infallible;
+
+        async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+            if let Some(render) = parts.extensions.get::<RenderContext>().cloned() {
+                let policy = IsrPolicyLayer::tagged(std::iter::empty::<&str>())
+                    .query_params(N::QUERY)
+                    .cookies(N::COOKIES);
+                policy.apply(&render);
+                policy
+                    .restore(&render, parts.uri.query())
+                    .apply_to(&mut parts.uri, &mut parts.headers);
+            }
+            Ok(Self(PhantomData))
+        }
+    }
+}
 pub use isr_layer::{
     CacheStatus, CacheTags, DataCache, DataCacheLayer, DataCacheService, FetchOptions,
     InvalidationMode, IsrBuilder, IsrLayer, IsrPolicyLayer, PathScope, RenderContext, Revalidator,

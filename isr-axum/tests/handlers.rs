@@ -310,3 +310,62 @@ async fn the_list_is_refreshed_when_its_layout_is_revalidated() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     assert!(params.is_listed("/docs/b"));
 }
+
+#[revalidate(60, query = ["page"], cookies = ["theme"])]
+async fn with_declared(
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> String {
+    let cookie = headers
+        .get("cookie")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let mut query: Vec<_> = query.into_iter().collect();
+    query.sort();
+    format!("query {query:?} cookie {cookie:?}")
+}
+
+/// `#[revalidate(.., query = [..], cookies = [..])]`: the handler's own `Query` and headers see
+/// the declared names (and nothing else), and each value is a page of its own.
+#[tokio::test(start_paused = true)]
+async fn the_attribute_gives_the_handler_its_declared_query_and_cookies() {
+    let renders = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&renders);
+    let app = Router::new()
+        .route("/posts", get(with_declared))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                next.run(request)
+            },
+        ))
+        .layer(layer(3600));
+    let send = |target: &'static str, cookie: &'static str| {
+        let app = app.clone();
+        async move {
+            let res = app
+                .oneshot(
+                    Request::get(target)
+                        .header("cookie", cookie)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let cache = res.headers()["x-isr-cache"].to_str().unwrap().to_owned();
+            let body = res.into_body().collect().await.unwrap().to_bytes();
+            (cache, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let dark = "query [(\"page\", \"2\")] cookie Some(\"theme=dark\")";
+    assert_eq!(
+        send("/posts?x=1&page=2", "session=a; theme=dark").await,
+        ("MISS".to_owned(), dark.to_owned())
+    );
+    assert_eq!(
+        send("/posts?page=2&y=3", "theme=dark; session=b").await,
+        ("HIT".to_owned(), dark.to_owned())
+    );
+    assert_eq!(send("/posts?page=3", "theme=dark").await.0, "MISS");
+    assert_eq!(send("/posts?page=2", "theme=light").await.0, "MISS");
+    assert_eq!(renders.load(Ordering::SeqCst), 3);
+}

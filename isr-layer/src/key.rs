@@ -669,6 +669,36 @@ mod tests {
     }
 
     #[test]
+    fn declared_parameters_and_cookies_make_one_variant_per_value() {
+        let names: Vec<Arc<str>> = vec![Arc::from("page"), Arc::from("sort")];
+        // Sorted, normalised, only the declared names, repeated ones in their order.
+        assert_eq!(
+            declared_query(Some("x=1&sort=new&page=%32&page=3"), &names),
+            "page=2&page=3&sort=new"
+        );
+        assert_eq!(declared_query(Some("x=1"), &names), "");
+        assert_eq!(declared_query(None, &names), "");
+        assert_eq!(declared_query(Some("pages=2&sort"), &names), "sort");
+
+        let mut headers = HeaderMap::new();
+        headers.append("cookie", "session=a; theme=dark".parse().unwrap());
+        headers.append("cookie", "lang=de ; theme=light".parse().unwrap());
+        let names: Vec<Arc<str>> = vec![Arc::from("lang"), Arc::from("theme")];
+        assert_eq!(declared_cookies(&headers, &names), "lang=de; theme=dark");
+        assert_eq!(cookie_value(&headers, "session"), Some("a"));
+        assert_eq!(cookie_value(&headers, "sess"), None);
+        assert_eq!(declared_cookies(&HeaderMap::new(), &names), "");
+
+        let opts = KeyOptions::default();
+        assert_eq!(
+            visible_query(Some("q=%72ust&utm_source=x&fbclid=1"), &opts).as_deref(),
+            Some("q=rust")
+        );
+        assert_eq!(visible_query(Some("utm_medium=mail"), &opts), None);
+        assert_eq!(visible_query(Some("bad=%zz"), &opts), None);
+    }
+
+    #[test]
     fn canonical_requests_borrow_their_key() {
         let uri: Uri = "/docs/a?x=1".parse().unwrap();
         let full = KeyOptions {

@@ -55,6 +55,21 @@ pub struct Restored {
     pub cookie: Option<String>,
 }
 
+impl Restored {
+    /// Gives a request (`http` types) what was restored: its query replaced (its path kept,
+    /// which a nested router may have shortened) and its `Cookie` header set.
+    pub fn apply_to(self, uri: &mut http::Uri, headers: &mut http::HeaderMap) {
+        if let Some(query) = self.query {
+            set_query(uri, &query);
+        }
+        if let Some(cookie) = self.cookie
+            && let Ok(value) = http::HeaderValue::try_from(cookie)
+        {
+            headers.insert(http::header::COOKIE, value);
+        }
+    }
+}
+
 impl IsrPolicyLayer {
     /// A layout policy with this revalidate.
     pub fn new(revalidate: impl Into<Revalidate>) -> Self {
@@ -273,15 +288,82 @@ where
         if let Some(render) = req.extensions().get::<RenderContext>().cloned() {
             self.layer.apply(&render);
             let restored = self.layer.restore(&render, req.uri().query());
-            if let Some(query) = restored.query {
-                set_query(req.uri_mut(), &query);
-            }
-            if let Some(cookie) = restored.cookie
-                && let Ok(value) = http::HeaderValue::try_from(cookie)
-            {
-                req.headers_mut().insert(http::header::COOKIE, value);
-            }
+            let (mut uri, mut headers) = (req.uri().clone(), std::mem::take(req.headers_mut()));
+            restored.apply_to(&mut uri, &mut headers);
+            *req.uri_mut() = uri;
+            *req.headers_mut() = headers;
         }
         self.inner.call(req)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Withheld;
+
+    fn rendering(query: Option<&str>, cookies: Option<&str>) -> RenderContext {
+        RenderContext::withholding(Withheld {
+            query: query.map(str::to_owned),
+            cookies: cookies.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn a_layout_restores_what_it_declares_and_a_dynamic_one_everything() {
+        let render = rendering(Some("x=1&page=2&sort=new"), Some("session=a; theme=dark"));
+        let declared = IsrPolicyLayer::never()
+            .query_params(["page"])
+            .cookies(["theme", "lang"]);
+        assert_eq!(
+            declared.restore(&render, None),
+            Restored {
+                query: Some("page=2".into()),
+                cookie: Some("theme=dark".into()),
+            }
+        );
+        // What the request carries already stays, and is not repeated.
+        assert_eq!(
+            declared.restore(&render, Some("page=2")),
+            Restored {
+                query: None,
+                cookie: Some("theme=dark".into()),
+            }
+        );
+        assert_eq!(
+            IsrPolicyLayer::dynamic().restore(&render, Some("page=2")),
+            Restored {
+                query: Some("x=1&page=2&sort=new".into()),
+                cookie: Some("session=a; theme=dark".into()),
+            }
+        );
+        // Declaring nothing gives nothing back; nor does a context with nothing kept.
+        assert_eq!(
+            IsrPolicyLayer::revalidate(60).restore(&render, None),
+            Restored::default()
+        );
+        assert_eq!(
+            IsrPolicyLayer::dynamic().restore(&RenderContext::new(), None),
+            Restored::default()
+        );
+    }
+
+    #[test]
+    fn restoring_keeps_the_path_a_nested_router_shortened() {
+        let mut uri: http::Uri = "/all?page=1".parse().unwrap();
+        let mut headers = http::HeaderMap::new();
+        Restored {
+            query: Some("page=2&x=1".into()),
+            cookie: Some("theme=dark".into()),
+        }
+        .apply_to(&mut uri, &mut headers);
+        assert_eq!(uri, "/all?page=2&x=1");
+        assert_eq!(headers["cookie"], "theme=dark");
+        Restored {
+            query: Some(String::new()),
+            cookie: None,
+        }
+        .apply_to(&mut uri, &mut headers);
+        assert_eq!(uri, "/all");
     }
 }

@@ -121,7 +121,10 @@ async fn a_layout_gives_back_its_declared_parameters_and_cookies_only() {
     // Same page, same theme, other session and noise: one entry.
     let again = app
         .clone()
-        .oneshot(with_cookie("/list?page=2&sort=new&y=2", "theme=dark; session=b"))
+        .oneshot(with_cookie(
+            "/list?page=2&sort=new&y=2",
+            "theme=dark; session=b",
+        ))
         .await
         .unwrap();
     assert_eq!(again.headers()["x-isr-cache"], "HIT");
@@ -161,7 +164,15 @@ async fn reading_the_whole_query_makes_the_page_dynamic() {
     let app = origin.behind(&isr);
     let got = get(&app, "/search?q=rust&utm_source=x&page=2").await;
     assert_eq!(got.cache(), "BYPASS");
-    assert!(got.body.contains("query Some(\"q=rust&page=2\")"), "{}", got.body);
+    assert!(
+        got.body.contains("query Some(\"q=rust&page=2\")"),
+        "{}",
+        got.body
+    );
     let other = get(&app, "/search?q=tower").await;
-    assert!(other.body.contains("query Some(\"q=tower\")"), "{}", other.body);
+    assert!(
+        other.body.contains("query Some(\"q=tower\")"),
+        "{}",
+        other.body
+    );
 }

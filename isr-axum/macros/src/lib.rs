@@ -30,6 +30,10 @@ enum Policy {
 struct Args {
     policy: Policy,
     tags: Vec<LitStr>,
+    /// Query parameters the page reads (`query = ["page"]`).
+    query: Vec<LitStr>,
+    /// Cookies the page reads (`cookies = ["theme"]`).
+    cookies: Vec<LitStr>,
 }
 
 impl Parse for Args {
@@ -62,34 +66,58 @@ impl Parse for Args {
             }
         };
 
-        let mut tags = Vec::new();
+        let (mut tags, mut query, mut cookies) = (Vec::new(), Vec::new(), Vec::new());
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
                 break;
             }
             let key: Ident = input.parse()?;
-            if key != "tags" {
-                return Err(syn::Error::new(
-                    key.span(),
-                    format!("unknown argument `{key}`: expected `tags = [\"tag\", ...]`"),
-                ));
-            }
+            let (example, what) = match key.to_string().as_str() {
+                "tags" => ("\"products\"", "a tag"),
+                "query" => ("\"page\"", "a query parameter"),
+                "cookies" => ("\"theme\"", "a cookie name"),
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{key}`: expected `tags = [\"tag\", ...]`, \
+                             `query = [\"name\", ...]` or `cookies = [\"name\", ...]`"
+                        ),
+                    ));
+                }
+            };
             input.parse::<Token![=]>()?;
             let list: Expr = input.parse()?;
             let Expr::Array(ExprArray { elems, .. }) = &list else {
                 return Err(syn::Error::new_spanned(
                     list,
-                    "`tags` must be a list of string literals, e.g. `tags = [\"products\"]`",
+                    format!(
+                        "`{key}` must be a list of string literals, e.g. `{key} = [{example}]`"
+                    ),
                 ));
             };
-            tags.extend(parse_tags(elems)?);
+            let names = parse_names(elems, what, example)?;
+            match key.to_string().as_str() {
+                "tags" => tags.extend(names),
+                "query" => query.extend(names),
+                _ => cookies.extend(names),
+            }
         }
-        Ok(Self { policy, tags })
+        Ok(Self {
+            policy,
+            tags,
+            query,
+            cookies,
+        })
     }
 }
 
-fn parse_tags(elems: &Punctuated<Expr, Token![,]>) -> syn::Result<Vec<LitStr>> {
+fn parse_names(
+    elems: &Punctuated<Expr, Token![,]>,
+    what: &str,
+    example: &str,
+) -> syn::Result<Vec<LitStr>> {
     elems
         .iter()
         .map(|elem| match elem {
@@ -98,10 +126,13 @@ fn parse_tags(elems: &Punctuated<Expr, Token![,]>) -> syn::Result<Vec<LitStr>> {
             }) if !s.value().is_empty() => Ok(s.clone()),
             Expr::Lit(ExprLit {
                 lit: Lit::Str(s), ..
-            }) => Err(syn::Error::new(s.span(), "a tag must not be empty")),
+            }) => Err(syn::Error::new(
+                s.span(),
+                format!("{what} must not be empty"),
+            )),
             other => Err(syn::Error::new_spanned(
                 other,
-                "a tag must be a string literal, e.g. \"products\"",
+                format!("{what} must be a string literal, e.g. {example}"),
             )),
         })
         .collect()
@@ -109,8 +140,10 @@ fn parse_tags(elems: &Punctuated<Expr, Token![,]>) -> syn::Result<Vec<LitStr>> {
 
 /// Sets the revalidate policy (and tags) of the page an axum handler renders.
 ///
-/// `#[revalidate(1800)]`, `#[revalidate(never)]`, `#[revalidate(0)]` (dynamic) and
-/// `#[revalidate(60, tags = ["products"])]`. See `isr_axum::revalidate` for the full docs.
+/// `#[revalidate(1800)]`, `#[revalidate(never)]`, `#[revalidate(0)]` (dynamic),
+/// `#[revalidate(60, tags = ["products"])]`, and the query parameters and cookies the page
+/// reads: `#[revalidate(60, query = ["page"], cookies = ["theme"])]`. See
+/// `isr_axum::revalidate` for the full docs.
 #[proc_macro_attribute]
 pub fn revalidate(attr: TokenStream, item: TokenStream) -> TokenStream {
     let args = parse_macro_input!(attr as Args);
@@ -153,7 +186,32 @@ fn expand(args: Args, function: ItemFn) -> syn::Result<proc_macro2::TokenStream>
     let mut sig = sig;
     let hidden: syn::FnArg = syn::parse_quote! { __isr_render: ::isr_axum::Isr };
     sig.inputs.insert(0, hidden);
+    if args.query.is_empty() && args.cookies.is_empty() {
+        return Ok(quote! {
+            #(#attrs)*
+            #vis #sig {
+                #policy
+                #tagging
+                #block
+            }
+        });
+    }
+    // The declared names give the render's request back what the cache kept from it before
+    // any other extractor runs: a type beside the handler carries them to that extractor.
+    let names = Ident::new(&format!("__IsrDeclared_{}", sig.ident), sig.ident.span());
+    let (query, cookies) = (args.query, args.cookies);
+    let declared: syn::FnArg = syn::parse_quote! { _: ::isr_axum::__private::Declared<#names> };
+    sig.inputs.insert(0, declared);
     Ok(quote! {
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #names;
+
+        impl ::isr_axum::__private::Names for #names {
+            const QUERY: &'static [&'static str] = &[#(#query),*];
+            const COOKIES: &'static [&'static str] = &[#(#cookies),*];
+        }
+
         #(#attrs)*
         #vis #sig {
             #policy
