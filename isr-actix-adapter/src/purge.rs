@@ -52,8 +52,13 @@ async fn dispatch(
             Err(BodyLimitExceeded { .. }) => Err(BodyError::TooLarge),
         }
     };
+    // Under the cache, the query (`secret`, `limit`) is not sent to renders: take it back.
+    let render = actix_web::HttpMessage::extensions(&request)
+        .get::<isr_layer::RenderContext>()
+        .cloned();
+    let uri = isr_layer::adapter::visitor_uri(head.uri(), render.as_ref());
     let reply = endpoint
-        .answer(head.method(), head.uri(), head.headers(), read_body)
+        .answer(head.method(), &uri, head.headers(), read_body)
         .await;
     let status =
         StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

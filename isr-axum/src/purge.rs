@@ -57,8 +57,10 @@ async fn dispatch(State(endpoint): State<PurgeEndpoint>, request: Request) -> Re
             Err(_) => Err(BodyError::Broken),
         }
     };
+    // Under the cache, the query (`secret`, `limit`) is not sent to renders: take it back.
+    let uri = isr_layer::adapter::visitor_uri(&parts.uri, parts.extensions.get());
     let reply = endpoint
-        .answer(&parts.method, &parts.uri, &parts.headers, read_body)
+        .answer(&parts.method, &uri, &parts.headers, read_body)
         .await;
     let mut response = Response::new(Body::from(reply.body_bytes()));
     *response.status_mut() = reply.status;

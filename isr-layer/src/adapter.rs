@@ -94,6 +94,18 @@ pub fn unrendered_context<'a>(
     })
 }
 
+/// `uri` with the query its visitor sent, for an endpoint that reads it under the cache (the
+/// purge endpoint's `?secret=` and `?limit=`): inside a render, the withheld query is taken
+/// back with [`RenderContext::query`](crate::RenderContext::query), which makes the answer
+/// dynamic; outside one, `uri` as it is.
+pub fn visitor_uri(uri: &http::Uri, render: Option<&crate::RenderContext>) -> http::Uri {
+    let mut uri = uri.clone();
+    if let Some(query) = render.and_then(crate::RenderContext::query) {
+        crate::policy_layer::set_query(&mut uri, &query);
+    }
+    uri
+}
+
 /// What to do with a request: the answer of [`IsrLayer::lookup`].
 #[derive(Debug)]
 #[must_use = "a lookup says how to answer the request"]

@@ -238,7 +238,7 @@ where
 }
 
 /// Replaces the query of `uri`, keeping its path (which a nested router may have shortened).
-fn set_query(uri: &mut http::Uri, query: &str) {
+pub(crate) fn set_query(uri: &mut http::Uri, query: &str) {
     let path = uri.path();
     let pq = if query.is_empty() {
         path.to_owned()

@@ -242,6 +242,7 @@ scenarios!(
     undeclared_parameters_never_render,
     declared_parameters_key_the_page,
     cookies_never_reach_a_shared_page,
+    the_purge_listing_reads_its_query_behind_the_cache,
     vary_keeps_one_entry_per_value,
     a_body_over_the_limit_passes_through_whole,
     spellings_of_a_path_share_one_entry,
@@ -986,6 +987,23 @@ mod scenarios {
         site.expect("/list?page=3", 200, "MISS", "list v1 page Some(\"3\")")
             .await;
         site.renders("/list", 5);
+    }
+
+    /// The purge endpoint behind the cache still reads its query (`secret`, `limit`): it takes
+    /// it back, which makes its answer dynamic.
+    pub(super) async fn the_purge_listing_reads_its_query_behind_the_cache(site: Rc<Site>) {
+        site.expect("/page/a", 200, "MISS", "a v1").await;
+        site.expect("/page/b", 200, "MISS", "b v1").await;
+        // The listings' order and sizes differ between frameworks: only the counts are noted.
+        for (query, count) in [("&limit=1", 1), ("", 2)] {
+            let target = format!("/api/revalidate?secret={SECRET}{query}");
+            let listing = site.server.send(Method::GET, &target, &[], "").await;
+            assert_eq!((listing.status.as_u16(), listing.cache()), (200, "BYPASS"));
+            let json: serde_json::Value = serde_json::from_str(&listing.body).unwrap();
+            assert_eq!(json["count"], count, "{target}: {json}");
+            site.note(format!("GET {target} -> {} entries", json["count"]));
+        }
+        assert_eq!(site.get("/api/revalidate?secret=wrong").await.status, 401);
     }
 
     /// A cacheable render is sent no cookies: two sessions share one page rendered once. A
