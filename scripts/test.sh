@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, every doctest and test of the workspace (starting
-# Redis for the store tests if it is not running).
+# The whole test suite: formatting, lints, the library crates' docs and packages, every doctest
+# and test of the workspace (starting Redis for the store tests if it is not running).
 # Ends with one line "N passed, N failed" counting doctests and tests together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,13 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+echo "== cargo doc (rustdoc warnings, broken intra-doc links included, are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features \
+    -p isr-layer -p isr-axum-macros -p isr-axum -p isr-actix-adapter
+
+echo "== cargo package (the library crates, each built from its package as crates.io would)"
+cargo package --allow-dirty -p isr-layer -p isr-axum-macros -p isr-axum -p isr-actix-adapter
 
 echo "== doctests"
 cargo test --workspace --all-features --doc 2>&1 | tee "$log"

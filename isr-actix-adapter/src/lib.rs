@@ -65,6 +65,7 @@
 //! [`Revalidate`](isr_layer::Revalidate) / [`CacheTags`](isr_layer::CacheTags) into its
 //! response's extensions (or with `Cache-Control: s-maxage`); a `web::scope` sets them for
 //! every page under it with [`ScopePolicy`]. The lowest revalidate wins.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
 mod convert;

@@ -17,6 +17,7 @@
 //!     .layer(isr.clone())
 //!     .nest("/api/revalidate", purge_router(isr.revalidator(), PurgeAuth::new("secret").unwrap()));
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
 mod parts;

@@ -73,7 +73,8 @@ pub fn prepare_headers(headers: &mut HeaderMap) {
 }
 
 /// A context for a request the cache is not rendering (it bypassed the cache, or there is no
-/// cache): an extractor's reads ([`RenderContext::query_param`], [`RenderContext::cookies`], …)
+/// cache): an extractor's reads ([`query_param`](crate::RenderContext::query_param),
+/// [`cookies`](crate::RenderContext::cookies), …)
 /// return the request's own `query` and `Cookie` lines, and its writes go nowhere.
 pub fn unrendered_context<'a>(
     query: Option<&str>,

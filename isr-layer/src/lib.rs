@@ -75,6 +75,7 @@
 //! actix-web). The purge endpoint's protocol is in [`purge`], shared by every framework's router.
 //!
 //! [tower]: https://docs.rs/tower
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
 mod body;
