@@ -20,20 +20,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{
-    ACCEPT_ENCODING, COOKIE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    IF_UNMODIFIED_SINCE, RANGE,
-};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::IsrLayer;
 use crate::body::IsrBody;
 use crate::engine::{
-    CacheStatus, Conditions, Engine, FlightGuard, Freshness, Join, Landing, OwnedConditions,
-    RenderTarget, serve_entry,
+    Conditions, Engine, FlightGuard, Freshness, Join, Landing, OwnedConditions, RenderTarget,
+    serve_entry,
 };
 use crate::entry::Entry;
 use crate::filters::{self, BypassReason};
@@ -41,36 +37,9 @@ use crate::key;
 pub use crate::policy_layer::Restored;
 pub use crate::render::Render;
 use crate::render::{Executor, Local, RenderJob, Rendered};
+use crate::status::CacheStatus;
 
-/// The request headers a render does not send: the cache wants the whole page, not a `304` or a
-/// range of it.
-pub const RENDER_DROPS_HEADERS: [HeaderName; 6] = [
-    IF_NONE_MATCH,
-    IF_MODIFIED_SINCE,
-    IF_MATCH,
-    IF_UNMODIFIED_SINCE,
-    IF_RANGE,
-    RANGE,
-];
-
-/// Prepares a render's request headers: removes [`RENDER_DROPS_HEADERS`] and `Cookie` (a page
-/// for everyone is rendered without one visitor's cookies; a route gets them back by asking,
-/// see [`RenderContext`](crate::RenderContext)), and asks for the page as identity
-/// (`Accept-Encoding: identity`): the cache makes the encodings itself, once per render,
-/// whatever the visitor accepts.
-pub fn prepare_headers(headers: &mut HeaderMap) {
-    headers.remove(COOKIE);
-    // Most requests carry none of them: one pass over the names (no hashing) finds out.
-    if headers
-        .keys()
-        .any(|name| RENDER_DROPS_HEADERS.contains(name))
-    {
-        for name in RENDER_DROPS_HEADERS {
-            headers.remove(name);
-        }
-    }
-    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
-}
+pub use crate::render::{RENDER_DROPS_HEADERS, prepare_headers};
 
 /// A context for a request the cache is not rendering (it bypassed the cache, or there is no
 /// cache): an extractor's reads ([`query_param`](crate::RenderContext::query_param),

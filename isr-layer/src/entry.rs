@@ -72,8 +72,8 @@ impl Representation {
         // makes of it takes their values in place instead of growing.
         headers.insert(AGE, HeaderValue::from_static("0"));
         headers.insert(
-            crate::engine::CacheStatus::HEADER,
-            crate::engine::CacheStatus::Hit.header_value(),
+            crate::status::CacheStatus::HEADER,
+            crate::status::CacheStatus::Hit.header_value(),
         );
         Self {
             coding,

@@ -10,7 +10,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use crate::body::IsrBody;
-use crate::engine::CacheStatus;
+use crate::status::CacheStatus;
 
 /// The boxed future of the render path, where a task is awaited anyway.
 pub(crate) type RenderFuture<B, E> =

@@ -97,6 +97,7 @@ pub mod purge;
 mod render;
 mod service;
 mod stats;
+mod status;
 pub mod store;
 
 pub use self::body::IsrBody;
@@ -107,7 +108,6 @@ pub use self::data::{
     DATA_CACHE_HEADER, DataCache, DataCacheLayer, DataCacheService, DataError, DataStats,
     FetchOptions,
 };
-pub use self::engine::CacheStatus;
 pub use self::entry::Entry;
 pub use self::filters::BypassReason;
 pub use self::future::ResponseFuture;
@@ -122,4 +122,5 @@ pub use self::policy::{CacheTags, PolicySource, RenderContext, Revalidate};
 pub use self::policy_layer::{IsrPolicy, IsrPolicyLayer};
 pub use self::service::IsrService;
 pub use self::stats::IsrStats;
+pub use self::status::CacheStatus;
 pub use self::store::MemoryStore;

@@ -16,8 +16,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::header::{
+    ACCEPT_ENCODING, COOKIE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
+    IF_UNMODIFIED_SINCE, RANGE,
+};
 use http::uri::PathAndQuery;
-use http::{Method, Request, Response, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri};
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tokio::sync::OwnedSemaphorePermit;
@@ -479,6 +483,36 @@ async fn render<X: Executor<R>, R: Render>(
     }
 }
 
+/// The request headers a render does not send: the cache wants the whole page, not a `304` or a
+/// range of it.
+pub const RENDER_DROPS_HEADERS: [HeaderName; 6] = [
+    IF_NONE_MATCH,
+    IF_MODIFIED_SINCE,
+    IF_MATCH,
+    IF_UNMODIFIED_SINCE,
+    IF_RANGE,
+    RANGE,
+];
+
+/// Prepares a render's request headers: removes [`RENDER_DROPS_HEADERS`] and `Cookie` (a page
+/// for everyone is rendered without one visitor's cookies; a route gets them back by asking,
+/// see [`RenderContext`](crate::RenderContext)), and asks for the page as identity
+/// (`Accept-Encoding: identity`): the cache makes the encodings itself, once per render,
+/// whatever the visitor accepts.
+pub fn prepare_headers(headers: &mut HeaderMap) {
+    headers.remove(COOKIE);
+    // Most requests carry none of them: one pass over the names (no hashing) finds out.
+    if headers
+        .keys()
+        .any(|name| RENDER_DROPS_HEADERS.contains(name))
+    {
+        for name in RENDER_DROPS_HEADERS {
+            headers.remove(name);
+        }
+    }
+    headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+}
+
 /// The request a render sends: the visitor's request with its canonical URI, as `GET`, and
 /// without conditional or range headers (the cache wants the whole page, not a `304`).
 pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Option<&PathAndQuery>) {
@@ -490,7 +524,7 @@ pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Optio
         }
     }
     *request.method_mut() = Method::GET;
-    crate::adapter::prepare_headers(request.headers_mut());
+    prepare_headers(request.headers_mut());
 }
 
 /// What the render of `target` is not sent of the visitor's request: the query beyond the key's

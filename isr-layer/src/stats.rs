@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use crate::engine::CacheStatus;
+use crate::status::CacheStatus;
 use crate::store::StoreUsage;
 
 /// A snapshot of the layer's counters, from [`IsrLayer::stats`](crate::IsrLayer::stats).

@@ -13,9 +13,10 @@ use serde::de::DeserializeOwned;
 
 use super::options::FetchOptions;
 use crate::catch_unwind::CatchUnwind;
-use crate::engine::{CacheStatus, Engine, Flights, Freshness, Join, Landing, checked_tags};
+use crate::engine::{Engine, Flights, Freshness, Join, Landing, checked_tags};
 use crate::entry::Entry;
 use crate::policy::{PolicySource, RenderContext, Revalidate};
+use crate::status::CacheStatus;
 use crate::store::Store;
 
 /// What a fetch produced.

@@ -15,10 +15,11 @@ use tower_service::Service;
 use super::cache::{DataCache, Fetched, Served};
 use super::options::FetchOptions;
 use crate::body::IsrBody;
-use crate::engine::{Buffered, CacheStatus, buffer};
+use crate::engine::{Buffered, buffer};
 use crate::filters::strip_hop_by_hop;
 use crate::key;
 use crate::policy::{PolicySource, RenderContext, Revalidate};
+use crate::status::CacheStatus;
 
 /// The header on responses that went through a [`DataCacheLayer`]: `HIT`, `STALE`, `MISS` or
 /// `BYPASS`.

@@ -10,8 +10,8 @@ use reqwest_middleware::{Middleware, Next};
 use super::cache::{DataCache, Fetched, Served};
 use super::layer::{DATA_CACHE_HEADER, fetch_key};
 use super::options::FetchOptions;
-use crate::engine::CacheStatus;
 use crate::policy::{PolicySource, RenderContext, Revalidate};
+use crate::status::CacheStatus;
 
 /// Caches `reqwest` responses in a [`DataCache`], as a `reqwest-middleware` middleware.
 ///

@@ -17,7 +17,7 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 
 use super::encode::{self, DecodeFailure};
-use super::{CacheStatus, Engine, Variance};
+use super::{Engine, Variance};
 use crate::body::IsrBody;
 use crate::clock::Micros;
 use crate::compression::Compression;
@@ -25,6 +25,7 @@ use crate::entry::{Entry, Representation, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
 use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY};
 use crate::policy::{CacheTags, Collection, PolicySource, Resolved, Revalidate};
+use crate::status::CacheStatus;
 
 /// What a render is for.
 #[derive(Clone, Debug)]

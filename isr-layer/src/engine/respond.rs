@@ -8,11 +8,11 @@ use http::header::{
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
 
-use super::CacheStatus;
 use super::negotiate::negotiate;
 use crate::body::IsrBody;
 use crate::clock::Micros;
 use crate::entry::Entry;
+use crate::status::CacheStatus;
 
 /// The request headers that shape an answer from the cache, borrowed from the request.
 #[derive(Clone, Copy, Debug, Default)]
