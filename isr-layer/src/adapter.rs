@@ -49,19 +49,10 @@ pub fn unrendered_context<'a>(
     query: Option<&str>,
     cookie_lines: impl IntoIterator<Item = &'a [u8]>,
 ) -> crate::RenderContext {
-    let mut cookies = String::new();
-    for line in cookie_lines {
-        if let Ok(line) = std::str::from_utf8(line) {
-            if !cookies.is_empty() {
-                cookies.push_str("; ");
-            }
-            cookies.push_str(line);
-        }
-    }
-    crate::RenderContext::withholding(crate::policy::Withheld {
-        query: query.filter(|q| !q.is_empty()).map(str::to_owned),
-        cookies: (!cookies.is_empty()).then_some(cookies),
-    })
+    crate::RenderContext::withholding(crate::policy::Withheld::of(
+        query.filter(|q| !q.is_empty()).map(str::to_owned),
+        cookie_lines,
+    ))
 }
 
 /// `uri` with the query its visitor sent, for an endpoint that reads it under the cache (the

@@ -520,14 +520,20 @@ pub(crate) fn declared_cookies(headers: &HeaderMap, names: &[Arc<str>]) -> Strin
     out
 }
 
-/// The value of cookie `name` in the request's `Cookie` lines (RFC 6265 §5.4: `; `-separated
-/// `name=value` pairs; HTTP/2 may split them over several lines).
+/// The value of cookie `name` in the request's `Cookie` lines (HTTP/2 may split them over
+/// several lines).
 pub(crate) fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|line| line.to_str().ok())
-        .flat_map(|line| line.split(';'))
+        .find_map(|line| cookie_in(line, name))
+}
+
+/// The value of cookie `name` in one `Cookie` line (RFC 6265 §5.4: `; `-separated
+/// `name=value` pairs); the first one if repeated, as browsers send the most specific first.
+pub(crate) fn cookie_in<'l>(line: &'l str, name: &str) -> Option<&'l str> {
+    line.split(';')
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim())

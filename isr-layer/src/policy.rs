@@ -212,6 +212,26 @@ pub(crate) struct Withheld {
 }
 
 impl Withheld {
+    /// The query and the `Cookie` lines of a request (lines that are not UTF-8 are left out).
+    pub(crate) fn of<'a>(
+        query: Option<String>,
+        cookie_lines: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
+        let mut cookies = String::new();
+        for line in cookie_lines {
+            if let Ok(line) = std::str::from_utf8(line) {
+                if !cookies.is_empty() {
+                    cookies.push_str("; ");
+                }
+                cookies.push_str(line);
+            }
+        }
+        Self {
+            query,
+            cookies: (!cookies.is_empty()).then_some(cookies),
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.query.is_none() && self.cookies.is_none()
     }
@@ -265,11 +285,7 @@ impl RenderContext {
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.declare_cookies([name]);
         let cookies = self.withheld.as_ref()?.cookies.as_deref()?;
-        cookies
-            .split(';')
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(n, _)| *n == name)
-            .map(|(_, value)| value.trim().to_owned())
+        crate::key::cookie_in(cookies, name).map(str::to_owned)
     }
 
     /// The visitor's whole query string (tracking parameters removed), making the page

@@ -117,9 +117,7 @@ impl IsrPolicyLayer {
         I: IntoIterator<Item = T>,
         T: AsRef<str>,
     {
-        let mut all: Vec<Arc<str>> = self.tags.iter().cloned().collect();
-        all.extend(tags.into_iter().map(|t| Arc::from(t.as_ref())));
-        self.tags = all.into();
+        self.tags = extended(&self.tags, tags);
         self
     }
 

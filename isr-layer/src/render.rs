@@ -530,19 +530,11 @@ pub(crate) fn prepare_render_request<B>(request: &mut Request<B>, rewrite: Optio
 /// What the render of `target` is not sent of the visitor's request: the query beyond the key's
 /// parameters, and the cookies (see [`RenderContext`]).
 fn withheld(engine: &Engine, target: &RenderTarget) -> Withheld {
-    let mut cookies = String::new();
-    for line in target.request_headers.get_all(http::header::COOKIE) {
-        if let Ok(line) = line.to_str() {
-            if !cookies.is_empty() {
-                cookies.push_str("; ");
-            }
-            cookies.push_str(line);
-        }
-    }
-    Withheld {
-        query: crate::key::visible_query(target.query.as_deref(), &engine.config.key),
-        cookies: (!cookies.is_empty()).then_some(cookies),
-    }
+    let cookies = target.request_headers.get_all(http::header::COOKIE);
+    Withheld::of(
+        crate::key::visible_query(target.query.as_deref(), &engine.config.key),
+        cookies.iter().map(HeaderValue::as_bytes),
+    )
 }
 
 /// A copy of a request's head (method, URI, version, headers and extensions) with a fresh body,
