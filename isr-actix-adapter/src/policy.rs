@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix_web::dev::{Payload, Service, ServiceRequest, Transform, forward_ready};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
+use isr_layer::adapter::Restored;
 use isr_layer::{IsrPolicyLayer, PolicySource, RenderContext, Revalidate};
 
 /// Sets the page's revalidate time and tags from a handler.
@@ -205,6 +206,9 @@ where
             self.policy.apply(&render);
             let query = Some(request.query_string()).filter(|q| !q.is_empty());
             let restored = self.policy.restore(&render, query);
+            if restored == Restored::default() {
+                return self.service.call(request);
+            }
             let head = request.head_mut();
             if let Some(query) = restored.query {
                 // Only the query changes: routing inside the scope reads the path it matched.
