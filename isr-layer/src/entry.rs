@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -34,11 +35,39 @@ pub struct Entry {
     pub(crate) tags: Box<[Arc<str>]>,
     pub(crate) shared_with_authorization: bool,
     /// Failed regenerations of this entry, for the retry back-off.
-    pub(crate) failures: crate::engine::Failures,
+    pub(crate) failures: Failures,
     /// The page's encodings, in the server's order of preference.
     pub(crate) encoded: Box<[Representation]>,
     /// `Last-Modified` in seconds since the Unix epoch, for `If-Modified-Since`.
     pub(crate) last_modified: Option<u64>,
+}
+
+/// The failed regenerations of one entry, for the engine's retry back-off: the only state of
+/// an entry that changes (two atomics, so the stale-serving path reads it with one load); a
+/// successful render replaces the entry, and with it this count.
+#[derive(Debug, Default)]
+pub(crate) struct Failures {
+    count: AtomicU32,
+    retry_at: AtomicU64,
+}
+
+impl Failures {
+    /// Whether the next retry is not due yet at `now`.
+    pub(crate) fn is_backing_off(&self, now: Micros) -> bool {
+        now < self.retry_at.load(Ordering::Acquire)
+    }
+
+    /// Counts a failure at `now`; the next retry is due `delay(failures so far)` later, which
+    /// is returned.
+    pub(crate) fn record(&self, now: Micros, delay: impl FnOnce(u32) -> Duration) -> Duration {
+        let count = self.count.fetch_add(1, Ordering::AcqRel).saturating_add(1);
+        let delay = delay(count);
+        self.retry_at.store(
+            now.saturating_add(saturating_micros(delay)),
+            Ordering::Release,
+        );
+        delay
+    }
 }
 
 /// One encoding of a page, with the headers it is served with.
@@ -65,7 +94,7 @@ impl Representation {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.as_str()));
         headers.insert(
             CONTENT_LENGTH,
-            crate::engine::integer_value(body.len() as u64),
+            crate::decimal::integer_value(body.len() as u64),
         );
         headers.insert(ETAG, etag.clone());
         // Every answer sets these two; with a place for them already in the map, the copy a hit

@@ -84,6 +84,7 @@ mod catch_unwind;
 mod clock;
 pub mod compression;
 mod data;
+mod decimal;
 mod engine;
 mod entry;
 mod filters;

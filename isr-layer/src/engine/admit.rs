@@ -21,6 +21,7 @@ use super::{Engine, Variance};
 use crate::body::IsrBody;
 use crate::clock::Micros;
 use crate::compression::Compression;
+use crate::decimal::integer_value;
 use crate::entry::{Entry, Representation, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
 use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY};
@@ -365,7 +366,7 @@ impl PendingEntry {
                 secs
             }
         };
-        headers.insert(CONTENT_LENGTH, super::integer_value(body.len() as u64));
+        headers.insert(CONTENT_LENGTH, integer_value(body.len() as u64));
 
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let made: Vec<_> = compression
@@ -421,7 +422,7 @@ impl PendingEntry {
         {
             add_vary_accept_encoding(headers);
         }
-        headers.insert(AGE, super::integer_value(0));
+        headers.insert(AGE, integer_value(0));
         headers.insert(CacheStatus::HEADER, CacheStatus::Miss.header_value());
         parts
     }
@@ -480,9 +481,7 @@ fn passed<B: Body<Data = Bytes>>(
     if !parts.headers.contains_key(CONTENT_LENGTH)
         && let Some(len) = body.size_hint().exact()
     {
-        parts
-            .headers
-            .insert(CONTENT_LENGTH, super::integer_value(len));
+        parts.headers.insert(CONTENT_LENGTH, integer_value(len));
     }
     Response::from_parts(parts, IsrBody::empty())
 }

@@ -1,25 +1,12 @@
 //! Retry back-off for pages whose regenerations fail, so a broken backend is not hammered.
 //!
-//! The state lives on the entry being regenerated (two atomics), so checking it on the
+//! The state lives on the entry being regenerated ([`Failures`]), so checking it on the
 //! stale-serving path is one load, and a successful render resets it by replacing the entry.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::clock::{Micros, saturating_micros};
-
-/// The failures of one entry's regenerations.
-#[derive(Debug, Default)]
-pub(crate) struct Failures {
-    count: AtomicU32,
-    retry_at: AtomicU64,
-}
-
-impl Failures {
-    pub(crate) fn is_backing_off(&self, now: Micros) -> bool {
-        now < self.retry_at.load(Ordering::Acquire)
-    }
-}
+use crate::clock::Micros;
+use crate::entry::Failures;
 
 /// The delay between retries: doubles from `min` up to `max` with every consecutive failure.
 #[derive(Clone, Copy, Debug)]
@@ -35,16 +22,7 @@ impl Backoff {
 
     /// Records a failure at `now` and returns the delay before the next retry.
     pub(crate) fn failed(&self, failures: &Failures, now: Micros) -> Duration {
-        let count = failures
-            .count
-            .fetch_add(1, Ordering::AcqRel)
-            .saturating_add(1);
-        let delay = self.delay(count);
-        failures.retry_at.store(
-            now.saturating_add(saturating_micros(delay)),
-            Ordering::Release,
-        );
-        delay
+        failures.record(now, |count| self.delay(count))
     }
 
     fn delay(&self, failures: u32) -> Duration {

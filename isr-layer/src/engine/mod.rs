@@ -24,9 +24,8 @@ pub(crate) use self::admit::{
     Admission, Buffered, PendingEntry, RenderTarget, Streaming, admit, buffer, checked_tags, concat,
 };
 use self::backoff::Backoff;
-pub(crate) use self::backoff::Failures;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
-pub(crate) use self::respond::{Conditions, OwnedConditions, integer_value, serve_entry};
+pub(crate) use self::respond::{Conditions, OwnedConditions, serve_entry};
 pub(crate) use self::tee::{Tee, TeeJob, TeeReceiver, Teed};
 pub(crate) use self::variance::Variance;
 use self::variance::VaryIndex;
