@@ -94,9 +94,10 @@ mod gzip {
 /// table of the hashers used for pages (`H5`, `H6`, `H9`) is read only below the per-bucket
 /// counts, which the encoder clears itself before each stream, so its old contents are never
 /// looked at and the table can be reused as it is. Only tables of at least [`POOLED_LEN`]
-/// entries are pooled, and only for bodies up to [`POOLED_INPUT_MAX`]: no other `u32` buffer of
-/// such an encoding is that large (block and context maps grow with the input, and stay far
-/// below it for such bodies), so no buffer that must start zeroed is ever reused.
+/// entries are pooled, only for bodies up to [`POOLED_INPUT_MAX`] and qualities up to 9: no
+/// other `u32` buffer of such an encoding is that large (block and context maps grow with the
+/// input, and stay far below it for such bodies; the smaller qualities' tables, which are read
+/// without counts, are below it too), so no buffer that must start zeroed is ever reused.
 #[cfg(feature = "br")]
 mod brotli_pool {
     use std::cell::RefCell;
@@ -110,6 +111,10 @@ mod brotli_pool {
     pub(super) const POOLED_LEN: usize = 1 << 18;
     /// The largest body encoded with the pool (the inline bound of admission).
     pub(super) const POOLED_INPUT_MAX: usize = 64 * 1024;
+    /// The highest quality encoded with the pool: up to 9 the large table is a `H5`, `H6` or
+    /// `H9` bucket table; qualities 10 and 11 use other structures (a binary-tree forest),
+    /// which get fresh zeroed memory.
+    const POOLED_LEVEL_MAX: u32 = 9;
 
     thread_local! {
         /// The last table freed on this thread.
@@ -162,7 +167,7 @@ mod brotli_pool {
 
     pub(super) fn compress(level: u32, body: &[u8]) -> Option<Vec<u8>> {
         let out = Vec::with_capacity(body.len() / 3);
-        if body.len() > POOLED_INPUT_MAX {
+        if body.len() > POOLED_INPUT_MAX || level > POOLED_LEVEL_MAX {
             let mut writer = brotli::CompressorWriter::new(out, 4096, level, 22);
             writer.write_all(body).ok()?;
             // Finishes the stream.
@@ -345,16 +350,17 @@ mod tests {
             }
             pages.push(page.into_bytes());
         }
-        for coding in [
-            ContentCoding::Gzip,
-            ContentCoding::Brotli,
-            ContentCoding::Zstd,
+        // Each coding's range, as `Compression::level` clamps it.
+        for (coding, levels) in [
+            (ContentCoding::Gzip, &[1, 4, 6, 9][..]),
+            (ContentCoding::Brotli, &[1, 4, 5, 6, 9, 10, 11][..]),
+            (ContentCoding::Zstd, &[1, 3, 9, 19][..]),
         ] {
             if !coding.is_supported() {
                 continue;
             }
             let header = HeaderValue::from_static(coding.as_str());
-            for level in [1, 4, 5, 6, 9] {
+            for &level in levels {
                 // Twice over, so each page follows another page's state.
                 for page in pages.iter().chain(pages.iter().rev()) {
                     let encoded = compress(coding, level, page).unwrap();
