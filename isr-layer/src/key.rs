@@ -442,7 +442,7 @@ pub(crate) fn normalize_escapes(s: &str) -> Result<Cow<'_, str>, KeyError> {
 }
 
 /// The name of a `name=value` query parameter.
-fn param_name(pair: &str) -> &str {
+pub(crate) fn param_name(pair: &str) -> &str {
     pair.split_once('=').map_or(pair, |(name, _)| name)
 }
 
@@ -506,9 +506,18 @@ pub(crate) fn declared_query(query: Option<&str>, names: &[Arc<str>]) -> String 
 /// order of `names` (the first value of a repeated cookie, as browsers send the most specific
 /// first), joined by `; `.
 pub(crate) fn declared_cookies(headers: &HeaderMap, names: &[Arc<str>]) -> String {
+    cookie_pairs(names, |name| cookie_value(headers, name))
+}
+
+/// [`declared_cookies`] of one `Cookie` line.
+pub(crate) fn declared_cookies_in(line: &str, names: &[Arc<str>]) -> String {
+    cookie_pairs(names, |name| cookie_in(line, name))
+}
+
+fn cookie_pairs<'v>(names: &[Arc<str>], value_of: impl Fn(&str) -> Option<&'v str>) -> String {
     let mut out = String::new();
     for name in names {
-        if let Some(value) = cookie_value(headers, name) {
+        if let Some(value) = value_of(name) {
             if !out.is_empty() {
                 out.push_str("; ");
             }

@@ -7,6 +7,7 @@ use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::key;
 use crate::policy::{PolicySource, RenderContext, Revalidate};
 
 /// Sets the revalidate policy and tags of every page under it: the "layout" level of Next.js.
@@ -190,13 +191,9 @@ impl IsrPolicyLayer {
                 .filter(|p| !p.is_empty())
                 .collect();
             let before = pairs.len();
-            let declared = |pair: &&str| {
-                let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-                self.query.iter().any(|n| **n == *name)
-            };
-            let present: Vec<&str> = pairs.clone();
             for pair in withheld.query.as_deref().unwrap_or_default().split('&') {
-                if declared(&pair) && !present.contains(&pair) {
+                let declared = self.query.iter().any(|n| **n == *key::param_name(pair));
+                if declared && !pairs[..before].contains(&pair) {
                     pairs.push(pair);
                 }
             }
@@ -205,17 +202,11 @@ impl IsrPolicyLayer {
         let cookie = if self.cookies.is_empty() {
             None
         } else {
-            withheld.cookies.as_deref().and_then(|cookies| {
-                let kept: Vec<&str> = cookies
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|pair| {
-                        let name = pair.split_once('=').map_or(*pair, |(name, _)| name);
-                        self.cookies.iter().any(|n| **n == *name)
-                    })
-                    .collect();
-                (!kept.is_empty()).then(|| kept.join("; "))
-            })
+            withheld
+                .cookies
+                .as_deref()
+                .map(|cookies| key::declared_cookies_in(cookies, &self.cookies))
+                .filter(|kept| !kept.is_empty())
         };
         Restored { query, cookie }
     }
@@ -286,10 +277,9 @@ where
         if let Some(render) = req.extensions().get::<RenderContext>().cloned() {
             self.layer.apply(&render);
             let restored = self.layer.restore(&render, req.uri().query());
-            let (mut uri, mut headers) = (req.uri().clone(), std::mem::take(req.headers_mut()));
-            restored.apply_to(&mut uri, &mut headers);
-            *req.uri_mut() = uri;
-            *req.headers_mut() = headers;
+            let (mut parts, body) = req.into_parts();
+            restored.apply_to(&mut parts.uri, &mut parts.headers);
+            req = Request::from_parts(parts, body);
         }
         self.inner.call(req)
     }
