@@ -9,11 +9,10 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::adapter::{Lookup, lookup};
 use crate::body::IsrBody;
-use crate::engine::Engine;
+use crate::engine::{Engine, Lookup, Threaded, lookup};
 use crate::future::ResponseFuture;
-use crate::render::{Threaded, TowerRender, clone_request, prepare_render_request};
+use crate::render::{TowerRender, clone_request, prepare_render_request};
 
 /// The service made by [`IsrLayer`](crate::IsrLayer): answers from the cache, regenerates in
 /// the background, and calls the inner service only to render.

@@ -6,12 +6,17 @@
 
 mod admit;
 mod backoff;
+mod cluster_lock;
 mod encode;
+mod executor;
 mod flight;
+mod lookup;
 mod negotiate;
+mod regenerate;
 mod respond;
 mod tee;
 mod variance;
+mod visit;
 
 use std::fmt;
 use std::sync::Arc;
@@ -24,11 +29,15 @@ pub(crate) use self::admit::{
     Admission, Buffered, PendingEntry, RenderTarget, Streaming, admit, buffer, checked_tags, concat,
 };
 use self::backoff::Backoff;
+pub(crate) use self::executor::Threaded;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
-pub(crate) use self::respond::{Conditions, OwnedConditions, serve_entry};
-pub(crate) use self::tee::{Tee, TeeJob, TeeReceiver, Teed};
+pub use self::lookup::Lookup;
+pub(crate) use self::lookup::lookup;
+pub use self::regenerate::Regeneration;
+pub(crate) use self::tee::{TeeReceiver, Teed};
 pub(crate) use self::variance::Variance;
 use self::variance::VaryIndex;
+pub use self::visit::{Served, Visit};
 use crate::clock::{Clock, Micros};
 use crate::entry::Entry;
 use crate::filters::BypassReason;

@@ -1,0 +1,127 @@
+//! The first step of every request: the in-memory lookup, and what to do next.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use http_body::Body;
+
+use super::Freshness;
+use super::regenerate::Regeneration;
+use super::respond::{Conditions, OwnedConditions, serve_entry};
+use super::visit::{Reply, Visit};
+use super::{Engine, RenderTarget};
+use crate::body::IsrBody;
+use crate::filters::{self, BypassReason};
+use crate::key;
+use crate::status::CacheStatus;
+
+/// What to do with a request: the answer of [`IsrLayer::lookup`].
+#[derive(Debug)]
+#[must_use = "a lookup says how to answer the request"]
+pub enum Lookup<B: Body> {
+    /// Answer with this fresh page (`x-isr-cache: HIT`).
+    Hit(Response<IsrBody<B>>),
+    /// Answer with this page past its revalidate time (`x-isr-cache: STALE`); if a
+    /// regeneration is due, start it with the visitor's request.
+    Stale {
+        /// The answer.
+        response: Response<IsrBody<B>>,
+        /// The regeneration to start, unless one runs already, the key backs off after a
+        /// failure, or the bound on background regenerations is reached.
+        regeneration: Option<Regeneration>,
+    },
+    /// Not for the cache: call the application and mark its answer `x-isr-cache: BYPASS`.
+    Bypass(BypassReason),
+    /// Look further (the shared store), then render or wait for the render in flight.
+    Render(Visit),
+}
+
+/// See [`IsrLayer::lookup`].
+pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> Lookup<B> {
+    let class = match filters::classify_request(request.method(), request.headers()) {
+        Ok(class) => class,
+        Err(reason) => return bypass(engine, request, reason),
+    };
+    let key = match key::request_key(&engine.config.key, request.uri(), request.headers()) {
+        Ok(key) => key,
+        Err(error) => return bypass(engine, request, BypassReason::from_key_error(error)),
+    };
+
+    let mut fallback = None;
+    let lookup = engine.lookup_key(&key.key, request.uri().query(), request.headers());
+    if let Some(entry) = engine.store.get_local(&lookup)
+        && (!class.authorized || entry.shared_with_authorization)
+    {
+        let now = engine.clock.now();
+        let conditions = Conditions::of(request.headers());
+        match engine.freshness(&entry, now) {
+            Freshness::Fresh => {
+                engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
+                let response = serve_entry(&entry, CacheStatus::Hit, now, class.head, conditions);
+                return Lookup::Hit(response);
+            }
+            Freshness::Stale => {
+                engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
+                let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
+                let regeneration = Regeneration::due(engine, &entry, key.path_rewritten, || {
+                    (
+                        render_target(&key, request, class.authorized, false),
+                        key.rewrite.clone(),
+                    )
+                });
+                return Lookup::Stale {
+                    response,
+                    regeneration,
+                };
+            }
+            Freshness::Expired => fallback = Some(entry),
+        }
+    }
+
+    let target = render_target(&key, request, class.authorized, class.head);
+    // Without `Vary` the lookup key is the primary key: one allocation serves both.
+    let lookup = match lookup {
+        Cow::Borrowed(_) => Arc::clone(&target.primary),
+        Cow::Owned(variant) => Arc::from(variant),
+    };
+    Lookup::Render(Visit {
+        reply: Reply {
+            engine: Arc::clone(engine),
+            lookup,
+            fallback,
+            conditions: OwnedConditions::of(request.headers()),
+            head: class.head,
+        },
+        target,
+        rewrite: key.rewrite,
+    })
+}
+
+fn bypass<A, B: Body>(engine: &Engine, request: &Request<A>, reason: BypassReason) -> Lookup<B> {
+    engine.trace_request(
+        CacheStatus::Bypass,
+        request.uri().path(),
+        None,
+        Some(&reason),
+    );
+    Lookup::Bypass(reason)
+}
+
+/// What a render of this request is for.
+fn render_target<B>(
+    key: &key::RequestKey<'_>,
+    request: &Request<B>,
+    authorized: bool,
+    head: bool,
+) -> RenderTarget {
+    RenderTarget {
+        primary: Arc::from(&*key.key),
+        path: key.path.clone(),
+        request_headers: request.headers().clone(),
+        query: request.uri().query().map(Arc::from),
+        authorized,
+        head,
+        path_rewritten: key.path_rewritten,
+    }
+}
