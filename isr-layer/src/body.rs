@@ -1,5 +1,6 @@
 //! The response body of [`IsrService`](crate::IsrService).
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
@@ -8,8 +9,20 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tokio::sync::mpsc;
 
-use crate::engine::{TeeReceiver, Teed};
+/// What a streamed render's tee (in the engine) sends the visitor's body.
+pub(crate) enum Teed<B: Body> {
+    /// The next frame, or the body's error (the last item).
+    Frame(Result<Frame<Bytes>, B::Error>),
+    /// The rest of the body, for the visitor to read itself (the last item).
+    Rest(Pin<Box<B>>),
+    /// The body panicked: the visitor's connection panics too, as without the cache.
+    Panicked(Box<dyn Any + Send>),
+}
+
+/// The receiving end, held by the visitor's body.
+pub(crate) type TeeReceiver<B> = mpsc::UnboundedReceiver<Teed<B>>;
 
 pin_project! {
     /// The body of a response that went through the layer: a cached body, the inner service's

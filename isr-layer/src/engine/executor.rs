@@ -1,13 +1,18 @@
-//! Where renders run: tasks of the multi-threaded runtime for `Send` applications, tasks of the
-//! current thread's `LocalSet` for applications that are not `Send` (actix's).
+//! Where renders run — tasks of the multi-threaded runtime for `Send` applications, tasks of the
+//! current thread's `LocalSet` for applications that are not `Send` (actix's) — and how a job
+//! runs there: the cluster lock's turn, the render, the rest of a streamed body.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::sync::Arc;
+
 use http_body::Body;
 
-use super::regenerate::{RenderJob, Rendered, run};
+use super::cluster_lock::{Turn, cluster_turn};
+use super::flight::Landing;
+use super::render_job::{Called, RenderJob, Rendered, render};
 use super::tee::Tee;
 use crate::render::Render;
 
@@ -85,6 +90,64 @@ where
     fn spawn_tee(tee: Tee<R::Body>) {
         drop(tokio::task::spawn_local(tee.run()));
     }
+}
+
+/// Runs a render job on executor `X`.
+async fn run<X: Executor<R>, R: Render>(job: RenderJob<R>) -> Rendered<R::Body, R::Error> {
+    let RenderJob {
+        engine,
+        render: call,
+        target,
+        guard,
+        deadline,
+        permit,
+        replaces,
+        lookup,
+        background,
+    } = job;
+    let _permit = permit;
+    let mut lock_token = None;
+    if !engine.store.is_local_only() {
+        match cluster_turn(&engine, &lookup, replaces.as_deref(), background).await {
+            Turn::Render(token) => lock_token = token,
+            Turn::Adopt(entry) => {
+                if let Some(guard) = guard {
+                    guard.land(Landing::Entry(Arc::clone(&entry)));
+                }
+                return Rendered::Stored(entry);
+            }
+            Turn::Skip => {
+                if let Some(guard) = guard {
+                    guard.land(Landing::Nothing);
+                }
+                return Rendered::Skipped;
+            }
+        }
+    }
+    let mut lock = lock_token.map(|token| (lookup, token));
+    let called = render::<R>(
+        engine.clone(),
+        call,
+        target,
+        guard,
+        deadline,
+        replaces,
+        !background,
+        &mut lock,
+    )
+    .await;
+    let rendered = match called {
+        Called::Done(rendered) => rendered,
+        Called::Streaming(tee, response) => {
+            X::spawn_tee(tee);
+            Rendered::Streaming(response)
+        }
+    };
+    // A streamed render gives the lock back when its body has been read.
+    if let Some((lookup, token)) = lock {
+        engine.release_lock(&lookup, token).await;
+    }
+    rendered
 }
 
 /// See [`Local::start`].

@@ -8,32 +8,19 @@
 //! Past the size limit (or at trailers, or at the render's deadline) nothing more is kept: the
 //! rest of the body is handed to the visitor to read at its own pace, and nothing is stored.
 
-use std::any::Any;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body::{Body, Frame};
+use http_body::Body;
 use http_body_util::BodyExt;
 use tokio::sync::mpsc;
 
 use super::{Engine, FlightGuard, PendingEntry, Streaming, concat};
+use crate::body::{TeeReceiver, Teed};
 use crate::catch_unwind::CatchUnwind;
 use crate::entry::Entry;
 use crate::filters::BypassReason;
-
-/// What the tee sends the visitor's body.
-pub(crate) enum Teed<B: Body> {
-    /// The next frame, or the body's error (the last item).
-    Frame(Result<Frame<Bytes>, B::Error>),
-    /// The rest of the body, for the visitor to read itself (the last item).
-    Rest(Pin<Box<B>>),
-    /// The body panicked: the visitor's connection panics too, as without the cache.
-    Panicked(Box<dyn Any + Send>),
-}
-
-/// The receiving end, held by the visitor's body.
-pub(crate) type TeeReceiver<B> = mpsc::UnboundedReceiver<Teed<B>>;
 
 /// How a streamed body ended, for the cache.
 enum End {

@@ -9,7 +9,8 @@ use http_body::Body;
 
 use super::executor::{Executor, Local};
 use super::flight::{FlightGuard, Join, Landing};
-use super::regenerate::{Regeneration, RenderJob, Rendered};
+use super::regenerate::Regeneration;
+use super::render_job::{RenderJob, Rendered};
 use super::respond::{OwnedConditions, serve_entry};
 use super::{Engine, Freshness, RenderTarget};
 use crate::body::IsrBody;
