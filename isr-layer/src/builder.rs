@@ -266,8 +266,7 @@ impl IsrBuilder {
             .data_store
             .unwrap_or_else(|| Arc::new(MemoryStore::new(64 * 1024 * 1024)));
         let engine = Engine::new(self.config, Arc::clone(&store));
-        let sink =
-            crate::invalidate::StampSink::new(Arc::clone(&engine.tags), Arc::clone(&engine.clock));
+        let sink = engine.stamp_sink();
         store.attach(sink.clone());
         data_store.attach(sink);
         Ok(IsrLayer::from_engine(engine, data_store))

@@ -1,4 +1,4 @@
-//! On-demand revalidation: the tag clock and the [`Revalidator`].
+//! The invalidation vocabulary: what a revalidation names, how, and what came of it.
 //!
 //! Invalidation works by clocks, not scans. Every tag, every page path and every layout prefix
 //! has a "last invalidated" stamp; an entry is invalid when one of its tags, its path or one of
@@ -6,15 +6,14 @@
 //! the same whether one page or a hundred thousand carry it, and a purge that lands while a page
 //! is rendering is never lost: the render's result is already older than the purge when it is
 //! stored, and the next visitor gets a fresh render.
+//!
+//! The names here are shared by the [`Revalidator`](crate::Revalidator), the engine's tag clock,
+//! the purge protocol and the stores; each maps them to and from strings through this module.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use crate::clock::Micros;
-use crate::engine::{Engine, Freshness};
 use crate::entry::Entry;
 use crate::key;
 
@@ -36,6 +35,25 @@ pub enum InvalidationMode {
     Stale,
 }
 
+impl InvalidationMode {
+    /// `expire` or `stale`: the name the purge protocol and the stores use.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Expire => "expire",
+            Self::Stale => "stale",
+        }
+    }
+
+    /// The mode named `name`: `expire`, or `stale` (also `max`, as Next.js 16 names it).
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "expire" => Some(Self::Expire),
+            "stale" | "max" => Some(Self::Stale),
+            _ => None,
+        }
+    }
+}
+
 /// Which pages a path revalidation reaches.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -45,6 +63,25 @@ pub enum PathScope {
     Page,
     /// This path and every path under it (Next.js `revalidatePath(path, 'layout')`).
     Layout,
+}
+
+impl PathScope {
+    /// `page` or `layout`: the name the purge protocol uses (Next.js's `type`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Page => "page",
+            Self::Layout => "layout",
+        }
+    }
+
+    /// The scope named `name`.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "page" => Some(Self::Page),
+            "layout" => Some(Self::Layout),
+            _ => None,
+        }
+    }
 }
 
 /// Why a revalidation was refused.
@@ -76,7 +113,7 @@ pub struct Revalidation {
     pub affected: Option<u64>,
 }
 
-/// One revalidation, as announced to [`Revalidator::subscribe`].
+/// One revalidation, as announced to [`Revalidator::subscribe`](crate::Revalidator::subscribe).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Invalidation {
@@ -112,15 +149,23 @@ impl StampRecord {
 
 /// Where a store hands invalidations made elsewhere: by another instance, or before a
 /// restart. Given to [`Store::attach`](crate::store::Store::attach) when the layer is built.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct StampSink {
-    tags: Arc<TagClock>,
-    clock: Arc<crate::clock::Clock>,
+    apply: Arc<dyn Fn(&StampRecord) + Send + Sync>,
+}
+
+impl fmt::Debug for StampSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StampSink").finish_non_exhaustive()
+    }
 }
 
 impl StampSink {
-    pub(crate) fn new(tags: Arc<TagClock>, clock: Arc<crate::clock::Clock>) -> Self {
-        Self { tags, clock }
+    /// A sink that hands each record to `apply` (the engine's tag clock).
+    pub(crate) fn new(apply: impl Fn(&StampRecord) + Send + Sync + 'static) -> Self {
+        Self {
+            apply: Arc::new(apply),
+        }
     }
 
     /// Applies an invalidation: pages rendered before `record.at` that it covers are invalid.
@@ -129,8 +174,7 @@ impl StampSink {
     /// invalidation arrived is never taken for one that started before it, even when the
     /// instance that made it has a clock running ahead.
     pub fn apply(&self, record: &StampRecord) {
-        self.clock.observe(record.at);
-        self.tags.apply(record);
+        (self.apply)(record);
     }
 }
 
@@ -158,9 +202,58 @@ impl InvalidationTarget {
             Self::Page(_) | Self::Tag(_) => false,
         }
     }
+
+    /// A path revalidation's target: the page, or the layout prefix the path names.
+    pub(crate) fn path(path: String, scope: PathScope) -> Self {
+        match scope {
+            PathScope::Page => Self::Page(path),
+            PathScope::Layout => Self::Layout(layout_prefix(&path).to_owned()),
+        }
+    }
+
+    /// `page`, `layout`, `tag` or `all`: the name the stores use.
+    pub(crate) const fn kind(&self) -> &'static str {
+        match self {
+            Self::Page(_) => "page",
+            Self::Layout(_) => "layout",
+            Self::Tag(_) => "tag",
+            Self::All => "all",
+        }
+    }
+
+    /// The path, prefix or tag named (empty for everything).
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Self::Page(name) | Self::Layout(name) | Self::Tag(name) => name,
+            Self::All => "",
+        }
+    }
+
+    /// The target of kind `kind` (see [`kind`](Self::kind)) naming `name`.
+    pub(crate) fn from_kind(kind: &str, name: String) -> Option<Self> {
+        match kind {
+            "page" => Some(Self::Page(name)),
+            "layout" => Some(Self::Layout(name)),
+            "tag" => Some(Self::Tag(name)),
+            "all" => Some(Self::All),
+            _ => None,
+        }
+    }
 }
 
-/// How an entry stands now, as listed by [`Revalidator::inspect`].
+impl fmt::Display for InvalidationTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Page(p) => write!(f, "path {p}"),
+            Self::Layout(p) => write!(f, "layout {p}"),
+            Self::Tag(t) => write!(f, "tag {t}"),
+            Self::All => f.write_str("everything"),
+        }
+    }
+}
+
+/// How an entry stands now: the engine's one answer to "may this be served, and how", also
+/// listed by [`Revalidator::inspect`](crate::Revalidator::inspect)(crate::Revalidator::inspect).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EntryState {
@@ -183,7 +276,7 @@ impl EntryState {
     }
 }
 
-/// One entry as listed by [`Revalidator::inspect`].
+/// One entry as listed by [`Revalidator::inspect`](crate::Revalidator::inspect).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct EntrySummary {
@@ -201,14 +294,14 @@ pub struct EntrySummary {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Origin {
-    /// Application code calling the [`Revalidator`].
+    /// Application code calling the [`Revalidator`](crate::Revalidator).
     Code,
     /// The purge endpoint.
     PurgeRouter,
 }
 
 impl Origin {
-    const fn as_str(self) -> &'static str {
+    pub(crate) const fn as_str(self) -> &'static str {
         match self {
             Self::Code => "code",
             Self::PurgeRouter => "purge router",
@@ -216,204 +309,8 @@ impl Origin {
     }
 }
 
-/// Invalidates cached pages by path, layout prefix, tag, or all at once.
-///
-/// Obtained from [`IsrLayer::revalidator`](crate::IsrLayer::revalidator); a cheap `Clone` that
-/// can be moved into handlers, background tasks or a CLI. Every call is O(1) in the number of
-/// cached pages.
-///
-/// ```
-/// use isr_layer::{IsrLayer, InvalidationMode, PathScope};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), isr_layer::RevalidateError> {
-/// let isr = IsrLayer::new();
-/// let revalidator = isr.revalidator();
-/// revalidator.revalidate_path("/docs/getting-started").await?;
-/// revalidator.revalidate_path_scoped("/docs", PathScope::Layout, InvalidationMode::Expire).await?;
-/// revalidator.revalidate_tag("product-blue-sneakers").await?;
-/// revalidator.revalidate_tags(["all-products", "home"]).await?;
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct Revalidator {
-    engine: Arc<Engine>,
-    origin: Origin,
-}
-
-impl fmt::Debug for Revalidator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Revalidator")
-            .field("origin", &self.origin)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Revalidator {
-    pub(crate) fn new(engine: Arc<Engine>) -> Self {
-        Self {
-            engine,
-            origin: Origin::Code,
-        }
-    }
-
-    /// The same revalidator, reporting `origin` in the debug log.
-    #[must_use]
-    pub fn with_origin(mut self, origin: Origin) -> Self {
-        self.origin = origin;
-        self
-    }
-
-    /// Invalidates one page (every query string and variant of it); the next visitor waits for
-    /// a fresh render. The path is normalised like cache keys, so any spelling reaches the page.
-    pub async fn revalidate_path(&self, path: &str) -> Result<Revalidation, RevalidateError> {
-        self.revalidate_path_scoped(path, PathScope::Page, InvalidationMode::Expire)
-            .await
-    }
-
-    /// Invalidates one page or a whole subtree, in the given mode.
-    pub async fn revalidate_path_scoped(
-        &self,
-        path: &str,
-        scope: PathScope,
-        mode: InvalidationMode,
-    ) -> Result<Revalidation, RevalidateError> {
-        let path = canonical_path(path)?;
-        let target = match scope {
-            PathScope::Page => Target::Page(&path),
-            PathScope::Layout => Target::Layout(layout_prefix(&path)),
-        };
-        let stamp = self
-            .engine
-            .tags
-            .invalidate(&target, mode, &self.engine.clock);
-        let affected = match scope {
-            PathScope::Page => Some(u64::from(self.engine.store.get_local(&path).is_some())),
-            PathScope::Layout => None,
-        };
-        Ok(self.report(&target, mode, stamp, affected).await)
-    }
-
-    /// Invalidates every page (and data entry) carrying `tag`.
-    pub async fn revalidate_tag(&self, tag: &str) -> Result<Revalidation, RevalidateError> {
-        self.revalidate_tag_with(tag, InvalidationMode::Expire)
-            .await
-    }
-
-    /// Invalidates every page carrying `tag`, in the given mode.
-    pub async fn revalidate_tag_with(
-        &self,
-        tag: &str,
-        mode: InvalidationMode,
-    ) -> Result<Revalidation, RevalidateError> {
-        validate_tag(tag)?;
-        let target = Target::Tag(tag);
-        let stamp = self
-            .engine
-            .tags
-            .invalidate(&target, mode, &self.engine.clock);
-        Ok(self.report(&target, mode, stamp, None).await)
-    }
-
-    /// Invalidates every page carrying any of `tags`. All tags are checked before any is applied.
-    pub async fn revalidate_tags<I, T>(&self, tags: I) -> Result<Revalidation, RevalidateError>
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<str>,
-    {
-        let tags: Vec<T> = tags.into_iter().collect();
-        for tag in &tags {
-            validate_tag(tag.as_ref())?;
-        }
-        let mut last = None;
-        for tag in &tags {
-            last = Some(self.revalidate_tag(tag.as_ref()).await?);
-        }
-        Ok(last.unwrap_or_else(|| Revalidation {
-            at: SystemTime::now(),
-            affected: Some(0),
-        }))
-    }
-
-    /// Invalidates every cached page.
-    pub async fn revalidate_all(&self) -> Result<Revalidation, RevalidateError> {
-        let stamp =
-            self.engine
-                .tags
-                .invalidate(&Target::All, InvalidationMode::Expire, &self.engine.clock);
-        Ok(self
-            .report(&Target::All, InvalidationMode::Expire, stamp, None)
-            .await)
-    }
-
-    /// Announcements of every revalidation made through any clone of this revalidator (or of
-    /// the layer it came from), e.g. to refresh a list of static params when its layout is
-    /// revalidated. A receiver that falls behind skips the oldest announcements.
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Invalidation> {
-        self.engine.invalidations.subscribe()
-    }
-
-    /// Up to `limit` entries held in this process's memory, with their state now: the
-    /// "trust, but verify" view for a debugging endpoint.
-    pub fn inspect(&self, limit: usize) -> Vec<EntrySummary> {
-        let now = self.engine.clock.now();
-        self.engine
-            .store
-            .local_entries(limit)
-            .into_iter()
-            .map(|entry| EntrySummary {
-                state: match self.engine.freshness(&entry, now) {
-                    Freshness::Fresh => EntryState::Fresh,
-                    Freshness::Stale => EntryState::Stale,
-                    Freshness::Expired => EntryState::Invalidated,
-                },
-                age: Duration::from_micros(now.saturating_sub(entry.stored_at)),
-                bytes: entry.weight(),
-                entry,
-            })
-            .collect()
-    }
-
-    /// Hands the invalidation to the store, which persists it (files) or shares it with other
-    /// instances (Redis). A store that cannot is logged; the invalidation already holds here.
-    async fn share(&self, target: &Target<'_>, mode: InvalidationMode, stamp: Micros) {
-        let record = StampRecord {
-            target: target.to_owned_target(),
-            mode,
-            at: stamp,
-        };
-        // The page store carries invalidations for the data cache too: both read one tag clock.
-        if let Err(error) = self.engine.store.record_invalidation(&record).await {
-            self.engine.stats.inc_store_errors();
-            tracing::warn!(target: "isr", %error, "the store could not record an invalidation");
-        }
-    }
-
-    /// Shares, logs and announces an invalidation that already holds in this process.
-    async fn report(
-        &self,
-        target: &Target<'_>,
-        mode: InvalidationMode,
-        stamp: Micros,
-        affected: Option<u64>,
-    ) -> Revalidation {
-        self.share(target, mode, stamp).await;
-        self.engine
-            .trace_invalidation(&target.to_string(), mode, self.origin.as_str(), affected);
-        let at = UNIX_EPOCH + Duration::from_micros(stamp);
-        // Nobody listening is fine: the send only fails when there are no receivers.
-        let _ = self.engine.invalidations.send(Invalidation {
-            target: target.to_owned_target(),
-            mode,
-            at,
-            origin: self.origin,
-        });
-        Revalidation { at, affected }
-    }
-}
-
-fn validate_tag(tag: &str) -> Result<(), RevalidateError> {
+/// The one check of a tag, for revalidations, the purge protocol and the tags a page carries.
+pub(crate) fn validate_tag(tag: &str) -> Result<(), RevalidateError> {
     if tag.is_empty() {
         Err(RevalidateError::EmptyTag)
     } else if tag.len() > MAX_TAG_LEN {
@@ -423,15 +320,14 @@ fn validate_tag(tag: &str) -> Result<(), RevalidateError> {
     }
 }
 
-/// The canonical page path of a revalidation target: normalised, without query or fragment.
-fn canonical_path(path: &str) -> Result<String, RevalidateError> {
+/// The canonical page path of a revalidation target: its query and fragment cut off, then
+/// [`key::canonical_path`], the one canonicaliser keys use too.
+pub(crate) fn canonical_path(path: &str) -> Result<String, RevalidateError> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
     if !path.starts_with('/') {
         return Err(RevalidateError::PathNotAbsolute);
     }
-    key::normalize_path(path)
-        .map(|p| p.into_owned())
-        .map_err(|_| RevalidateError::MalformedPath)
+    key::canonical_path(path).ok_or(RevalidateError::MalformedPath)
 }
 
 /// Layout prefixes are compared without a trailing slash, so `/docs` and `/docs/` are one layout.
@@ -443,7 +339,7 @@ fn layout_prefix(path: &str) -> &str {
 }
 
 /// Every layout prefix a page path belongs to, from itself up to `/`.
-fn prefixes_of(path: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn prefixes_of(path: &str) -> impl Iterator<Item = &str> {
     let mut next = Some(layout_prefix(path));
     std::iter::from_fn(move || {
         let current = next?;
@@ -455,230 +351,6 @@ fn prefixes_of(path: &str) -> impl Iterator<Item = &str> {
         };
         Some(current)
     })
-}
-
-/// What one invalidation names.
-#[derive(Debug)]
-pub(crate) enum Target<'a> {
-    Page(&'a str),
-    Layout(&'a str),
-    Tag(&'a str),
-    All,
-}
-
-impl Target<'_> {
-    fn to_owned_target(&self) -> InvalidationTarget {
-        match self {
-            Self::Page(p) => InvalidationTarget::Page((*p).to_owned()),
-            Self::Layout(p) => InvalidationTarget::Layout((*p).to_owned()),
-            Self::Tag(t) => InvalidationTarget::Tag((*t).to_owned()),
-            Self::All => InvalidationTarget::All,
-        }
-    }
-}
-
-impl fmt::Display for Target<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Page(p) => write!(f, "path {p}"),
-            Self::Layout(p) => write!(f, "layout {p}"),
-            Self::Tag(t) => write!(f, "tag {t}"),
-            Self::All => f.write_str("everything"),
-        }
-    }
-}
-
-/// How an entry stands against the invalidations made since it was rendered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Validity {
-    Valid,
-    Stale,
-    Expired,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Stamps {
-    expired: Micros,
-    staled: Micros,
-}
-
-impl Stamps {
-    fn record(&mut self, mode: InvalidationMode, stamp: Micros) {
-        match mode {
-            InvalidationMode::Expire => self.expired = self.expired.max(stamp),
-            InvalidationMode::Stale => self.staled = self.staled.max(stamp),
-        }
-    }
-
-    fn merge(&mut self, other: Self) {
-        self.expired = self.expired.max(other.expired);
-        self.staled = self.staled.max(other.staled);
-    }
-
-    fn newest(self) -> Micros {
-        self.expired.max(self.staled)
-    }
-}
-
-#[derive(Debug, Default)]
-struct Tables {
-    tags: HashMap<Box<str>, Stamps>,
-    pages: HashMap<Box<str>, Stamps>,
-    layouts: HashMap<Box<str>, Stamps>,
-    /// `revalidate_all`, and what pruned stamps leave behind.
-    everything: Stamps,
-}
-
-impl Tables {
-    fn len(&self) -> usize {
-        self.tags.len() + self.pages.len() + self.layouts.len()
-    }
-}
-
-/// The "last invalidated" stamps of tags, paths and layouts.
-#[derive(Debug)]
-pub(crate) struct TagClock {
-    /// The newest stamp of any invalidation. An entry rendered after it is valid without
-    /// looking at the tables, which keeps the cache-hit path lock-free.
-    newest: AtomicU64,
-    tables: RwLock<Tables>,
-    max_stamps: usize,
-}
-
-impl TagClock {
-    pub(crate) fn new(max_stamps: usize) -> Self {
-        Self {
-            newest: AtomicU64::new(0),
-            tables: RwLock::new(Tables::default()),
-            max_stamps: max_stamps.max(2),
-        }
-    }
-
-    /// Records an invalidation and returns its stamp.
-    pub(crate) fn invalidate(
-        &self,
-        target: &Target<'_>,
-        mode: InvalidationMode,
-        clock: &crate::clock::Clock,
-    ) -> Micros {
-        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
-        // Taken under the lock so stamps land in the tables in increasing order.
-        let stamp = clock.stamp();
-        self.record_locked(&mut tables, target, mode, stamp);
-        stamp
-    }
-
-    /// Applies an invalidation made elsewhere (another instance, or before a restart).
-    pub(crate) fn apply(&self, record: &StampRecord) {
-        let target = match &record.target {
-            InvalidationTarget::Page(p) => Target::Page(p),
-            InvalidationTarget::Layout(p) => Target::Layout(p),
-            InvalidationTarget::Tag(t) => Target::Tag(t),
-            InvalidationTarget::All => Target::All,
-        };
-        let mut tables = self.tables.write().unwrap_or_else(PoisonError::into_inner);
-        self.record_locked(&mut tables, &target, record.mode, record.at);
-    }
-
-    fn record_locked(
-        &self,
-        tables: &mut Tables,
-        target: &Target<'_>,
-        mode: InvalidationMode,
-        stamp: Micros,
-    ) {
-        let map = match target {
-            Target::Page(p) => Some((&mut tables.pages, *p)),
-            Target::Layout(p) => Some((&mut tables.layouts, *p)),
-            Target::Tag(t) => Some((&mut tables.tags, *t)),
-            Target::All => None,
-        };
-        match map {
-            Some((map, name)) => match map.get_mut(name) {
-                Some(stamps) => stamps.record(mode, stamp),
-                None => {
-                    let mut stamps = Stamps::default();
-                    stamps.record(mode, stamp);
-                    map.insert(name.into(), stamps);
-                }
-            },
-            None => tables.everything.record(mode, stamp),
-        }
-        if tables.len() > self.max_stamps {
-            prune(tables);
-        }
-        self.newest.fetch_max(stamp, Ordering::AcqRel);
-    }
-
-    /// How `entry` stands against the invalidations recorded so far.
-    pub(crate) fn validity(&self, entry: &Entry) -> Validity {
-        let rendered = entry.rendered_at;
-        if rendered > self.newest.load(Ordering::Acquire) {
-            return Validity::Valid;
-        }
-        let tables = self.tables.read().unwrap_or_else(PoisonError::into_inner);
-        let mut stamps = tables.everything;
-        for tag in entry.tags.iter() {
-            if let Some(s) = tables.tags.get(&**tag) {
-                stamps.merge(*s);
-            }
-        }
-        // Data-cache entries have no path: only their tags (and "everything") reach them.
-        let has_path = !entry.path().is_empty();
-        if let Some(s) = tables.pages.get(entry.path()).filter(|_| has_path) {
-            stamps.merge(*s);
-        }
-        if has_path && !tables.layouts.is_empty() {
-            for prefix in prefixes_of(entry.path()) {
-                if let Some(s) = tables.layouts.get(prefix) {
-                    stamps.merge(*s);
-                }
-            }
-        }
-        if stamps.expired >= rendered {
-            Validity::Expired
-        } else if stamps.staled >= rendered {
-            Validity::Stale
-        } else {
-            Validity::Valid
-        }
-    }
-
-    /// Stamps currently held (for the bound test and stats).
-    pub(crate) fn len(&self) -> usize {
-        self.tables
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-}
-
-/// Forgets the older half of the stamps. What they said is folded into `everything`: entries
-/// rendered before the newest forgotten stamp count as invalidated, so pruning can make a page
-/// re-render once but can never let a purged page pass as fresh.
-fn prune(tables: &mut Tables) {
-    let mut all: Vec<Micros> = tables
-        .tags
-        .values()
-        .chain(tables.pages.values())
-        .chain(tables.layouts.values())
-        .map(|s| s.newest())
-        .collect();
-    let mid = all.len() / 2;
-    let (_, cutoff, _) = all.select_nth_unstable(mid);
-    let cutoff = *cutoff;
-    let mut folded = Stamps::default();
-    for map in [&mut tables.tags, &mut tables.pages, &mut tables.layouts] {
-        map.retain(|_, s| {
-            let keep = s.newest() > cutoff;
-            if !keep {
-                folded.merge(*s);
-            }
-            keep
-        });
-    }
-    tables.everything.merge(folded);
-    tracing::debug!(target: "isr", kept = tables.len(), "pruned old invalidation stamps");
 }
 
 #[cfg(test)]
@@ -708,19 +380,6 @@ mod tests {
     }
 
     #[test]
-    fn past_the_bound_about_half_the_stamps_are_folded_at_once() {
-        // Folding half at a time keeps pruning rare (one O(n) pass per n/2 purges).
-        let clock = crate::clock::Clock::new();
-        let tags = TagClock::new(100);
-        let names: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
-        for name in &names {
-            tags.invalidate(&Target::Tag(name), InvalidationMode::Expire, &clock);
-        }
-        let left = tags.len();
-        assert!((45..=55).contains(&left), "{left} stamps left of 101");
-    }
-
-    #[test]
     fn tags_are_validated() {
         assert_eq!(validate_tag(""), Err(RevalidateError::EmptyTag));
         assert_eq!(
@@ -738,5 +397,53 @@ mod tests {
             Err(RevalidateError::PathNotAbsolute)
         );
         assert_eq!(canonical_path("/a%zz"), Err(RevalidateError::MalformedPath));
+    }
+
+    #[test]
+    fn names_map_both_ways() {
+        for mode in [InvalidationMode::Expire, InvalidationMode::Stale] {
+            assert_eq!(InvalidationMode::from_name(mode.as_str()), Some(mode));
+        }
+        assert_eq!(
+            InvalidationMode::from_name("max"),
+            Some(InvalidationMode::Stale)
+        );
+        assert_eq!(InvalidationMode::from_name("later"), None);
+        for scope in [PathScope::Page, PathScope::Layout] {
+            assert_eq!(PathScope::from_name(scope.as_str()), Some(scope));
+        }
+        assert_eq!(PathScope::from_name("route"), None);
+        for target in [
+            InvalidationTarget::Page("/a".to_owned()),
+            InvalidationTarget::Layout("/a".to_owned()),
+            InvalidationTarget::Tag("a".to_owned()),
+        ] {
+            let back = InvalidationTarget::from_kind(target.kind(), target.name().to_owned());
+            assert_eq!(back, Some(target));
+        }
+        assert_eq!(
+            InvalidationTarget::from_kind("all", String::new()),
+            Some(InvalidationTarget::All)
+        );
+        assert_eq!(
+            InvalidationTarget::from_kind("route", "/a".to_owned()),
+            None
+        );
+    }
+
+    #[test]
+    fn a_layout_target_drops_the_trailing_slash() {
+        assert_eq!(
+            InvalidationTarget::path("/docs/".to_owned(), PathScope::Layout),
+            InvalidationTarget::Layout("/docs".to_owned())
+        );
+        assert_eq!(
+            InvalidationTarget::path("/".to_owned(), PathScope::Layout),
+            InvalidationTarget::Layout("/".to_owned())
+        );
+        assert_eq!(
+            InvalidationTarget::path("/docs/".to_owned(), PathScope::Page),
+            InvalidationTarget::Page("/docs/".to_owned())
+        );
     }
 }

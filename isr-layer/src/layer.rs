@@ -8,7 +8,7 @@ use tower_layer::Layer;
 use crate::builder::IsrBuilder;
 use crate::data::DataCache;
 use crate::engine::Engine;
-use crate::invalidate::Revalidator;
+use crate::revalidator::Revalidator;
 use crate::service::IsrService;
 use crate::stats::IsrStats;
 use crate::store::Store;

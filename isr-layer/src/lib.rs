@@ -96,6 +96,7 @@ mod policy;
 mod policy_layer;
 pub mod purge;
 mod render;
+mod revalidator;
 mod service;
 mod stats;
 mod status;
@@ -114,13 +115,13 @@ pub use self::filters::BypassReason;
 pub use self::future::ResponseFuture;
 pub use self::invalidate::{
     EntryState, EntrySummary, Invalidation, InvalidationMode, InvalidationTarget, MAX_TAG_LEN,
-    MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, Revalidator, StampRecord,
-    StampSink,
+    MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, StampRecord, StampSink,
 };
 pub use self::key::{QueryMode, TRACKING_PARAMS, canonical_path};
 pub use self::layer::IsrLayer;
 pub use self::policy::{CacheTags, PolicySource, RenderContext, Revalidate};
 pub use self::policy_layer::{IsrPolicy, IsrPolicyLayer};
+pub use self::revalidator::Revalidator;
 pub use self::service::IsrService;
 pub use self::stats::IsrStats;
 pub use self::status::CacheStatus;

@@ -30,10 +30,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use crate::{
-    InvalidationMode, MAX_TAG_LEN, Origin, PathScope, Revalidate, RevalidateError, Revalidation,
-    Revalidator,
+use crate::invalidate::{
+    InvalidationMode, Origin, PathScope, RevalidateError, Revalidation, validate_tag,
 };
+use crate::{Revalidate, Revalidator};
 
 /// The largest purge request body accepted; larger bodies get `413`.
 pub const MAX_PURGE_BODY: usize = 64 * 1024;
@@ -349,13 +349,9 @@ async fn revalidate_tags(
 
 fn validate(request: PurgeRequest) -> Result<(Target, InvalidationMode), String> {
     let mode = match request.mode.as_deref() {
-        None | Some("expire") => InvalidationMode::Expire,
-        Some("stale" | "max") => InvalidationMode::Stale,
-        Some(other) => {
-            return Err(format!(
-                "unknown mode {other:?}: expected \"expire\" or \"stale\""
-            ));
-        }
+        None => InvalidationMode::Expire,
+        Some(name) => InvalidationMode::from_name(name)
+            .ok_or_else(|| format!("unknown mode {name:?}: expected \"expire\" or \"stale\""))?,
     };
     let target = match (request.path, request.tag, request.tags) {
         (Some(path), None, None) => {
@@ -363,13 +359,10 @@ fn validate(request: PurgeRequest) -> Result<(Target, InvalidationMode), String>
                 return Err(format!("path must start with '/': {path:?}"));
             }
             let scope = match request.scope.as_deref() {
-                None | Some("page") => PathScope::Page,
-                Some("layout") => PathScope::Layout,
-                Some(other) => {
-                    return Err(format!(
-                        "unknown type {other:?}: expected \"page\" or \"layout\""
-                    ));
-                }
+                None => PathScope::Page,
+                Some(name) => PathScope::from_name(name).ok_or_else(|| {
+                    format!("unknown type {name:?}: expected \"page\" or \"layout\"")
+                })?,
             };
             Target::Path(path, scope)
         }
@@ -388,13 +381,14 @@ fn validate(request: PurgeRequest) -> Result<(Target, InvalidationMode), String>
     }
     if let Target::Tags(tags) = &target {
         for tag in tags {
-            if tag.is_empty() {
-                return Err(RevalidateError::EmptyTag.to_string());
-            }
-            if tag.len() > MAX_TAG_LEN {
-                // By characters, not bytes: a byte index could fall inside one.
-                let start: String = tag.chars().take(32).collect();
-                return Err(format!("{}: {start:?}…", RevalidateError::TagTooLong));
+            match validate_tag(tag) {
+                Ok(()) => {}
+                Err(error @ RevalidateError::TagTooLong) => {
+                    // By characters, not bytes: a byte index could fall inside one.
+                    let start: String = tag.chars().take(32).collect();
+                    return Err(format!("{error}: {start:?}…"));
+                }
+                Err(error) => return Err(error.to_string()),
             }
         }
     }
@@ -406,16 +400,13 @@ fn revalidated(target: &Target, mode: InvalidationMode, revalidation: Revalidati
         "revalidated": true,
         "now": unix_ms(SystemTime::now()),
         "at": unix_ms(revalidation.at),
-        "mode": match mode { InvalidationMode::Stale => "stale", _ => "expire" },
+        "mode": mode.as_str(),
         "affected": revalidation.affected,
     });
     match target {
         Target::Path(path, scope) => {
             body["path"] = json!(path);
-            body["type"] = json!(match scope {
-                PathScope::Layout => "layout",
-                _ => "page",
-            });
+            body["type"] = json!(scope.as_str());
         }
         Target::Tags(tags) => body["tags"] = json!(tags),
     }

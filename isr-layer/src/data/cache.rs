@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 
 use super::options::FetchOptions;
 use crate::catch_unwind::CatchUnwind;
-use crate::engine::{Engine, Flights, Freshness, Join, Landing, checked_tags};
+use crate::engine::{Engine, Flights, Join, Landing, checked_tags};
 use crate::entry::Entry;
+use crate::invalidate::EntryState;
 use crate::policy::{PolicySource, RenderContext, Revalidate};
 use crate::status::CacheStatus;
 use crate::store::Store;
@@ -312,16 +313,16 @@ impl DataCache {
         let mut fallback = None;
         if let Some(entry) = found {
             match engine.freshness(&entry, engine.clock.now()) {
-                Freshness::Fresh => {
+                EntryState::Fresh => {
                     inner.counters.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(Served::Entry(entry, CacheStatus::Hit));
                 }
-                Freshness::Stale => {
+                EntryState::Stale => {
                     inner.counters.stale.fetch_add(1, Ordering::Relaxed);
                     self.refresh_in_background(&entry, options, fetch);
                     return Ok(Served::Entry(entry, CacheStatus::Stale));
                 }
-                Freshness::Expired => fallback = Some(entry),
+                EntryState::Invalidated => fallback = Some(entry),
             }
         }
         inner.counters.misses.fetch_add(1, Ordering::Relaxed);

@@ -24,7 +24,7 @@ use crate::compression::Compression;
 use crate::decimal::integer_value;
 use crate::entry::{Entry, Representation, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
-use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY};
+use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY, validate_tag};
 use crate::policy::{CacheTags, Collection, PolicySource, Resolved, Revalidate};
 use crate::status::CacheStatus;
 
@@ -639,7 +639,7 @@ pub(crate) fn downstream_cache_control(revalidate: Revalidate, window: Duration)
 pub(crate) fn checked_tags(tags: Vec<Arc<str>>, key: &str) -> Box<[Arc<str>]> {
     let mut kept = Vec::with_capacity(tags.len().min(MAX_TAGS_PER_ENTRY));
     for tag in tags {
-        if tag.is_empty() || tag.len() > MAX_TAG_LEN {
+        if validate_tag(&tag).is_err() {
             tracing::warn!(target: "isr", key, tag = %tag, "dropped a tag that is empty or longer than {MAX_TAG_LEN} bytes");
         } else if kept.len() >= MAX_TAGS_PER_ENTRY {
             tracing::warn!(target: "isr", key, tag = %tag, "dropped a tag past the limit of {MAX_TAGS_PER_ENTRY} per entry");

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
-use super::Freshness;
 use crate::entry::Entry;
+use crate::invalidate::EntryState;
 use crate::store::LockOutcome;
 
 /// What the stores shared with other instances say about rendering now.
@@ -30,7 +30,7 @@ pub(super) async fn cluster_turn(
 ) -> Turn {
     let newer = |entry: &Arc<Entry>| {
         replaces.is_none_or(|old| entry.stored_at > old.stored_at)
-            && engine.freshness(entry, engine.clock.now()) == Freshness::Fresh
+            && engine.freshness(entry, engine.clock.now()) == EntryState::Fresh
     };
     let ttl = engine.config.regeneration_timeout + Duration::from_secs(1);
     let deadline = tokio::time::Instant::now() + engine.config.waiter_timeout;

@@ -139,7 +139,7 @@ async fn run<X: Executor<R>, R: Render>(job: RenderJob<R>) -> Rendered<R::Body, 
     let rendered = match called {
         Called::Done(rendered) => rendered,
         Called::Streaming(tee, response) => {
-            X::spawn_tee(tee);
+            X::spawn_tee(*tee);
             Rendered::Streaming(response)
         }
     };

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use http::{Request, Response};
 use http_body::Body;
 
-use super::Freshness;
 use super::regenerate::Regeneration;
 use super::respond::{Conditions, OwnedConditions, serve_entry};
 use super::visit::{Reply, Visit};
 use super::{Engine, RenderTarget};
 use crate::body::IsrBody;
 use crate::filters::{self, BypassReason};
+use crate::invalidate::EntryState;
 use crate::key;
 use crate::status::CacheStatus;
 
@@ -56,12 +56,12 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         let now = engine.clock.now();
         let conditions = Conditions::of(request.headers());
         match engine.freshness(&entry, now) {
-            Freshness::Fresh => {
+            EntryState::Fresh => {
                 engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
                 let response = serve_entry(&entry, CacheStatus::Hit, now, class.head, conditions);
                 return Lookup::Hit(response);
             }
-            Freshness::Stale => {
+            EntryState::Stale => {
                 engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
                 let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
                 let regeneration = Regeneration::due(engine, &entry, key.path_rewritten, || {
@@ -75,7 +75,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
                     regeneration,
                 };
             }
-            Freshness::Expired => fallback = Some(entry),
+            EntryState::Invalidated => fallback = Some(entry),
         }
     }
 

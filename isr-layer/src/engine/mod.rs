@@ -10,11 +10,13 @@ mod cluster_lock;
 mod encode;
 mod executor;
 mod flight;
+mod invalidation;
 mod lookup;
 mod negotiate;
 mod regenerate;
 mod render_job;
 mod respond;
+mod tag_clock;
 mod tee;
 mod variance;
 mod visit;
@@ -35,29 +37,19 @@ pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub use self::lookup::Lookup;
 pub(crate) use self::lookup::lookup;
 pub use self::regenerate::Regeneration;
+pub(crate) use self::tag_clock::TagClock;
 pub(crate) use self::variance::Variance;
 use self::variance::VaryIndex;
 pub use self::visit::{Served, Visit};
 use crate::clock::{Clock, Micros};
 use crate::entry::Entry;
 use crate::filters::BypassReason;
-use crate::invalidate::{InvalidationMode, TagClock, Validity};
+use crate::invalidate::EntryState;
 use crate::key::KeyOptions;
 use crate::policy::Revalidate;
 use crate::stats::Counters;
 use crate::status::CacheStatus;
 use crate::store::Store;
-
-/// How an entry stands for a request now.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Freshness {
-    /// Serve it (`HIT`).
-    Fresh,
-    /// Serve it (`STALE`) and regenerate in the background.
-    Stale,
-    /// Invalidated by a purge: render first, keep it only as the fallback.
-    Expired,
-}
 
 /// The layer's configuration, fixed at build time.
 #[derive(Clone, Debug)]
@@ -128,13 +120,11 @@ impl Engine {
         }
     }
 
-    /// How `entry` stands at `now`.
-    pub(crate) fn freshness(&self, entry: &Entry, now: Micros) -> Freshness {
-        match self.tags.validity(entry) {
-            Validity::Expired => Freshness::Expired,
-            Validity::Stale => Freshness::Stale,
-            Validity::Valid if entry.is_fresh_at_micros(now) => Freshness::Fresh,
-            Validity::Valid => Freshness::Stale,
+    /// How `entry` stands at `now`: invalidations first, then its revalidate time.
+    pub(crate) fn freshness(&self, entry: &Entry, now: Micros) -> EntryState {
+        match self.tags.state(entry) {
+            EntryState::Fresh if !entry.is_fresh_at_micros(now) => EntryState::Stale,
+            state => state,
         }
     }
 
@@ -314,29 +304,6 @@ impl Engine {
                 }
                 None => tracing::debug!(target: "isr", cache = status.as_str(), key, route),
             }
-        }
-    }
-
-    pub(crate) fn trace_invalidation(
-        &self,
-        target: &str,
-        mode: InvalidationMode,
-        origin: &str,
-        affected: Option<u64>,
-    ) {
-        self.stats.inc_invalidations();
-        #[cfg(feature = "metrics")]
-        metrics::counter!("isr_invalidations_total").increment(1);
-        let affected =
-            affected.map_or_else(|| "unknown (O(1), no scan)".to_owned(), |n| n.to_string());
-        let mode = match mode {
-            InvalidationMode::Expire => "expire",
-            InvalidationMode::Stale => "stale",
-        };
-        if self.config.debug {
-            tracing::info!(target: "isr", %target, mode, by = origin, affected, "REVALIDATE");
-        } else {
-            tracing::debug!(target: "isr", %target, mode, by = origin, affected, "REVALIDATE");
         }
     }
 

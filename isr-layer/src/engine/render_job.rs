@@ -66,7 +66,7 @@ pub(super) enum Called<B: Body, E> {
     Done(Rendered<B, E>),
     /// The visitor's answer streams the body while the tee reads on for the cache; the tee
     /// must be run on the render's executor.
-    Streaming(Tee<B>, Response<IsrBody<B>>),
+    Streaming(Box<Tee<B>>, Response<IsrBody<B>>),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -156,7 +156,10 @@ pub(super) async fn render<R: Render>(
                 lock: lock.take(),
             };
             let (tee, head, teed) = Tee::new(job, streaming);
-            Called::Streaming(tee, Response::from_parts(head, IsrBody::stream(teed)))
+            Called::Streaming(
+                Box::new(tee),
+                Response::from_parts(head, IsrBody::stream(teed)),
+            )
         }
         Ok(Admission::Pass { response, reason }) => {
             engine

@@ -12,9 +12,10 @@ use super::flight::{FlightGuard, Join, Landing};
 use super::regenerate::Regeneration;
 use super::render_job::{RenderJob, Rendered};
 use super::respond::{OwnedConditions, serve_entry};
-use super::{Engine, Freshness, RenderTarget};
+use super::{Engine, RenderTarget};
 use crate::body::IsrBody;
 use crate::entry::Entry;
+use crate::invalidate::EntryState;
 use crate::render::Render;
 use crate::status::CacheStatus;
 
@@ -80,10 +81,10 @@ impl Visit {
             match engine.store.get(&self.reply.lookup).await {
                 Ok(Some(entry)) if !self.target.authorized || entry.shared_with_authorization => {
                     match engine.freshness(&entry, engine.clock.now()) {
-                        Freshness::Fresh => {
+                        EntryState::Fresh => {
                             return self.reply.answer(&entry, CacheStatus::Hit, render);
                         }
-                        Freshness::Stale => {
+                        EntryState::Stale => {
                             let path_rewritten = self.target.path_rewritten;
                             let regeneration =
                                 Regeneration::due(&engine, &entry, path_rewritten, || {
@@ -104,7 +105,7 @@ impl Visit {
                                 unused,
                             };
                         }
-                        Freshness::Expired => self.reply.fallback = Some(entry),
+                        EntryState::Invalidated => self.reply.fallback = Some(entry),
                     }
                 }
                 Ok(_) => {}

@@ -192,21 +192,10 @@ pub(crate) struct StampLine {
 #[cfg(any(feature = "fs", feature = "redis"))]
 impl From<&StampRecord> for StampLine {
     fn from(record: &StampRecord) -> Self {
-        use crate::invalidate::{InvalidationMode, InvalidationTarget};
-        let (kind, name) = match &record.target {
-            InvalidationTarget::Page(p) => ("page", p.as_str()),
-            InvalidationTarget::Layout(p) => ("layout", p.as_str()),
-            InvalidationTarget::Tag(t) => ("tag", t.as_str()),
-            InvalidationTarget::All => ("all", ""),
-        };
-        let mode = match record.mode {
-            InvalidationMode::Stale => "stale",
-            _ => "expire",
-        };
         Self {
-            kind: kind.to_owned(),
-            name: name.to_owned(),
-            mode: mode.to_owned(),
+            kind: record.target.kind().to_owned(),
+            name: record.target.name().to_owned(),
+            mode: record.mode.as_str().to_owned(),
             at: record.at,
         }
     }
@@ -217,18 +206,8 @@ impl StampLine {
     /// The record, unless the line names an unknown kind or mode.
     pub(crate) fn record(self) -> Option<StampRecord> {
         use crate::invalidate::{InvalidationMode, InvalidationTarget};
-        let target = match self.kind.as_str() {
-            "page" => InvalidationTarget::Page(self.name),
-            "layout" => InvalidationTarget::Layout(self.name),
-            "tag" => InvalidationTarget::Tag(self.name),
-            "all" => InvalidationTarget::All,
-            _ => return None,
-        };
-        let mode = match self.mode.as_str() {
-            "stale" => InvalidationMode::Stale,
-            "expire" => InvalidationMode::Expire,
-            _ => return None,
-        };
+        let mode = InvalidationMode::from_name(&self.mode)?;
+        let target = InvalidationTarget::from_kind(&self.kind, self.name)?;
         Some(StampRecord::new(target, mode, self.at))
     }
 }
