@@ -77,9 +77,7 @@ impl IsrLayer {
 
     /// The counters so far, and what the store holds.
     pub fn stats(&self) -> IsrStats {
-        self.engine
-            .stats
-            .snapshot(self.engine.store.usage(), self.engine.tags.len())
+        self.engine.stats()
     }
 }
 

@@ -246,7 +246,7 @@ impl DataCache {
         if let Ok(Served::Entry(_, CacheStatus::Stale)) = &served
             && let Some(render) = RenderContext::current()
         {
-            let soon = Revalidate::After(self.inner.engine.config.retry_backoff.0);
+            let soon = Revalidate::After(self.inner.engine.config().retry_backoff.0);
             render.revalidate(soon, PolicySource::Fetch);
         }
         served
@@ -280,7 +280,7 @@ impl DataCache {
                     headers,
                     body,
                 } => {
-                    let now = inner.engine.clock.now();
+                    let now = inner.engine.clock().now();
                     let entry = Entry::fetched(
                         key,
                         status,
@@ -303,7 +303,7 @@ impl DataCache {
             None if !inner.store.is_local_only() => match inner.store.get(&key).await {
                 Ok(found) => found,
                 Err(error) => {
-                    engine.stats.inc_store_errors();
+                    engine.counters().inc_store_errors();
                     tracing::warn!(target: "isr", %key, %error, "data store read failed; fetching instead");
                     None
                 }
@@ -312,7 +312,7 @@ impl DataCache {
         };
         let mut fallback = None;
         if let Some(entry) = found {
-            match engine.freshness(&entry, engine.clock.now()) {
+            match engine.freshness(&entry, engine.clock().now()) {
                 EntryState::Fresh => {
                     inner.counters.hits.fetch_add(1, Ordering::Relaxed);
                     return Ok(Served::Entry(entry, CacheStatus::Hit));
@@ -338,7 +338,7 @@ impl DataCache {
             }
             Join::Wait(waiter) => {
                 let landing =
-                    tokio::time::timeout(engine.config.waiter_timeout, waiter.landing()).await;
+                    tokio::time::timeout(engine.config().waiter_timeout, waiter.landing()).await;
                 match (landing, fallback) {
                     (Ok(Landing::Entry(entry)), _) => Ok(Served::Entry(entry, CacheStatus::Miss)),
                     (_, Some(old)) => Ok(Served::Entry(old, CacheStatus::Stale)),
@@ -362,13 +362,13 @@ impl DataCache {
     {
         let inner = &self.inner;
         let engine = &inner.engine;
-        let started = engine.clock.stamp();
+        let started = engine.clock().stamp();
         inner.counters.fetches.fetch_add(1, Ordering::Relaxed);
         let outcome = match &fallback {
             // With an older value to fall back on, a fetch is bounded and its panics caught.
             Some(old) => {
                 let bounded = tokio::time::timeout(
-                    engine.config.regeneration_timeout,
+                    engine.config().regeneration_timeout,
                     CatchUnwind::new(fetch()),
                 );
                 match bounded.await {
@@ -397,12 +397,12 @@ impl DataCache {
                     headers,
                     body,
                     started,
-                    engine.clock.now(),
+                    engine.clock().now(),
                     options.effective_revalidate(),
                     checked_tags(options.tags.clone(), &key),
                 ));
                 if let Err(error) = inner.store.put(Arc::clone(&entry)).await {
-                    engine.stats.inc_store_errors();
+                    engine.counters().inc_store_errors();
                     tracing::warn!(target: "isr", %key, %error, "data store write failed; the value is used but not kept");
                 }
                 if let Some(guard) = guard {

@@ -71,11 +71,11 @@ pub(crate) struct Config {
 
 /// The shared state behind an [`IsrLayer`](crate::IsrLayer) handle.
 pub(crate) struct Engine {
-    pub(crate) config: Config,
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) clock: Arc<Clock>,
-    pub(crate) tags: Arc<TagClock>,
-    pub(crate) stats: Counters,
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: Arc<Clock>,
+    tags: Arc<TagClock>,
+    stats: Counters,
     flights: Flights,
     backoff: Backoff,
     vary: VaryIndex,
@@ -86,7 +86,7 @@ pub(crate) struct Engine {
     /// The downstream `Cache-Control` made last: most pages share a revalidate time, so most
     /// stored renders reuse it instead of formatting a new one.
     last_cache_control: std::sync::Mutex<Option<(Revalidate, HeaderValue)>>,
-    pub(crate) invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
+    invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
 }
 
 impl fmt::Debug for Engine {
@@ -118,6 +118,26 @@ impl Engine {
             store,
             config,
         }
+    }
+
+    /// The layer's configuration.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The clock every stamp and age is read from.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The counters behind [`IsrStats`](crate::IsrStats).
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.stats
+    }
+
+    /// The counters so far, and what the store and the tag clock hold.
+    pub(crate) fn stats(&self) -> crate::IsrStats {
+        self.stats.snapshot(self.store.usage(), self.tags.len())
     }
 
     /// How `entry` stands at `now`: invalidations first, then its revalidate time.
