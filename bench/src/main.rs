@@ -327,7 +327,7 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok())
             {
-                builder = builder.store(isr_layer::MemoryStore::new(mb * 1024 * 1024));
+                builder = builder.store(isr_layer::store::MemoryStore::new(mb * 1024 * 1024));
             }
             let isr = builder.build()?;
             origin_router.layer(isr)

@@ -2,7 +2,7 @@
 //! the same bytes; nothing panics.
 #![no_main]
 
-use isr_layer::Entry;
+use isr_layer::store::Entry;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use actix_web::body::{BodySize, MessageBody};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use isr_layer::IsrBody;
+use isr_layer::service::IsrBody;
 use pin_project_lite::pin_project;
 
 pin_project! {

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{RequestHead, ServiceRequest};
 use actix_web::http::{Method, StatusCode, Uri, Version, header};
 use actix_web::{HttpRequest, HttpResponse};
-use isr_layer::{CacheTags, IsrBody, Revalidate};
+use isr_layer::{CacheTags, Revalidate, service::IsrBody};
 
 use crate::body::{ActixBody, HttpBody};
 

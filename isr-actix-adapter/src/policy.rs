@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix_web::dev::{Payload, Service, ServiceRequest, Transform, forward_ready};
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest};
 use isr_layer::adapter::Restored;
-use isr_layer::{IsrPolicyLayer, PolicySource, RenderContext, Revalidate};
+use isr_layer::{IsrPolicyLayer, RenderContext, Revalidate, adapter::PolicySource};
 
 /// Sets the page's revalidate time and tags from a handler.
 ///

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::extract::{FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
-use isr_layer::{PolicySource, RenderContext, Revalidate};
+use isr_layer::{RenderContext, Revalidate, adapter::PolicySource};
 
 /// The render in progress, from a handler's point of view.
 ///

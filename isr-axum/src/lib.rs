@@ -121,6 +121,7 @@ pub mod __private {
     }
 }
 pub use isr_layer::{
-    CacheStatus, CacheTags, DataCache, DataCacheLayer, DataCacheService, FetchOptions,
-    InvalidationMode, IsrBuilder, IsrLayer, IsrPolicyLayer, PathScope, RenderContext, Revalidator,
+    CacheStatus, CacheTags, DataCache, FetchOptions, IsrBuilder, IsrLayer, IsrPolicyLayer,
+    RenderContext, Revalidator, data::DataCacheLayer, data::DataCacheService,
+    invalidate::InvalidationMode, invalidate::PathScope,
 };

@@ -1,6 +1,6 @@
 //! The engine's steps for framework adapters.
 //!
-//! [`IsrService`](crate::IsrService) answers tower requests with these steps, and the actix-web
+//! [`IsrService`](crate::service::IsrService) answers tower requests with these steps, and the actix-web
 //! middleware answers actix requests with the same ones: every decision about what is served,
 //! stored and regenerated is made here, so both give the same answers. An adapter only translates:
 //!
@@ -22,6 +22,8 @@ use http_body::Body;
 
 use crate::IsrLayer;
 pub use crate::engine::{Lookup, Regeneration, Served, Visit};
+pub use crate::filters::BypassReason;
+pub use crate::policy::PolicySource;
 pub use crate::policy_layer::Restored;
 pub use crate::render::{RENDER_DROPS_HEADERS, Render, prepare_headers};
 

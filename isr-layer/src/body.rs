@@ -1,4 +1,4 @@
-//! The response body of [`IsrService`](crate::IsrService).
+//! The response body of [`IsrService`](crate::service::IsrService).
 
 use std::any::Any;
 use std::collections::VecDeque;

@@ -11,10 +11,6 @@ use crate::layer::IsrLayer;
 use crate::policy::Revalidate;
 use crate::store::{MemoryStore, Store};
 
-/// The environment variable that turns on the cache debug log (like Next.js's
-/// `NEXT_PRIVATE_DEBUG_CACHE`): `ISR_DEBUG_CACHE=1`.
-pub const DEBUG_ENV: &str = "ISR_DEBUG_CACHE";
-
 /// Invalid configuration, reported by [`IsrBuilder::build`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -45,7 +41,7 @@ pub enum BuildError {
 ///
 /// ```
 /// use std::time::Duration;
-/// use isr_layer::{IsrLayer, MemoryStore, QueryMode, Revalidate};
+/// use isr_layer::{IsrLayer, store::MemoryStore, key::QueryMode, Revalidate};
 ///
 /// let isr = IsrLayer::builder()
 ///     .revalidate(Revalidate::secs(1800))
@@ -71,12 +67,16 @@ impl Default for IsrBuilder {
 }
 
 impl IsrBuilder {
+    /// The environment variable that turns on the cache debug log (like Next.js's
+    /// `NEXT_PRIVATE_DEBUG_CACHE`): `ISR_DEBUG_CACHE=1`.
+    pub const DEBUG_ENV: &'static str = "ISR_DEBUG_CACHE";
+
     /// The defaults: revalidate 1 hour, 256 MiB memory store, 8 MiB body limit, full query in
     /// the key, no host, 30 s regeneration timeout, 64 background regenerations at once, 10 s
     /// waiter timeout, downstream `Cache-Control` on with a one-day stale window, and the debug
     /// log on if `ISR_DEBUG_CACHE` is `1` or `true`.
     pub fn new() -> Self {
-        let debug = std::env::var(DEBUG_ENV)
+        let debug = std::env::var(Self::DEBUG_ENV)
             .map(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "yes"))
             .unwrap_or(false);
         Self {
@@ -125,7 +125,7 @@ impl IsrBuilder {
     }
 
     /// Treats `name` as a tracking parameter too: it never enters a key and the inner service
-    /// never sees it (see [`TRACKING_PARAMS`](crate::TRACKING_PARAMS) for the built-in
+    /// never sees it (see [`TRACKING_PARAMS`](crate::key::TRACKING_PARAMS) for the built-in
     /// list).
     pub fn tracking_param(mut self, name: impl Into<String>) -> Self {
         self.config.key.tracking.push(name.into());

@@ -1,4 +1,4 @@
-//! The response future of [`IsrService`](crate::IsrService).
+//! The response future of [`IsrService`](crate::service::IsrService).
 
 use std::fmt;
 use std::future::Future;
@@ -17,7 +17,7 @@ pub(crate) type RenderFuture<B, E> =
     Pin<Box<dyn Future<Output = Result<Response<IsrBody<B>>, E>> + Send + 'static>>;
 
 pin_project! {
-    /// Response future of [`IsrService`](crate::IsrService).
+    /// Response future of [`IsrService`](crate::service::IsrService).
     ///
     /// A cache hit is answered without polling anything; a bypassed request is the inner
     /// service's own future, unboxed; only a render (which awaits a spawned task) is boxed.

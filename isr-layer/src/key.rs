@@ -277,8 +277,8 @@ pub(crate) fn request_key<'a>(
 /// a path that does not start with `/` or has malformed percent-encoding.
 ///
 /// ```
-/// assert_eq!(isr_layer::canonical_path("/a/../b//c/%7e").as_deref(), Some("/b/c/~"));
-/// assert_eq!(isr_layer::canonical_path("/a%zz"), None);
+/// assert_eq!(isr_layer::key::canonical_path("/a/../b//c/%7e").as_deref(), Some("/b/c/~"));
+/// assert_eq!(isr_layer::key::canonical_path("/a%zz"), None);
 /// ```
 pub fn canonical_path(path: &str) -> Option<String> {
     if !path.starts_with('/') {

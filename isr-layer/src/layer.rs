@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
+use crate::DataCache;
 use crate::builder::IsrBuilder;
-use crate::data::DataCache;
 use crate::engine::Engine;
 use crate::revalidator::Revalidator;
 use crate::service::IsrService;

@@ -83,46 +83,31 @@ mod builder;
 mod catch_unwind;
 mod clock;
 pub mod compression;
-mod data;
+pub mod data;
 mod decimal;
 mod engine;
 mod entry;
 mod filters;
 mod future;
-mod invalidate;
-mod key;
+pub mod invalidate;
+pub mod key;
 mod layer;
 mod policy;
 mod policy_layer;
 pub mod purge;
 mod render;
 mod revalidator;
-mod service;
+pub mod service;
 mod stats;
 mod status;
 pub mod store;
 
-pub use self::body::IsrBody;
-pub use self::builder::{BuildError, DEBUG_ENV, IsrBuilder};
-#[cfg(feature = "reqwest")]
-pub use self::data::DataCacheMiddleware;
-pub use self::data::{
-    DATA_CACHE_HEADER, DataCache, DataCacheLayer, DataCacheService, DataError, DataStats,
-    FetchOptions,
-};
-pub use self::entry::Entry;
-pub use self::filters::BypassReason;
-pub use self::future::ResponseFuture;
-pub use self::invalidate::{
-    EntryState, EntrySummary, Invalidation, InvalidationMode, InvalidationTarget, MAX_TAG_LEN,
-    MAX_TAGS_PER_ENTRY, Origin, PathScope, RevalidateError, Revalidation, StampRecord, StampSink,
-};
-pub use self::key::{QueryMode, TRACKING_PARAMS, canonical_path};
+pub use self::builder::{BuildError, IsrBuilder};
+pub use self::data::cache::DataCache;
+pub use self::data::options::FetchOptions;
 pub use self::layer::IsrLayer;
-pub use self::policy::{CacheTags, PolicySource, RenderContext, Revalidate};
-pub use self::policy_layer::{IsrPolicy, IsrPolicyLayer};
+pub use self::policy::{CacheTags, RenderContext, Revalidate};
+pub use self::policy_layer::IsrPolicyLayer;
 pub use self::revalidator::Revalidator;
-pub use self::service::IsrService;
 pub use self::stats::IsrStats;
 pub use self::status::CacheStatus;
-pub use self::store::MemoryStore;

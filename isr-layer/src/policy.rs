@@ -163,7 +163,7 @@ impl CacheTags {
 /// `Clone` handle: clones share one state, so it can be moved into tasks the handler spawns.
 ///
 /// ```
-/// use isr_layer::{PolicySource, RenderContext, Revalidate};
+/// use isr_layer::{adapter::PolicySource, RenderContext, Revalidate};
 ///
 /// let cx = RenderContext::new();
 /// cx.revalidate(Revalidate::secs(60), PolicySource::Handler);

@@ -26,10 +26,10 @@ use crate::invalidate::{
 /// before the call returns (a store that fails is logged; the invalidation still holds here).
 ///
 /// ```
-/// use isr_layer::{IsrLayer, InvalidationMode, PathScope};
+/// use isr_layer::{IsrLayer, invalidate::InvalidationMode, invalidate::PathScope};
 ///
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), isr_layer::RevalidateError> {
+/// # async fn main() -> Result<(), isr_layer::invalidate::RevalidateError> {
 /// let isr = IsrLayer::new();
 /// let revalidator = isr.revalidator();
 /// revalidator.revalidate_path("/docs/getting-started").await?;

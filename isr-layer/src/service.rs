@@ -1,4 +1,9 @@
-//! The tower service: the engine's [steps](crate::adapter) for tower requests.
+//! The tower services of the crate: [`IsrService`], made by [`IsrLayer`](crate::IsrLayer), with
+//! its [`ResponseFuture`] and [`IsrBody`]; and [`IsrPolicy`], made by
+//! [`IsrPolicyLayer`](crate::IsrPolicyLayer). Applications rarely name them: they appear in
+//! the types of services built with the layers.
+//!
+//! [`IsrService`] runs the engine's [steps](crate::adapter) for tower requests.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,9 +14,11 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use crate::body::IsrBody;
+pub use crate::body::IsrBody;
+pub use crate::future::ResponseFuture;
+pub use crate::policy_layer::IsrPolicy;
+
 use crate::engine::{Engine, Lookup, Threaded, lookup};
-use crate::future::ResponseFuture;
 use crate::render::{TowerRender, clone_request, prepare_render_request};
 
 /// The service made by [`IsrLayer`](crate::IsrLayer): answers from the cache, regenerates in

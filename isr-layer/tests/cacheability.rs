@@ -8,7 +8,7 @@ use bytes::Bytes;
 use common::{Origin, get, request, send};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use isr_layer::{IsrLayer, MemoryStore, QueryMode, RenderContext, Revalidate};
+use isr_layer::{IsrLayer, RenderContext, Revalidate, key::QueryMode, store::MemoryStore};
 use tower::{Layer, ServiceExt};
 
 fn isr() -> IsrLayer {
@@ -19,7 +19,10 @@ fn isr() -> IsrLayer {
 }
 
 /// Two visits: the second must render again, and both are BYPASS.
-async fn never_cached(origin: &Origin, app: &isr_layer::IsrService<common::OriginService>) {
+async fn never_cached(
+    origin: &Origin,
+    app: &isr_layer::service::IsrService<common::OriginService>,
+) {
     let before = origin.renders();
     assert_eq!(get(app, "/p").await.cache(), "BYPASS");
     assert_eq!(get(app, "/p").await.cache(), "BYPASS");

@@ -14,7 +14,10 @@ fn isr() -> IsrLayer {
         .unwrap()
 }
 
-async fn storm(app: &isr_layer::IsrService<common::OriginService>, n: usize) -> Vec<common::Got> {
+async fn storm(
+    app: &isr_layer::service::IsrService<common::OriginService>,
+    n: usize,
+) -> Vec<common::Got> {
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let app = app.clone();

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use isr_layer::Entry;
+use isr_layer::store::Entry;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -41,10 +41,10 @@ fn canonical_path_corpus() {
         let Ok(input) = std::str::from_utf8(&data) else {
             continue;
         };
-        if let Some(canonical) = isr_layer::canonical_path(input) {
+        if let Some(canonical) = isr_layer::key::canonical_path(input) {
             assert!(canonical.starts_with('/'), "{}", path.display());
             assert_eq!(
-                isr_layer::canonical_path(&canonical).as_deref(),
+                isr_layer::key::canonical_path(&canonical).as_deref(),
                 Some(canonical.as_str())
             );
             assert!(!canonical.contains("//"));

@@ -11,8 +11,8 @@ use common::{Mode, Origin, advance, get, settle};
 use http_body_util::Full;
 use isr_layer::store::{Store, StoreFuture, StoreUsage};
 use isr_layer::{
-    CacheTags, Entry, InvalidationMode, IsrLayer, MemoryStore, PathScope, Revalidate,
-    RevalidateError,
+    CacheTags, IsrLayer, Revalidate, invalidate::InvalidationMode, invalidate::PathScope,
+    invalidate::RevalidateError, store::Entry, store::MemoryStore,
 };
 use tokio::sync::Notify;
 
@@ -40,7 +40,7 @@ async fn revalidate_path_purges_one_page_in_any_spelling() {
     // Every parameter keyed, so `?ref=home` is an entry of its own that the purge must cover.
     let isr = IsrLayer::builder()
         .revalidate(Revalidate::Never)
-        .query_mode(isr_layer::QueryMode::Full)
+        .query_mode(isr_layer::key::QueryMode::Full)
         .build()
         .unwrap();
     let app = origin.behind(&isr);
@@ -209,7 +209,7 @@ async fn a_purge_during_a_render_is_never_lost() {
     };
     let isr = isr();
     let app = tower::Layer::layer(&isr, svc);
-    let visit = |app: isr_layer::IsrService<_>| async move {
+    let visit = |app: isr_layer::service::IsrService<_>| async move {
         let res = tower::ServiceExt::oneshot(app, common::request("GET", "/p"))
             .await
             .unwrap();

@@ -8,7 +8,9 @@ use bytes::Bytes;
 use common::{Origin, advance, get, settle};
 use http::{Request, Response};
 use http_body_util::Full;
-use isr_layer::{CacheTags, IsrLayer, IsrPolicyLayer, PolicySource, RenderContext, Revalidate};
+use isr_layer::{
+    CacheTags, IsrLayer, IsrPolicyLayer, RenderContext, Revalidate, adapter::PolicySource,
+};
 use tower::{Layer, ServiceExt};
 
 fn isr(default: Revalidate) -> IsrLayer {
@@ -16,7 +18,7 @@ fn isr(default: Revalidate) -> IsrLayer {
 }
 
 /// How long `/` stays fresh behind `app`: the first second at which it is served STALE.
-async fn freshness_of(app: &isr_layer::IsrService<common::OriginService>) -> u64 {
+async fn freshness_of(app: &isr_layer::service::IsrService<common::OriginService>) -> u64 {
     assert_eq!(get(app, "/").await.cache(), "MISS");
     for second in 1..=4000 {
         advance(1).await;
@@ -81,7 +83,7 @@ fn layered(
     origin: &Origin,
     default: u64,
     layout: IsrPolicyLayer,
-) -> isr_layer::IsrService<common::OriginService> {
+) -> isr_layer::service::IsrService<common::OriginService> {
     let inner = layout.layer(origin.service());
     isr(Revalidate::secs(default)).layer(tower::util::BoxCloneSyncService::new(inner))
 }

@@ -212,7 +212,7 @@ where
     S: tower::Service<
             http::Request<http_body_util::Full<bytes::Bytes>>,
             Response = http::Response<
-                isr_layer::IsrBody<
+                isr_layer::service::IsrBody<
                     http_body_util::Either<http_body_util::Full<bytes::Bytes>, Broken>,
                 >,
             >,

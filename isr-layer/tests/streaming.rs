@@ -92,7 +92,11 @@ impl Site {
         self.renders.load(Ordering::SeqCst)
     }
 
-    async fn open(&self, method: &str, path: &str) -> Response<isr_layer::IsrBody<Scripted>> {
+    async fn open(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Response<isr_layer::service::IsrBody<Scripted>> {
         let renders = Arc::clone(&self.renders);
         let script = Arc::clone(&self.script);
         let origin = service_fn(move |_req: Request<Full<Bytes>>| {

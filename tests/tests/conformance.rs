@@ -89,7 +89,7 @@ impl Site {
     /// Whether the cache holds a fresh page for `path`.
     fn fresh(&self, path: &str) -> bool {
         self.isr.revalidator().inspect(1_000).iter().any(|summary| {
-            summary.entry.key() == path && summary.state == isr_layer::EntryState::Fresh
+            summary.entry.key() == path && summary.state == isr_layer::invalidate::EntryState::Fresh
         })
     }
 

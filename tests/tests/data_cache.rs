@@ -13,8 +13,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use isr_layer::{
-    DataCache, DataCacheLayer, DataCacheMiddleware, FetchOptions, IsrLayer, IsrPolicyLayer,
-    Revalidate,
+    DataCache, FetchOptions, IsrLayer, IsrPolicyLayer, Revalidate, data::DataCacheLayer,
+    data::DataCacheMiddleware,
 };
 use isr_tests::{Server, Upstream};
 use tower::{Service, ServiceBuilder, ServiceExt};

@@ -11,7 +11,10 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use isr_layer::store::{FsStore, LockOutcome, RedisStore, Store};
-use isr_layer::{CacheTags, InvalidationMode, IsrLayer, IsrService, MemoryStore, Revalidate};
+use isr_layer::{
+    CacheTags, IsrLayer, Revalidate, invalidate::InvalidationMode, service::IsrService,
+    store::MemoryStore,
+};
 use isr_tests::{PrivateRedis, redis_url, unique_prefix};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
@@ -370,7 +373,7 @@ async fn fs_a_corrupt_file_is_skipped_removed_and_never_served() {
     let on_disk = std::fs::read(&path).unwrap();
     assert_ne!(on_disk, bytes, "the corrupt bytes were removed");
     assert_eq!(
-        isr_layer::Entry::decode(&on_disk).unwrap().body(),
+        isr_layer::store::Entry::decode(&on_disk).unwrap().body(),
         &Bytes::from_static(b"/a v1")
     );
 
@@ -622,7 +625,8 @@ async fn redis_a_stale_storm_across_two_instances_renders_once() {
     // Looked at without a visit, so nothing starts the regeneration before the storm.
     let stale_on = |site: &Site| {
         site.isr.revalidator().inspect(10).iter().any(|summary| {
-            summary.entry.key() == "/hot" && summary.state == isr_layer::EntryState::Stale
+            summary.entry.key() == "/hot"
+                && summary.state == isr_layer::invalidate::EntryState::Stale
         })
     };
     eventually("B saw the stale purge", async || stale_on(&b)).await;

@@ -14,7 +14,7 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use isr_layer::{CacheTags, IsrLayer, MemoryStore, Revalidate};
+use isr_layer::{CacheTags, IsrLayer, Revalidate, store::MemoryStore};
 use tower::{Layer, ServiceExt};
 
 fn page(

@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use isr_layer::{IsrLayer, MemoryStore, Revalidate};
+use isr_layer::{IsrLayer, Revalidate, store::MemoryStore};
 use tower::{Layer, ServiceExt};
 
 /// A page of about 2 KB, rendered at once.

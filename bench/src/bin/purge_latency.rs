@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use isr_layer::store::RedisStore;
-use isr_layer::{CacheTags, EntryState, IsrLayer, Revalidate};
+use isr_layer::{CacheTags, IsrLayer, Revalidate, invalidate::EntryState};
 use tower::{Layer, ServiceExt};
 
 async fn layer(url: &str, prefix: &str) -> Result<IsrLayer, Box<dyn std::error::Error>> {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, StatusCode};
 use isr_layer::purge::PurgeAuth;
-use isr_layer::{InvalidationMode, PathScope, Revalidator};
+use isr_layer::{Revalidator, invalidate::InvalidationMode, invalidate::PathScope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -228,7 +228,9 @@ impl Config {
         let builder = IsrLayer::builder().revalidate(Revalidate::never());
         let isr = match &self.store {
             StoreChoice::Memory => match self.max_bytes {
-                Some(bytes) => builder.store(isr_layer::MemoryStore::new(bytes)).build()?,
+                Some(bytes) => builder
+                    .store(isr_layer::store::MemoryStore::new(bytes))
+                    .build()?,
                 None => builder.build()?,
             },
             StoreChoice::Fs(dir) => builder

@@ -95,7 +95,7 @@ struct Inner {
 ///
 /// Obtained from [`IsrLayer::data_cache`](crate::IsrLayer::data_cache), so one
 /// [`Revalidator`](crate::Revalidator) reaches pages and data alike. Values live in a store of
-/// their own (a 64 MiB [`MemoryStore`](crate::MemoryStore) by default, see
+/// their own (a 64 MiB [`MemoryStore`](crate::store::MemoryStore) by default, see
 /// [`IsrBuilder::data_store`](crate::IsrBuilder::data_store)).
 ///
 /// Semantics are the pages': a fresh value is returned at once; a stale one is returned at once

@@ -88,7 +88,7 @@ pub(crate) fn fetch_key(
 /// into the key, and kept to refresh a stale value in the background.
 ///
 /// ```
-/// use isr_layer::{DataCacheLayer, FetchOptions, IsrLayer};
+/// use isr_layer::{data::DataCacheLayer, FetchOptions, IsrLayer};
 ///
 /// let isr = IsrLayer::new();
 /// let layer = DataCacheLayer::new(isr.data_cache())

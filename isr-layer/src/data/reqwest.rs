@@ -25,7 +25,7 @@ use crate::status::CacheStatus;
 /// chain. Requests with a streaming body are never cached.
 ///
 /// ```no_run
-/// use isr_layer::{DataCacheMiddleware, FetchOptions, IsrLayer};
+/// use isr_layer::{data::DataCacheMiddleware, FetchOptions, IsrLayer};
 ///
 /// # async fn run() -> Result<(), reqwest_middleware::Error> {
 /// let isr = IsrLayer::new();

@@ -153,7 +153,7 @@ impl Entry {
             _ => return Err(DecodeError::Invalid("revalidate")),
         };
         let count = r.u32()? as usize;
-        let mut tags = Vec::with_capacity(count.min(crate::MAX_TAGS_PER_ENTRY));
+        let mut tags = Vec::with_capacity(count.min(crate::invalidate::MAX_TAGS_PER_ENTRY));
         for _ in 0..count {
             let tag = std::str::from_utf8(r.short()?).map_err(|_| DecodeError::Invalid("tag"))?;
             tags.push(Arc::from(tag));

@@ -16,7 +16,7 @@ use crate::entry::Entry;
 /// evicted (moka's TinyLFU policy).
 ///
 /// ```
-/// use isr_layer::{IsrLayer, MemoryStore};
+/// use isr_layer::{IsrLayer, store::MemoryStore};
 ///
 /// let isr = IsrLayer::builder()
 ///     .store(MemoryStore::new(64 * 1024 * 1024)) // 64 MiB

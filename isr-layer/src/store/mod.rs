@@ -28,8 +28,8 @@ pub use self::fs::{FsStore, FsStoreBuilder};
 pub use self::memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisStore, RedisStoreBuilder};
-use crate::entry::Entry;
-pub use crate::invalidate::{StampRecord, StampSink};
+pub use crate::entry::Entry;
+use crate::invalidate::{StampRecord, StampSink};
 
 /// The future returned by store operations that may do I/O.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
