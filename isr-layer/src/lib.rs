@@ -74,6 +74,15 @@
 //! same engine with a thin middleware of its own (the `isr-actix-adapter` crate does this for
 //! actix-web). The purge endpoint's protocol is in [`purge`], shared by every framework's router.
 //!
+//! # Where things are
+//!
+//! The root holds the names of the user's story; the rest is in modules:
+//! [`service`] (the tower services' types), [`store`] (where entries live: memory, files,
+//! Redis), [`invalidate`] (what a revalidation names and returns), [`data`] (the data cache's
+//! tower layer and reqwest middleware), [`key`] (query modes, path normalisation),
+//! [`compression`] (the encodings kept per page), [`purge`] (the purge endpoint's protocol)
+//! and [`adapter`] (the engine's steps for other frameworks).
+//!
 //! [tower]: https://docs.rs/tower
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -28,6 +28,19 @@ use crate::render::{TowerRender, clone_request, prepare_render_request};
 /// [`Bytes`]. The inner service must be `Clone` (renders run in tasks of their own) and its
 /// request body `Default` (a background regeneration sends a copy of the visitor's request head
 /// with an empty body). The inner service's errors pass through unchanged.
+///
+/// # Concurrency
+///
+/// Concurrent requests for the same key (every clone of the service, every task and thread of
+/// the process) are coalesced: while a key has no usable entry, **one** request renders it and
+/// the others wait for that render and are answered from its entry (`MISS`). A waiter that has
+/// waited [`waiter_timeout`](crate::IsrBuilder::waiter_timeout) renders for itself. A stale
+/// entry is answered at once (`STALE`) and **one** background regeneration per key runs, within
+/// the bound on background regenerations; past the bound the stale page is still served and a
+/// later visitor starts it. A render is owned by the cache, not by the request that started
+/// it: a visitor who disconnects does not cancel it, and a panic, error or timeout inside it
+/// never leaves its key locked and never replaces the last good page. With a store shared by
+/// several instances (Redis), the same holds across the fleet through the store's render lock.
 pub struct IsrService<S> {
     pub(crate) inner: S,
     pub(crate) engine: Arc<Engine>,

@@ -167,6 +167,17 @@ impl DataCache {
     ///
     /// `fetch` runs at most once per call; it is not run at all on a hit, and on a stale hit it
     /// runs in the background (so it must be `Send + 'static`).
+    ///
+    /// # Concurrency
+    ///
+    /// Concurrent calls for the same `key` on clones of one data cache are coalesced into one
+    /// evaluation of `fetch`: the first caller fetches, the others wait for its result and get
+    /// the value it stored. A waiter whose wait passes the layer's
+    /// [`waiter_timeout`](crate::IsrBuilder::waiter_timeout) fetches for itself (or gets the
+    /// invalidated value it had, if there is one). On a stale value every caller gets it at
+    /// once and at most one background refresh per key runs (none while the key backs off
+    /// after failed fetches, or past the bound on background regenerations). A fetch that fails
+    /// never replaces a stored value; only its own caller sees the error.
     pub async fn get_or_fetch<T, E, F, Fut>(
         &self,
         key: &str,
