@@ -211,6 +211,8 @@ impl InvalidationTarget {
         }
     }
 
+    // Read and written by the file and Redis stores only.
+    #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
     /// `page`, `layout`, `tag` or `all`: the name the stores use.
     pub(crate) const fn kind(&self) -> &'static str {
         match self {
@@ -221,6 +223,8 @@ impl InvalidationTarget {
         }
     }
 
+    // Read and written by the file and Redis stores only.
+    #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
     /// The path, prefix or tag named (empty for everything).
     pub(crate) fn name(&self) -> &str {
         match self {
@@ -229,6 +233,8 @@ impl InvalidationTarget {
         }
     }
 
+    // Read and written by the file and Redis stores only.
+    #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
     /// The target of kind `kind` (see [`kind`](Self::kind)) naming `name`.
     pub(crate) fn from_kind(kind: &str, name: String) -> Option<Self> {
         match kind {

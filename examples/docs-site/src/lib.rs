@@ -18,6 +18,7 @@ pub mod audit;
 pub mod content;
 mod handbook;
 pub mod markdown;
+pub mod metrics;
 pub mod pages;
 pub mod views;
 
@@ -56,6 +57,9 @@ pub struct Config {
     /// Percent of page renders that fail with 503, to rehearse an unreliable CMS
     /// (`CONTENT_FAIL_PERCENT`, default 0).
     pub fail_percent: u64,
+    /// Whether `GET /metrics` serves the cache's counters in Prometheus's text format
+    /// (`ISR_METRICS=1`).
+    pub metrics: bool,
 }
 
 /// Where the site keeps its pages.
@@ -125,7 +129,19 @@ impl Config {
                 }
             },
         };
+        let metrics = match var("ISR_METRICS").as_deref().map(str::trim) {
+            None | Some("" | "0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "ISR_METRICS",
+                    value: other.to_owned(),
+                    why: "expected 1 (on) or 0 (off)",
+                });
+            }
+        };
         Ok(Self {
+            metrics,
             max_bytes,
             fail_percent,
             store,
@@ -288,6 +304,10 @@ impl Site {
 
     /// Builds the site: content, cache (on the configured store), static params.
     pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if config.metrics {
+            // Installed before the first request, so every count from start-up on is kept.
+            metrics::recorder();
+        }
         let content = Content::seeded(config.content_latency);
         let isr = config.cache().await?;
         let source = content.clone();
@@ -335,13 +355,15 @@ impl Site {
             .route("/api/products/{slug}", patch(update_price))
             .route("/api/guides", post(publish_guide))
             .route("/api/render-audit", get(render_audit));
-        pages
-            .merge(admin)
-            .nest(
-                "/api/revalidate",
-                purge_router(self.isr.revalidator(), self.auth.clone()),
-            )
-            .with_state(self.clone())
+        let mut router = pages.merge(admin).nest(
+            "/api/revalidate",
+            purge_router(self.isr.revalidator(), self.auth.clone()),
+        );
+        if self.config.metrics {
+            // Beside the cache, not under it: the counters are read fresh on every scrape.
+            router = router.route("/metrics", get(metrics::scrape));
+        }
+        router.with_state(self.clone())
     }
 
     /// Lists the guides and renders every one of them through `router` (start-up

@@ -1,6 +1,6 @@
 //! Runs the docs site: `PORT` (default 3000), `REVALIDATION_SECRET`, `DOCS_REVALIDATE`,
 //! `STATS_REVALIDATE`, `ISR_REDIS_URL` or `ISR_FS_DIR` for a shared or persistent store, and
-//! `ISR_DEBUG_CACHE=1` for the cache debug log.
+//! `ISR_DEBUG_CACHE=1` for the cache debug log, `ISR_METRICS=1` for `GET /metrics`.
 
 use docs_site::Site;
 

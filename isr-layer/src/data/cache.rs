@@ -84,6 +84,24 @@ struct Counters {
     fetches: AtomicU64,
 }
 
+impl Counters {
+    /// Counts a lookup (`hit`, `stale` or `miss`), also through the `metrics` facade.
+    fn lookup(&self, counter: &AtomicU64, status: &'static str) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("isr_data_requests_total", "status" => status).increment(1);
+        #[cfg(not(feature = "metrics"))]
+        let _ = status;
+    }
+
+    /// Counts a call of a fetch, also through the `metrics` facade.
+    fn fetch(&self) {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("isr_data_fetches_total").increment(1);
+    }
+}
+
 struct Inner {
     engine: Arc<Engine>,
     store: Arc<dyn Store>,
@@ -284,7 +302,7 @@ impl DataCache {
         let inner = &self.inner;
         let key: Arc<str> = Arc::from(key);
         if options.no_store {
-            inner.counters.fetches.fetch_add(1, Ordering::Relaxed);
+            inner.counters.fetch();
             return Ok(match fetch().await? {
                 Fetched::Store {
                     status,
@@ -325,18 +343,18 @@ impl DataCache {
         if let Some(entry) = found {
             match engine.freshness(&entry, engine.clock().now()) {
                 EntryState::Fresh => {
-                    inner.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    inner.counters.lookup(&inner.counters.hits, "hit");
                     return Ok(Served::Entry(entry, CacheStatus::Hit));
                 }
                 EntryState::Stale => {
-                    inner.counters.stale.fetch_add(1, Ordering::Relaxed);
+                    inner.counters.lookup(&inner.counters.stale, "stale");
                     self.refresh_in_background(&entry, options, fetch);
                     return Ok(Served::Entry(entry, CacheStatus::Stale));
                 }
                 EntryState::Invalidated => fallback = Some(entry),
             }
         }
-        inner.counters.misses.fetch_add(1, Ordering::Relaxed);
+        inner.counters.lookup(&inner.counters.misses, "miss");
         if let Some(old) = &fallback
             && engine.is_backing_off(old)
         {
@@ -374,7 +392,7 @@ impl DataCache {
         let inner = &self.inner;
         let engine = &inner.engine;
         let started = engine.clock().stamp();
-        inner.counters.fetches.fetch_add(1, Ordering::Relaxed);
+        inner.counters.fetch();
         let outcome = match &fallback {
             // With an older value to fall back on, a fetch is bounded and its panics caught.
             Some(old) => {

@@ -81,9 +81,7 @@ impl Engine {
         origin: &str,
         affected: Option<u64>,
     ) {
-        self.stats.inc_invalidations();
-        #[cfg(feature = "metrics")]
-        metrics::counter!("isr_invalidations_total").increment(1);
+        self.stats.inc_invalidations(mode);
         let affected =
             affected.map_or_else(|| "unknown (O(1), no scan)".to_owned(), |n| n.to_string());
         let mode = mode.as_str();

@@ -238,6 +238,7 @@ impl Engine {
             self.stats.inc_store_errors();
             tracing::warn!(target: "isr", key = %entry.key, %error, "store write failed; the page is served but not kept");
         }
+        self.stats.record_usage(self.store.usage());
         Arc::clone(entry)
     }
 
@@ -296,6 +297,7 @@ impl Engine {
             self.stats.inc_store_errors();
             tracing::warn!(target: "isr", key, %error, "store remove failed");
         }
+        self.stats.record_usage(self.store.usage());
     }
 
     /// Counts and logs how one request was answered.
@@ -307,8 +309,6 @@ impl Engine {
         reason: Option<&dyn fmt::Display>,
     ) {
         self.stats.count(status);
-        #[cfg(feature = "metrics")]
-        metrics::counter!("isr_requests_total", "status" => status.as_str()).increment(1);
         let route = route.unwrap_or("-");
         if self.config.debug {
             match reason {
@@ -339,8 +339,6 @@ impl Engine {
         let retry_in = replacing.map_or(Duration::ZERO, |old| {
             self.backoff.failed(&old.failures, self.clock.now())
         });
-        #[cfg(feature = "metrics")]
-        metrics::counter!("isr_failed_renders_total").increment(1);
         tracing::warn!(
             target: "isr",
             key,
