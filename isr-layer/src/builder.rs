@@ -268,8 +268,12 @@ impl IsrBuilder {
         let engine = Engine::new(self.config, Arc::clone(&store));
         let sink =
             crate::invalidate::StampSink::new(Arc::clone(&engine.tags), Arc::clone(&engine.clock));
-        store.attach(sink.clone());
-        data_store.attach(sink);
+        if let Some(log) = store.invalidation_log() {
+            log.attach(sink.clone());
+        }
+        if let Some(log) = data_store.invalidation_log() {
+            log.attach(sink);
+        }
         Ok(IsrLayer::from_engine(engine, data_store))
     }
 }

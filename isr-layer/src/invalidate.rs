@@ -111,7 +111,8 @@ impl StampRecord {
 }
 
 /// Where a store hands invalidations made elsewhere: by another instance, or before a
-/// restart. Given to [`Store::attach`](crate::store::Store::attach) when the layer is built.
+/// restart. Given to [`InvalidationLog::attach`](crate::store::InvalidationLog::attach) when the
+/// layer is built.
 #[derive(Clone, Debug)]
 pub struct StampSink {
     tags: Arc<TagClock>,
@@ -378,13 +379,16 @@ impl Revalidator {
     /// Hands the invalidation to the store, which persists it (files) or shares it with other
     /// instances (Redis). A store that cannot is logged; the invalidation already holds here.
     async fn share(&self, target: &Target<'_>, mode: InvalidationMode, stamp: Micros) {
+        let Some(log) = self.engine.store.invalidation_log() else {
+            return;
+        };
         let record = StampRecord {
             target: target.to_owned_target(),
             mode,
             at: stamp,
         };
         // The page store carries invalidations for the data cache too: both read one tag clock.
-        if let Err(error) = self.engine.store.record_invalidation(&record).await {
+        if let Err(error) = log.record_invalidation(&record).await {
             self.engine.stats.inc_store_errors();
             tracing::warn!(target: "isr", %error, "the store could not record an invalidation");
         }

@@ -23,6 +23,7 @@ use crate::entry::Entry;
 use crate::filters::BypassReason;
 use crate::policy::{RenderContext, Withheld};
 use crate::render::Render;
+use crate::store::LockToken;
 
 /// A background regeneration of a stale entry, due to start with the visitor's request.
 ///
@@ -204,7 +205,7 @@ async fn render<X: Executor<R>, R: Render>(
     deadline: bool,
     replaces: Option<Arc<Entry>>,
     stream: bool,
-    lock: &mut Option<(Arc<str>, String)>,
+    lock: &mut Option<(Arc<str>, LockToken)>,
 ) -> Rendered<R::Body, R::Error> {
     let render = RenderContext::withholding(withheld(&engine, &target));
     let started = engine.clock.stamp();

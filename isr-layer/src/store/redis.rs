@@ -11,7 +11,10 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{LockOutcome, MemoryStore, StampLine, Store, StoreError, StoreFuture, StoreUsage};
+use super::{
+    InvalidationLog, LockOutcome, LockToken, MemoryStore, RenderLock, StampLine, Store, StoreError,
+    StoreFuture, StoreUsage,
+};
 use crate::entry::Entry;
 use crate::invalidate::{StampRecord, StampSink};
 
@@ -245,10 +248,10 @@ impl RedisStoreBuilder {
 }
 
 /// What the answer to the lock command (`SET NX`: `OK` or nil) means for `token`.
-fn lock_outcome(set: Option<String>, token: String) -> LockOutcome {
+fn lock_outcome(set: Option<String>, token: LockToken) -> LockOutcome {
     match set {
-        Some(_) => LockOutcome::Acquired(Some(token)),
-        None => LockOutcome::Busy,
+        Some(_) => LockOutcome::Acquired(token),
+        None => LockOutcome::Held,
     }
 }
 
@@ -360,16 +363,16 @@ impl Inner {
     }
 
     /// The `SET NX PX` taking `key`'s render lock for `ttl`, and the token it sets.
-    fn lock_command(&self, key: &str, ttl: Duration) -> (String, redis::Cmd) {
-        let token = format!(
+    fn lock_command(&self, key: &str, ttl: Duration) -> (LockToken, redis::Cmd) {
+        let token = LockToken::new(format!(
             "{}-{}",
             self.instance,
             self.lock_counter.fetch_add(1, Ordering::Relaxed)
-        );
+        ));
         let ttl = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let mut set = redis::cmd("SET");
         set.arg(self.lock_key(key))
-            .arg(&token)
+            .arg(token.as_str())
             .arg("NX")
             .arg("PX")
             .arg(ttl);
@@ -672,6 +675,18 @@ impl Store for RedisStore {
         self.inner.memory.local_entries(limit)
     }
 
+    /// `SET NX PX` per page, released with a token check.
+    fn render_lock(&self) -> Option<&dyn RenderLock> {
+        Some(self)
+    }
+
+    /// Stamps in a hash, published to every instance.
+    fn invalidation_log(&self) -> Option<&dyn InvalidationLog> {
+        Some(self)
+    }
+}
+
+impl InvalidationLog for RedisStore {
     fn attach(&self, sink: StampSink) {
         if self.inner.sink.set(sink).is_ok() {
             self.inner
@@ -690,7 +705,9 @@ impl Store for RedisStore {
             shared
         })
     }
+}
 
+impl RenderLock for RedisStore {
     fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, LockOutcome> {
         Box::pin(async move {
             let inner = &self.inner;
@@ -732,7 +749,7 @@ impl Store for RedisStore {
         })
     }
 
-    fn unlock<'a>(&'a self, key: &'a str, token: String) -> StoreFuture<'a, ()> {
+    fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let inner = &self.inner;
             let lock_key = inner.lock_key(key);
@@ -741,7 +758,7 @@ impl Store for RedisStore {
                 .run(|mut c| async move {
                     script
                         .key(lock_key)
-                        .arg(token)
+                        .arg(token.as_str())
                         .invoke_async::<i64>(&mut c)
                         .await
                 })
