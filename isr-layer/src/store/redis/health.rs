@@ -116,3 +116,127 @@ impl Health {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::invalidate::{InvalidationMode, InvalidationTarget};
+
+    fn record(at: u64) -> StampRecord {
+        StampRecord::new(
+            InvalidationTarget::Tag(format!("t{at}")),
+            InvalidationMode::Expire,
+            at,
+        )
+    }
+
+    /// What a `tracing` subscriber wrote.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn count(&self, text: &str) -> usize {
+            String::from_utf8_lossy(&self.0.lock().unwrap())
+                .matches(text)
+                .count()
+        }
+    }
+
+    #[test]
+    fn each_change_of_state_is_logged_once_and_each_outage_counted_once() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let health = Health::new(MAX_PENDING_STAMPS);
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(health.is_healthy());
+            health.mark_up();
+            health.mark_down(&"connection refused");
+            health.mark_down(&"connection refused");
+            assert!(!health.is_healthy());
+            assert_eq!(health.outages(), 1);
+            health.mark_up();
+            health.mark_up();
+            assert!(health.is_healthy());
+            health.mark_down(&"timed out");
+        });
+        assert_eq!(health.outages(), 2);
+        assert_eq!(log.count("redis is unreachable"), 2);
+        assert_eq!(log.count("connection refused"), 1);
+        assert_eq!(log.count("timed out"), 1);
+        assert_eq!(log.count("redis is reachable again"), 1);
+        assert_eq!(log.count(" isr:"), 3, "every line under the isr target");
+    }
+
+    #[test]
+    fn while_redis_is_down_one_command_per_interval_probes_it() {
+        let health = Health::new(MAX_PENDING_STAMPS);
+        assert!(health.may_send_at(0), "up: every command goes");
+        assert!(health.may_send_at(0));
+        health.mark_down(&"refused");
+        // Failing fast until an interval has passed since the store was made (or last probe).
+        assert!(!health.may_send_at(0));
+        assert!(!health.may_send_at(PROBE_EVERY_MS - 1));
+        assert!(health.may_send_at(PROBE_EVERY_MS), "the probe");
+        assert!(
+            !health.may_send_at(PROBE_EVERY_MS),
+            "one probe per interval"
+        );
+        assert!(!health.may_send_at(2 * PROBE_EVERY_MS - 1));
+        assert!(health.may_send_at(2 * PROBE_EVERY_MS + 7));
+        health.mark_up();
+        assert!(
+            health.may_send_at(2 * PROBE_EVERY_MS + 7),
+            "up again: no gate"
+        );
+    }
+
+    #[test]
+    fn the_pending_queue_drops_the_oldest_past_its_bound_and_replays_in_order() {
+        let health = Health::new(3);
+        assert!(!health.has_pending());
+        for at in 1..=5 {
+            health.queue(record(at));
+        }
+        assert!(health.has_pending());
+        let order: Vec<u64> = health.take_pending().iter().map(|r| r.at).collect();
+        assert_eq!(
+            order,
+            [3, 4, 5],
+            "the oldest two dropped, the rest oldest first"
+        );
+        assert!(!health.has_pending(), "taking empties the queue");
+        assert!(health.take_pending().is_empty());
+    }
+
+    #[test]
+    fn the_default_bound_keeps_ten_thousand_stamps() {
+        let health = Health::new(MAX_PENDING_STAMPS);
+        for at in 0..=MAX_PENDING_STAMPS as u64 {
+            health.queue(record(at));
+        }
+        let pending = health.take_pending();
+        assert_eq!(pending.len(), MAX_PENDING_STAMPS);
+        assert_eq!(pending.first().map(|r| r.at), Some(1));
+        assert_eq!(
+            pending.last().map(|r| r.at),
+            Some(MAX_PENDING_STAMPS as u64)
+        );
+    }
+}

@@ -24,5 +24,7 @@ mod lock;
 mod scripts;
 mod store;
 mod subscriber;
+#[cfg(test)]
+mod testing;
 
 pub use self::store::{RedisStore, RedisStoreBuilder};

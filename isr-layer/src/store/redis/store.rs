@@ -348,3 +348,90 @@ impl Store for RedisStore {
         Some(self)
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::policy::Revalidate;
+    use crate::store::redis::testing;
+
+    /// An entry of `key` whose body is `body`.
+    pub(in crate::store::redis) fn entry(key: &str, body: &'static str) -> Arc<Entry> {
+        Arc::new(Entry::fetched(
+            Arc::from(key),
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from_static(body.as_bytes()),
+            1,
+            2,
+            Revalidate::Never,
+            Box::default(),
+        ))
+    }
+
+    #[tokio::test]
+    async fn the_redis_store_has_every_capability() {
+        let store = testing::store(&testing::unique_prefix("capabilities")).await;
+        assert!(!store.is_local_only());
+        assert!(store.render_lock().is_some());
+        assert!(store.invalidation_log().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_entry_put_by_one_instance_is_read_from_redis_by_another() {
+        let prefix = testing::unique_prefix("put-get");
+        let (a, b) = (testing::store(&prefix).await, testing::store(&prefix).await);
+        a.put(entry("/p", "page")).await.unwrap();
+        assert!(a.get_local("/p").is_some(), "kept in the writer's memory");
+        assert!(b.get_local("/p").is_none(), "not yet in the other's memory");
+        let read = b.get("/p").await.unwrap().expect("the entry in Redis");
+        assert_eq!(&read.body()[..], b"page");
+        assert!(
+            Arc::ptr_eq(&b.get_local("/p").unwrap(), &read),
+            "kept in memory once read"
+        );
+        let mut redis = testing::raw().await;
+        let ttl: i64 = redis.pttl(a.redis_key("/p")).await.unwrap();
+        assert!(ttl > 0, "every entry expires: {ttl}");
+    }
+
+    #[tokio::test]
+    async fn removing_an_entry_removes_it_from_memory_and_from_redis() {
+        let prefix = testing::unique_prefix("remove");
+        let (a, b) = (testing::store(&prefix).await, testing::store(&prefix).await);
+        a.put(entry("/p", "page")).await.unwrap();
+        a.remove("/p").await.unwrap();
+        assert!(a.get_local("/p").is_none());
+        assert!(b.get_shared("/p").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_entry_stored_under_another_key_is_not_served() {
+        let prefix = testing::unique_prefix("collision");
+        let store = testing::store(&prefix).await;
+        // What a hash collision would look like: the key of "/a" holds the entry of "/b".
+        let mut redis = testing::raw().await;
+        let bytes = entry("/b", "other page").encode().to_vec();
+        let _: () = redis.set(store.redis_key("/a"), bytes).await.unwrap();
+        assert!(store.get_shared("/a").await.unwrap().is_none());
+        assert!(store.get_local("/a").is_none());
+        let _: i64 = redis.del(store.redis_key("/a")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_counts_one_outage_and_memory_still_serves() {
+        let store = testing::unreachable_store(&testing::unique_prefix("down")).await;
+        assert!(!store.is_healthy(), "the first ping found out");
+        assert_eq!(store.outages(), 1);
+        assert!(store.get_shared("/p").await.is_err());
+        assert!(store.put(entry("/p", "page")).await.is_err());
+        assert!(
+            store.get_local("/p").is_some(),
+            "memory still serves the page"
+        );
+        assert_eq!(store.outages(), 1, "one outage, however many failures");
+    }
+}

@@ -158,3 +158,70 @@ impl Inner {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invalidate::{InvalidationMode, InvalidationTarget};
+    use crate::store::Store;
+    use crate::store::redis::store::tests::entry;
+    use crate::store::redis::testing;
+
+    #[test]
+    fn resubscribing_backs_off_from_fifty_milliseconds_to_two_seconds() {
+        let mut delays = vec![FIRST_DELAY];
+        while delays.len() < 8 {
+            delays.push(next_delay(*delays.last().unwrap()));
+        }
+        let ms: Vec<u128> = delays.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [50, 100, 200, 400, 800, 1600, 2000, 2000]);
+    }
+
+    #[test]
+    fn a_published_stamp_is_read_and_anything_else_ignored() {
+        let record = record_of(r#"{"kind":"layout","name":"/docs","mode":"stale","at":17}"#);
+        assert_eq!(
+            record,
+            Some(StampRecord::new(
+                InvalidationTarget::Layout("/docs".to_owned()),
+                InvalidationMode::Stale,
+                17
+            ))
+        );
+        for garbage in [
+            "",
+            "not json",
+            r#"{"kind":"layout"}"#,
+            r#"{"kind":"route","name":"/docs","mode":"stale","at":17}"#,
+            r#"{"kind":"tag","name":"t","mode":"soon","at":17}"#,
+        ] {
+            assert_eq!(record_of(garbage), None, "{garbage}");
+        }
+    }
+
+    #[tokio::test]
+    async fn recovering_forgets_memory_and_replays_the_purges_made_meanwhile() {
+        let store = testing::store(&testing::unique_prefix("recover")).await;
+        store.put(entry("/p", "page")).await.unwrap();
+        let purge = StampRecord::new(
+            InvalidationTarget::Tag("t".to_owned()),
+            InvalidationMode::Expire,
+            5,
+        );
+        store.inner.health.queue(purge);
+        assert!(store.inner.recover().await, "caught up");
+        assert!(
+            store.get_local("/p").is_none(),
+            "a copy that may predate a missed purge is dropped"
+        );
+        assert!(!store.inner.health.has_pending(), "the purge was replayed");
+        let mut redis = testing::raw().await;
+        let kept: usize = redis.hlen(store.inner.keys.stamps()).await.unwrap();
+        assert_eq!(kept, 1);
+        let _: i64 = redis.del(store.inner.keys.stamps()).await.unwrap();
+        assert!(
+            store.get("/p").await.unwrap().is_some(),
+            "the entry itself is still in Redis"
+        );
+    }
+}
