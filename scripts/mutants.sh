@@ -32,12 +32,14 @@ files=(
     -f isr-layer/src/key.rs
     -f isr-layer/src/filters.rs
     -f isr-layer/src/store/codec.rs
+    -f isr-layer/src/store/invalidation_log.rs
+    -f isr-layer/src/store/lock.rs
     -f isr-layer/src/store/memory.rs
     -f isr-layer/src/store/mod.rs
 )
 scope=(--test-workspace=false)
 if [ "${MUTANTS_WORKSPACE:-0}" = 1 ]; then
-    files=(-f isr-layer/src/store/fs.rs -f isr-layer/src/store/redis.rs)
+    files=(-f isr-layer/src/store/fs.rs -f 'isr-layer/src/store/redis/*.rs')
     scope=(--test-workspace=true)
 fi
 

@@ -267,8 +267,12 @@ impl IsrBuilder {
             .unwrap_or_else(|| Arc::new(MemoryStore::new(64 * 1024 * 1024)));
         let engine = Engine::new(self.config, Arc::clone(&store));
         let sink = engine.stamp_sink();
-        store.attach(sink.clone());
-        data_store.attach(sink);
+        if let Some(log) = store.invalidation_log() {
+            log.attach(sink.clone());
+        }
+        if let Some(log) = data_store.invalidation_log() {
+            log.attach(sink);
+        }
         Ok(IsrLayer::from_engine(engine, data_store))
     }
 }

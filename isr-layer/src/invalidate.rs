@@ -148,7 +148,8 @@ impl StampRecord {
 }
 
 /// Where a store hands invalidations made elsewhere: by another instance, or before a
-/// restart. Given to [`Store::attach`](crate::store::Store::attach) when the layer is built.
+/// restart. Given to [`InvalidationLog::attach`](crate::store::InvalidationLog::attach) when the
+/// layer is built.
 #[derive(Clone)]
 pub struct StampSink {
     apply: Arc<dyn Fn(&StampRecord) + Send + Sync>,

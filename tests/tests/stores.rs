@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
-use isr_layer::store::{FsStore, LockOutcome, RedisStore, Store};
+use isr_layer::store::{FsStore, LockOutcome, RedisStore, RenderLock, Store};
 use isr_layer::{
     CacheTags, IsrLayer, Revalidate, invalidate::InvalidationMode, service::IsrService,
     store::MemoryStore,
@@ -210,6 +210,28 @@ async fn conformance_stale_serves_the_old_page_then_swaps() {
         })
         .await;
         assert_eq!(site.renders(), 2, "{kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_each_store_has_the_capabilities_it_supports() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = MemoryStore::default();
+    let fs = FsStore::open(dir.path()).unwrap();
+    let redis = RedisStore::builder(redis_url())
+        .prefix(unique_prefix("capabilities"))
+        .connect()
+        .await
+        .unwrap();
+    // (store, has a render lock, has an invalidation log)
+    let stores: [(&str, &dyn Store, bool, bool); 3] = [
+        ("memory", &memory, false, false),
+        ("fs", &fs, false, true),
+        ("redis", &redis, true, true),
+    ];
+    for (name, store, lock, log) in stores {
+        assert_eq!(store.render_lock().is_some(), lock, "{name}");
+        assert_eq!(store.invalidation_log().is_some(), log, "{name}");
     }
 }
 
@@ -575,16 +597,16 @@ async fn redis_the_render_lock_and_the_shared_read_go_in_one_call() {
     let ttl = Duration::from_secs(5);
 
     let (lock, entry) = store.try_lock_then_get("/p", ttl).await.unwrap();
-    let LockOutcome::Acquired(Some(token)) = lock else {
+    let LockOutcome::Acquired(token) = lock else {
         panic!("the lock is free: {lock:?}")
     };
     assert_eq!(&entry.expect("the stored page").body()[..], b"/p v1");
     let (lock, entry) = store.try_lock_then_get("/p", ttl).await.unwrap();
-    assert_eq!(lock, LockOutcome::Busy);
+    assert_eq!(lock, LockOutcome::Held);
     assert!(entry.is_some());
     store.unlock("/p", token).await.unwrap();
     let (lock, entry) = store.try_lock_then_get("/none", ttl).await.unwrap();
-    assert!(matches!(lock, LockOutcome::Acquired(Some(_))), "{lock:?}");
+    assert!(matches!(lock, LockOutcome::Acquired(_)), "{lock:?}");
     assert!(entry.is_none());
 
     // A corrupt entry read with the lock is not served, and is removed from Redis.
@@ -598,7 +620,7 @@ async fn redis_the_render_lock_and_the_shared_read_go_in_one_call() {
         .await
         .unwrap();
     let (lock, entry) = store.try_lock_then_get("/p", ttl).await.unwrap();
-    assert!(matches!(lock, LockOutcome::Acquired(Some(_))), "{lock:?}");
+    assert!(matches!(lock, LockOutcome::Acquired(_)), "{lock:?}");
     assert!(entry.is_none());
     let exists: i64 = redis::cmd("EXISTS")
         .arg(&key)

@@ -23,7 +23,9 @@ impl Engine {
         let stamp = self.tags.invalidate(&target, mode, &self.clock);
         let record = StampRecord::new(target, mode, stamp);
         // The page store carries invalidations for the data cache too: both read one tag clock.
-        if let Err(error) = self.store.record_invalidation(&record).await {
+        if let Some(log) = self.store.invalidation_log()
+            && let Err(error) = log.record_invalidation(&record).await
+        {
             self.stats.inc_store_errors();
             tracing::warn!(target: "isr", %error, "the store could not record an invalidation");
         }

@@ -49,7 +49,7 @@ use crate::key::KeyOptions;
 use crate::policy::Revalidate;
 use crate::stats::Counters;
 use crate::status::CacheStatus;
-use crate::store::Store;
+use crate::store::{LockToken, Store};
 
 /// The layer's configuration, fixed at build time.
 #[derive(Clone, Debug)]
@@ -285,8 +285,12 @@ impl Engine {
     }
 
     /// Gives back the shared store's render lock of `lookup`.
-    pub(crate) async fn release_lock(&self, lookup: &str, token: String) {
-        if let Err(error) = self.store.unlock(lookup, token).await {
+    pub(crate) async fn release_lock(&self, lookup: &str, token: LockToken) {
+        // A token comes from the store's lock, so the store has one.
+        let Some(lock) = self.store.render_lock() else {
+            return;
+        };
+        if let Err(error) = lock.unlock(lookup, token).await {
             tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
         }
     }

@@ -20,6 +20,7 @@ use crate::entry::Entry;
 use crate::filters::BypassReason;
 use crate::policy::{RenderContext, Withheld};
 use crate::render::Render;
+use crate::store::LockToken;
 
 /// How one render ended.
 pub(crate) enum Rendered<B: Body, E> {
@@ -78,7 +79,7 @@ pub(super) async fn render<R: Render>(
     deadline: bool,
     replaces: Option<Arc<Entry>>,
     stream: bool,
-    lock: &mut Option<(Arc<str>, String)>,
+    lock: &mut Option<(Arc<str>, LockToken)>,
 ) -> Called<R::Body, R::Error> {
     let render = RenderContext::withholding(withheld(&engine, &target));
     let started = engine.clock.stamp();

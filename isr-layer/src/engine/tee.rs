@@ -21,6 +21,7 @@ use crate::body::{TeeReceiver, Teed};
 use crate::catch_unwind::CatchUnwind;
 use crate::entry::Entry;
 use crate::filters::BypassReason;
+use crate::store::LockToken;
 
 /// How a streamed body ended, for the cache.
 enum End {
@@ -47,7 +48,7 @@ pub(crate) struct Tee<B: Body> {
     replaces: Option<Arc<Entry>>,
     deadline: Option<tokio::time::Instant>,
     /// The shared store's render lock, given back when the tee ends.
-    lock: Option<(Arc<str>, String)>,
+    lock: Option<(Arc<str>, LockToken)>,
 }
 
 /// The parts of a render a [`Tee`] takes over.
@@ -57,7 +58,7 @@ pub(crate) struct TeeJob {
     pub(crate) guard: Option<FlightGuard>,
     pub(crate) replaces: Option<Arc<Entry>>,
     pub(crate) deadline: Option<tokio::time::Instant>,
-    pub(crate) lock: Option<(Arc<str>, String)>,
+    pub(crate) lock: Option<(Arc<str>, LockToken)>,
 }
 
 impl<B: Body<Data = Bytes>> Tee<B> {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use moka::notification::RemovalCause;
 
-use super::{MemoryStore, StampLine, Store, StoreError, StoreFuture, StoreUsage};
+use super::{InvalidationLog, MemoryStore, StampLine, Store, StoreError, StoreFuture, StoreUsage};
 use crate::entry::Entry;
 use crate::invalidate::{InvalidationMode, InvalidationTarget, StampRecord, StampSink};
 
@@ -341,6 +341,13 @@ impl Store for FsStore {
         self.inner.memory.local_entries(limit)
     }
 
+    /// `stamps.log`: purges made before a restart hold after it.
+    fn invalidation_log(&self) -> Option<&dyn InvalidationLog> {
+        Some(self)
+    }
+}
+
+impl InvalidationLog for FsStore {
     fn attach(&self, sink: StampSink) {
         let loaded = std::mem::take(
             &mut *self

@@ -148,6 +148,14 @@ mod tests {
     }
 
     #[test]
+    fn the_memory_store_keeps_entries_and_has_no_other_capability() {
+        let store = MemoryStore::default();
+        assert!(store.is_local_only());
+        assert!(store.render_lock().is_none());
+        assert!(store.invalidation_log().is_none());
+    }
+
+    #[test]
     fn keeping_the_same_render_again_keeps_the_copy_in_memory() {
         let store = MemoryStore::new(1 << 20);
         let first = store.keep(render(1, 2));
