@@ -110,6 +110,8 @@ pub mod service;
 mod stats;
 mod status;
 pub mod store;
+#[cfg(test)]
+mod test_log;
 
 pub use self::builder::{BuildError, IsrBuilder};
 pub use self::data::cache::DataCache;

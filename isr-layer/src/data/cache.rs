@@ -332,8 +332,7 @@ impl DataCache {
             None if !inner.store.is_local_only() => match inner.store.get(&key).await {
                 Ok(found) => found,
                 Err(error) => {
-                    engine.counters().inc_store_errors();
-                    tracing::warn!(target: "isr", %key, %error, "data store read failed; fetching instead");
+                    engine.store_failed(&key, &error, "data store read failed; fetching instead");
                     None
                 }
             },
@@ -431,8 +430,11 @@ impl DataCache {
                     checked_tags(options.tags.clone(), &key),
                 ));
                 if let Err(error) = inner.store.put(Arc::clone(&entry)).await {
-                    engine.counters().inc_store_errors();
-                    tracing::warn!(target: "isr", %key, %error, "data store write failed; the value is used but not kept");
+                    engine.store_failed(
+                        &key,
+                        &error,
+                        "data store write failed; the value is used but not kept",
+                    );
                 }
                 if let Some(guard) = guard {
                     guard.land(Landing::Entry(Arc::clone(&entry)));

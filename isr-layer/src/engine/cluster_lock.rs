@@ -75,8 +75,7 @@ async fn claim(engine: &Engine, lookup: &str, ttl: Duration) -> (Claim, Option<A
         Ok((LockOutcome::Acquired(token), entry)) => (Claim::Granted(Some(token)), entry),
         Ok((LockOutcome::Held, entry)) => (Claim::Held, entry),
         Err(error) => {
-            engine.stats.inc_store_errors();
-            tracing::warn!(target: "isr", key = lookup, %error, "store lock failed; rendering here");
+            engine.store_failed(lookup, &error, "store lock failed; rendering here");
             (Claim::Granted(None), None)
         }
     }

@@ -26,8 +26,12 @@ impl Engine {
         if let Some(log) = self.store.invalidation_log()
             && let Err(error) = log.record_invalidation(&record).await
         {
-            self.stats.inc_store_errors();
-            tracing::warn!(target: "isr", %error, "the store could not record an invalidation");
+            let target = record.target.to_string();
+            self.store_failed(
+                &target,
+                &error,
+                "the store could not record an invalidation",
+            );
         }
         self.trace_invalidation(&record.target.to_string(), mode, origin.as_str(), affected);
         let at = UNIX_EPOCH + Duration::from_micros(stamp);

@@ -16,6 +16,7 @@ mod negotiate;
 mod regenerate;
 mod render_job;
 mod respond;
+mod store_trouble;
 mod tag_clock;
 mod tee;
 mod variance;
@@ -37,6 +38,7 @@ pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub use self::lookup::Lookup;
 pub(crate) use self::lookup::lookup;
 pub use self::regenerate::Regeneration;
+use self::store_trouble::StoreTrouble;
 pub(crate) use self::tag_clock::TagClock;
 pub(crate) use self::variance::Variance;
 use self::variance::VaryIndex;
@@ -86,6 +88,7 @@ pub(crate) struct Engine {
     /// The downstream `Cache-Control` made last: most pages share a revalidate time, so most
     /// stored renders reuse it instead of formatting a new one.
     last_cache_control: std::sync::Mutex<Option<(Revalidate, HeaderValue)>>,
+    store_trouble: StoreTrouble,
     invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
 }
 
@@ -114,6 +117,7 @@ impl Engine {
             stats: Counters::default(),
             uncacheable,
             last_cache_control: std::sync::Mutex::new(None),
+            store_trouble: StoreTrouble::default(),
             invalidations: tokio::sync::broadcast::channel(1024).0,
             store,
             config,
@@ -128,11 +132,6 @@ impl Engine {
     /// The clock every stamp and age is read from.
     pub(crate) fn clock(&self) -> &Clock {
         &self.clock
-    }
-
-    /// The counters behind [`IsrStats`](crate::IsrStats).
-    pub(crate) fn counters(&self) -> &Counters {
-        &self.stats
     }
 
     /// The counters so far, and what the store and the tag clock hold.
@@ -235,8 +234,11 @@ impl Engine {
             return current;
         }
         if let Err(error) = self.store.put(Arc::clone(entry)).await {
-            self.stats.inc_store_errors();
-            tracing::warn!(target: "isr", key = %entry.key, %error, "store write failed; the page is served but not kept");
+            self.store_failed(
+                &entry.key,
+                &error,
+                "store write failed; the page is served but not kept",
+            );
         }
         self.stats.record_usage(self.store.usage());
         Arc::clone(entry)
@@ -291,15 +293,31 @@ impl Engine {
             return;
         };
         if let Err(error) = lock.unlock(lookup, token).await {
-            tracing::warn!(target: "isr", key = %lookup, %error, "store unlock failed; the lock expires by itself");
+            self.store_failed(
+                lookup,
+                &error,
+                "store unlock failed; the lock expires by itself",
+            );
         }
+    }
+
+    /// Counts a failed store operation and logs it, at WARN at most once a second (see
+    /// [`StoreTrouble`]): `consequence` says what failed and what the engine does instead.
+    pub(crate) fn store_failed(
+        &self,
+        key: &str,
+        error: &dyn fmt::Display,
+        consequence: &'static str,
+    ) {
+        self.stats.inc_store_errors();
+        self.store_trouble
+            .report(self.clock.now(), key, error, consequence);
     }
 
     /// Removes an entry whose page is no longer cacheable.
     pub(crate) async fn discard(&self, key: &str) {
         if let Err(error) = self.store.remove(key).await {
-            self.stats.inc_store_errors();
-            tracing::warn!(target: "isr", key, %error, "store remove failed");
+            self.store_failed(key, &error, "store remove failed");
         }
         self.stats.record_usage(self.store.usage());
     }

@@ -110,8 +110,11 @@ impl Visit {
                 }
                 Ok(_) => {}
                 Err(error) => {
-                    engine.stats.inc_store_errors();
-                    tracing::warn!(target: "isr", key = %self.reply.lookup, %error, "store read failed; rendering instead");
+                    engine.store_failed(
+                        &self.reply.lookup,
+                        &error,
+                        "store read failed; rendering instead",
+                    );
                 }
             }
         }

@@ -119,11 +119,9 @@ impl Health {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::Arc;
-
     use super::*;
     use crate::invalidate::{InvalidationMode, InvalidationTarget};
+    use crate::test_log::Captured;
 
     fn record(at: u64) -> StampRecord {
         StampRecord::new(
@@ -133,38 +131,11 @@ mod tests {
         )
     }
 
-    /// What a `tracing` subscriber wrote.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Captured {
-        fn count(&self, text: &str) -> usize {
-            String::from_utf8_lossy(&self.0.lock().unwrap())
-                .matches(text)
-                .count()
-        }
-    }
-
     #[test]
     fn each_change_of_state_is_logged_once_and_each_outage_counted_once() {
         let log = Captured::default();
-        let writer = log.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
         let health = Health::new(MAX_PENDING_STAMPS);
-        tracing::subscriber::with_default(subscriber, || {
+        log.record(|| {
             assert!(health.is_healthy());
             health.mark_up();
             health.mark_down(&"connection refused");
