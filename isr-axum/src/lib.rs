@@ -27,8 +27,9 @@ mod static_params;
 pub use self::extract::Isr;
 pub use self::parts::{Revalidate, Tags};
 pub use self::purge::{MAX_PURGE_BODY, PurgeAuth, PurgeAuthError, SECRET_HEADER, purge_router};
-pub use self::static_params::{
-    GeneratorError, ParamSet, PatternError, PrerenderReport, StaticParams, StaticParamsLayer,
+pub use self::static_params::StaticParams;
+pub use isr_layer::static_params::{
+    GeneratorError, ParamSet, PatternError, PrerenderReport, StaticParamsLayer,
     StaticParamsService,
 };
 /// Sets the revalidate policy (and tags) of the page an async axum handler renders.

@@ -98,6 +98,7 @@ pub mod purge;
 mod render;
 mod service;
 mod stats;
+pub mod static_params;
 mod status;
 pub mod store;
 
