@@ -130,9 +130,9 @@ where
             KindProj::Refused { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("StaticParamsFuture polled after completion"))),
-            KindProj::Inner { future } => future
-                .poll(cx)
-                .map_ok(ServiceResponse::map_into_left_body),
+            KindProj::Inner { future } => {
+                future.poll(cx).map_ok(ServiceResponse::map_into_left_body)
+            }
         }
     }
 }

@@ -142,7 +142,10 @@ async fn the_attribute_sets_the_revalidate_time_and_the_tags() {
     with_app(|isr, renders| async move {
         let app = app!(isr, renders);
         let first = visit(&app, "/docs/a", None).await;
-        assert_eq!((first.cache.as_str(), first.body.as_str()), ("MISS", "guide a"));
+        assert_eq!(
+            (first.cache.as_str(), first.body.as_str()),
+            ("MISS", "guide a")
+        );
         let cache_control = first.cache_control.unwrap();
         assert!(cache_control.starts_with("s-maxage=40"), "{cache_control}");
 
@@ -155,14 +158,20 @@ async fn the_attribute_sets_the_revalidate_time_and_the_tags() {
         // A purge of the attribute's tag reaches the page.
         visit(&app, "/docs/b", None).await;
         assert_eq!(visit(&app, "/docs/b", None).await.cache, "HIT");
-        isr.revalidator().revalidate_tag("attributed").await.unwrap();
+        isr.revalidator()
+            .revalidate_tag("attributed")
+            .await
+            .unwrap();
         assert_eq!(visit(&app, "/docs/b", None).await.cache, "MISS");
 
         let forever = visit(&app, "/forever", None).await;
         assert_eq!(forever.cache, "MISS");
         // `never` does not lift the layer's hour: the lowest revalidate wins.
         let cache_control = forever.cache_control.unwrap();
-        assert!(cache_control.starts_with("s-maxage=3600"), "{cache_control}");
+        assert!(
+            cache_control.starts_with("s-maxage=3600"),
+            "{cache_control}"
+        );
         for _ in 0..2 {
             assert_eq!(visit(&app, "/dynamic", None).await.cache, "BYPASS");
         }
@@ -200,7 +209,10 @@ async fn the_attribute_s_declared_query_and_cookies_key_the_page() {
         );
         let again = visit(&app, "/posts?page=2&y=3", Some("theme=dark; session=b")).await;
         assert_eq!((again.cache.as_str(), again.body), ("HIT", dark.body));
-        assert_eq!(visit(&app, "/posts?page=3", Some("theme=dark")).await.cache, "MISS");
+        assert_eq!(
+            visit(&app, "/posts?page=3", Some("theme=dark")).await.cache,
+            "MISS"
+        );
         assert_eq!(renders.load(Ordering::SeqCst), 3 + 2);
 
         let scoped = visit(&app, "/scoped?x=1&page=2", None).await;
@@ -211,7 +223,10 @@ async fn the_attribute_s_declared_query_and_cookies_key_the_page() {
         assert!(scoped.cache_control.unwrap().starts_with("s-maxage=60"));
         assert_eq!(visit(&app, "/scoped?page=2", None).await.cache, "HIT");
         let none = visit(&app, "/scoped?x=3", None).await;
-        assert_eq!((none.cache.as_str(), none.body.as_str()), ("MISS", "page None"));
+        assert_eq!(
+            (none.cache.as_str(), none.body.as_str()),
+            ("MISS", "page None")
+        );
         assert_eq!(renders.load(Ordering::SeqCst), 3 + 2 + 2);
     })
     .await;

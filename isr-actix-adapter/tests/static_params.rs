@@ -27,10 +27,12 @@ impl Calls {
 fn guides(dynamic_params: bool) -> StaticParams {
     StaticParams::new()
         .route("/docs/{slug}", || async {
-            Ok(["getting-started", "routing", "caching", "broken", "panics"]
-                .into_iter()
-                .map(|s| vec![("slug".to_owned(), s.to_owned())])
-                .collect::<Vec<ParamSet>>())
+            Ok(
+                ["getting-started", "routing", "caching", "broken", "panics"]
+                    .into_iter()
+                    .map(|s| vec![("slug".to_owned(), s.to_owned())])
+                    .collect::<Vec<ParamSet>>(),
+            )
         })
         .unwrap()
         .dynamic_params(dynamic_params)
@@ -106,7 +108,10 @@ async fn prerender_renders_every_listed_path_once_then_the_app_hits() {
             assert_eq!(report.rendered, 3);
             let mut failed = report.failed.clone();
             failed.sort();
-            assert_eq!(failed[0], ("/docs/broken".to_owned(), "status 500".to_owned()));
+            assert_eq!(
+                failed[0],
+                ("/docs/broken".to_owned(), "status 500".to_owned())
+            );
             assert_eq!(failed[1].0, "/docs/panics");
             assert!(failed[1].1.starts_with("task failed"), "{failed:?}");
             for path in ["/docs/getting-started", "/docs/routing", "/docs/caching"] {
@@ -116,7 +121,11 @@ async fn prerender_renders_every_listed_path_once_then_the_app_hits() {
             // The server's workers build their own instance of the app over the same cache.
             let served = test::init_service(app(&isr, &params, &calls)).await;
             for path in ["/docs/getting-started", "/docs/routing", "/docs/caching"] {
-                assert_eq!(visit(&served, path).await, (200, "HIT".to_owned()), "{path}");
+                assert_eq!(
+                    visit(&served, path).await,
+                    (200, "HIT".to_owned()),
+                    "{path}"
+                );
             }
             // A restart over a store that kept the pages renders nothing still good.
             let again = params.prerender(app(&isr, &params, &calls), 8).await;
@@ -133,14 +142,20 @@ async fn dynamic_params_false_answers_404_without_calling_the_handler() {
             let (isr, params, calls) = (cache(), guides(false), Arc::new(Calls::default()));
             params.generate().await;
             let served = test::init_service(app(&isr, &params, &calls)).await;
-            assert_eq!(visit(&served, "/docs/not-a-guide").await, (404, "MISS".to_owned()));
+            assert_eq!(
+                visit(&served, "/docs/not-a-guide").await,
+                (404, "MISS".to_owned())
+            );
             assert_eq!(
                 visit(&served, "/docs/not-a-guide").await,
                 (404, "HIT".to_owned()),
                 "the 404 is cached"
             );
             assert_eq!(calls.all(), 0);
-            assert_eq!(visit(&served, "/docs/routing").await, (200, "MISS".to_owned()));
+            assert_eq!(
+                visit(&served, "/docs/routing").await,
+                (200, "MISS".to_owned())
+            );
             assert_eq!(calls.of("/docs/routing"), 1);
             // Another spelling of an unlisted path is refused too: the cache checks its
             // canonical form.
@@ -157,8 +172,14 @@ async fn dynamic_params_true_renders_an_unlisted_path_once_then_caches_it() {
             let (isr, params, calls) = (cache(), guides(true), Arc::new(Calls::default()));
             params.generate().await;
             let served = test::init_service(app(&isr, &params, &calls)).await;
-            assert_eq!(visit(&served, "/docs/brand-new").await, (200, "MISS".to_owned()));
-            assert_eq!(visit(&served, "/docs/brand-new").await, (200, "HIT".to_owned()));
+            assert_eq!(
+                visit(&served, "/docs/brand-new").await,
+                (200, "MISS".to_owned())
+            );
+            assert_eq!(
+                visit(&served, "/docs/brand-new").await,
+                (200, "HIT".to_owned())
+            );
             assert_eq!(calls.of("/docs/brand-new"), 1);
         })
         .await;

@@ -97,8 +97,8 @@ mod policy_layer;
 pub mod purge;
 mod render;
 mod service;
-mod stats;
 pub mod static_params;
+mod stats;
 mod status;
 pub mod store;
 

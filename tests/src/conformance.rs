@@ -592,10 +592,10 @@ pub mod axum_app {
 /// The same routes as an actix-web app under `IsrActix` (see [`axum_app`]).
 pub mod actix_app {
     use super::*;
-    use actix_web::http::StatusCode;
-    use actix_web::http::header;
     use actix_web::body::MessageBody;
     use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+    use actix_web::http::StatusCode;
+    use actix_web::http::header;
     use actix_web::{App, HttpResponse, HttpResponseBuilder, web};
     use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, StaticParams, purge_resource, revalidate};
 

@@ -65,7 +65,10 @@ async fn handbook() {
     assert_eq!(product.cache(), "MISS");
     // The handler's `#[revalidate(3600, ..)]` reaches caches in front.
     let cache_control = product.header("cache-control").unwrap();
-    assert!(cache_control.starts_with("s-maxage=3600"), "{cache_control}");
+    assert!(
+        cache_control.starts_with("s-maxage=3600"),
+        "{cache_control}"
+    );
     let headers = [
         ("content-type", "application/json"),
         ("x-revalidate-secret", SECRET),

@@ -1207,7 +1207,12 @@ mod scenarios {
     /// kept the pages) renders nothing.
     pub(super) async fn prerender_renders_each_listed_path_once(site: Rc<Site>) {
         let prerender = || {
-            conformance::prerender(site.framework, site.isr.clone(), Arc::clone(&site.origin), 2)
+            conformance::prerender(
+                site.framework,
+                site.isr.clone(),
+                Arc::clone(&site.origin),
+                2,
+            )
         };
         let report = prerender().await;
         site.note(format!(
@@ -1219,8 +1224,13 @@ mod scenarios {
             site.renders(&format!("/guides/{slug}"), 1);
         }
         for slug in GUIDES {
-            site.expect(&format!("/guides/{slug}"), 200, "HIT", &format!("{slug} v1"))
-                .await;
+            site.expect(
+                &format!("/guides/{slug}"),
+                200,
+                "HIT",
+                &format!("{slug} v1"),
+            )
+            .await;
         }
         let again = prerender().await;
         site.note(format!("prerender again -> {} rendered", again.rendered));
@@ -1257,7 +1267,11 @@ mod scenarios {
 
         site.advance(4).await;
         let hit = site.expect("/attr/a", 200, "HIT", "a v1").await;
-        assert!(hit.header("cache-control").unwrap().starts_with("s-maxage=5"));
+        assert!(
+            hit.header("cache-control")
+                .unwrap()
+                .starts_with("s-maxage=5")
+        );
         site.advance(1).await;
         site.origin.set_version(2);
         site.expect("/attr/a", 200, "STALE", "a v1").await;
@@ -1276,8 +1290,13 @@ mod scenarios {
         site.expect("/attr-list?x=1&page=2", 200, "MISS", two).await;
         site.expect("/attr-list?page=2&utm_source=a", 200, "HIT", two)
             .await;
-        site.expect("/attr-list?page=3", 200, "MISS", "attr-list v3 page Some(\"3\")")
-            .await;
+        site.expect(
+            "/attr-list?page=3",
+            200,
+            "MISS",
+            "attr-list v3 page Some(\"3\")",
+        )
+        .await;
         site.expect("/attr-list", 200, "MISS", "attr-list v3 page None")
             .await;
         site.renders("/attr-list", 3);

@@ -23,8 +23,7 @@ use docs_site::content::Content;
 use docs_site::views::{self, Stats, View};
 use docs_site::{Clock, Config};
 use isr_actix_adapter::{
-    Isr, IsrActix, ParamSet, PrerenderReport, ScopePolicy, StaticParams, purge_resource,
-    revalidate,
+    Isr, IsrActix, ParamSet, PrerenderReport, ScopePolicy, StaticParams, purge_resource, revalidate,
 };
 use isr_layer::purge::PurgeAuth;
 use isr_layer::{CacheTags, FetchOptions, IsrLayer, IsrPolicyLayer, Revalidate};

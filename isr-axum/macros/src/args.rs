@@ -124,4 +124,3 @@ fn parse_names(
         })
         .collect()
 }
-

@@ -273,7 +273,10 @@ mod tests {
         assert!(params.refuses("/docs/z"));
         assert!(!params.refuses("/docs/a"));
         assert!(!params.refuses("/docs/a/more"), "not the route's shape");
-        assert!(!params.refuses("/blog/z"), "dynamic_params(true) renders it");
+        assert!(
+            !params.refuses("/blog/z"),
+            "dynamic_params(true) renders it"
+        );
         let mut paths = params.paths();
         paths.sort();
         assert_eq!(paths, ["/blog/b", "/docs/a"]);

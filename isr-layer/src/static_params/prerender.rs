@@ -64,7 +64,11 @@ impl StaticParams {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn prerender<S, ReqBody, ResBody>(&self, app: S, concurrency: usize) -> PrerenderReport
+    pub async fn prerender<S, ReqBody, ResBody>(
+        &self,
+        app: S,
+        concurrency: usize,
+    ) -> PrerenderReport
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
         S::Future: Send + 'static,
@@ -247,7 +251,10 @@ mod tests {
                 }
             })
             .await;
-        assert_eq!(report.rendered, 1, "a 404 is an answer, cached like any page");
+        assert_eq!(
+            report.rendered, 1,
+            "a 404 is an answer, cached like any page"
+        );
         let mut failed = report.failed;
         failed.sort();
         assert_eq!(
@@ -271,7 +278,11 @@ mod tests {
         assert_eq!(report.rendered, 1);
         assert_eq!(report.failed.len(), 1);
         assert_eq!(report.failed[0].0, "/docs/g1");
-        assert!(report.failed[0].1.starts_with("task failed"), "{:?}", report.failed);
+        assert!(
+            report.failed[0].1.starts_with("task failed"),
+            "{:?}",
+            report.failed
+        );
     }
 
     #[tokio::test]
