@@ -16,7 +16,7 @@ use crate::filters::{self, BypassReason};
 use crate::key;
 use crate::status::CacheStatus;
 
-/// What to do with a request: the answer of [`IsrLayer::lookup`].
+/// What to do with a request: the answer of [`IsrLayer::lookup`](crate::IsrLayer::lookup).
 #[derive(Debug)]
 #[must_use = "a lookup says how to answer the request"]
 pub enum Lookup<B: Body> {

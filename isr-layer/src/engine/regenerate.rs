@@ -69,7 +69,7 @@ impl Regeneration {
     }
 
     /// The path and query the render must request instead of the visitor's, when the visitor
-    /// spelled the URL differently from its canonical form (see [`Visit::rewrite`]).
+    /// spelled the URL differently from its canonical form (see [`Visit::rewrite`](super::Visit::rewrite)).
     pub fn rewrite(&self) -> Option<&PathAndQuery> {
         self.rewrite.as_ref()
     }
