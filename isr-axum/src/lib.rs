@@ -27,10 +27,7 @@ mod static_params;
 pub use self::extract::Isr;
 pub use self::parts::{Revalidate, Tags};
 pub use self::purge::{MAX_PURGE_BODY, PurgeAuth, PurgeAuthError, SECRET_HEADER, purge_router};
-pub use self::static_params::{
-    GeneratorError, ParamSet, PatternError, PrerenderReport, StaticParams, StaticParamsLayer,
-    StaticParamsService,
-};
+pub use self::static_params::StaticParams;
 /// Sets the revalidate policy (and tags) of the page an async axum handler renders.
 ///
 /// | attribute | meaning |
@@ -80,6 +77,9 @@ pub use self::static_params::{
 /// let app: Router = Router::new().route("/posts", get(posts)).layer(IsrLayer::new());
 /// ```
 pub use isr_axum_macros::revalidate;
+pub use isr_layer::static_params::{
+    GeneratorError, ParamSet, PatternError, PrerenderReport, StaticParamsLayer, StaticParamsService,
+};
 
 /// What `#[revalidate]` expands to; not part of the public API.
 #[doc(hidden)]

@@ -107,6 +107,7 @@ pub mod purge;
 mod render;
 mod revalidator;
 pub mod service;
+pub mod static_params;
 mod stats;
 mod status;
 pub mod store;

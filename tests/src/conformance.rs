@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix_web::dev::Service as _;
 use isr_layer::purge::PurgeAuth;
+use isr_layer::static_params::{ParamSet, PrerenderReport};
 use isr_layer::{IsrLayer, IsrPolicyLayer, Revalidate};
 use tokio::sync::Semaphore;
 
@@ -266,6 +267,38 @@ fn auth() -> PurgeAuth {
     PurgeAuth::new(SECRET).expect("a secret")
 }
 
+/// The slugs `/guides/{slug}` lists; any other slug is refused (`dynamic_params(false)`).
+pub const GUIDES: [&str; 3] = ["intro", "setup", "faq"];
+
+async fn guide_slugs() -> Result<Vec<ParamSet>, isr_layer::static_params::GeneratorError> {
+    Ok(GUIDES
+        .map(|slug| vec![("slug".to_owned(), slug.to_owned())])
+        .to_vec())
+}
+
+/// Prerenders the listed guides through a fresh instance of `framework`'s app (over the same
+/// cache and origin as the one being served, as a start-up prerender would), `concurrency` at
+/// a time. On the current thread's `LocalSet` for actix.
+pub async fn prerender(
+    framework: Framework,
+    isr: IsrLayer,
+    origin: Arc<Origin>,
+    concurrency: usize,
+) -> PrerenderReport {
+    match framework {
+        Framework::Axum => {
+            let params = axum_app::guides().await;
+            let router = axum_app::router(isr, origin, &params);
+            params.prerender(router, concurrency).await
+        }
+        Framework::Actix => {
+            let params = actix_app::guides().await;
+            let app = actix_app::app(isr, origin, &params);
+            params.prerender(app, concurrency).await
+        }
+    }
+}
+
 /// The routes, as an axum app under `IsrLayer`:
 ///
 /// - `/page/{name}`: the layer's revalidate (10 s); `POST` answers `posted {name}`;
@@ -288,15 +321,18 @@ fn auth() -> PurgeAuth {
 /// - `/vary`: answers `Vary: x-theme` with the theme it was sent;
 /// - `/big`: a 100 KB page, over the cache's 64 KiB body limit;
 /// - `/public`: `Cache-Control: public`, so it is shared with requests carrying `Authorization`;
+/// - `/guides/{slug}`: static params listing [`GUIDES`] with `dynamic_params(false)`;
+/// - `/attr/{name}`: `#[revalidate(5, tags = ["attr"])]`;
+/// - `/attr-list`: `#[revalidate(5, query = ["page"])]`, saying which `page` it read;
 /// - `/api/revalidate`: the purge endpoint.
 pub mod axum_app {
     use super::*;
     use axum::Router;
-    use axum::extract::{Path, State};
+    use axum::extract::{Path, Query, State};
     use axum::http::{StatusCode, header};
     use axum::response::{IntoResponse, Response};
     use axum::routing::get;
-    use isr_axum::{Isr, purge_router};
+    use isr_axum::{Isr, StaticParams, purge_router, revalidate};
 
     type Shared = State<Arc<Origin>>;
 
@@ -395,6 +431,35 @@ pub mod axum_app {
         ([(header::CACHE_CONTROL, "public")], respond(reply)).into_response()
     }
 
+    async fn guide(State(origin): Shared, Path(slug): Path<String>) -> Response {
+        respond(origin.page(&format!("/guides/{slug}"), &slug).await)
+    }
+
+    #[revalidate(5, tags = ["attr"])]
+    async fn attributed(State(origin): Shared, Path(name): Path<String>) -> Response {
+        respond(origin.page(&format!("/attr/{name}"), &name).await)
+    }
+
+    /// axum's own `Query` sees the declared parameter: the attribute gives it back.
+    #[revalidate(5, query = ["page"])]
+    async fn attributed_list(
+        State(origin): Shared,
+        Query(query): Query<HashMap<String, String>>,
+    ) -> String {
+        let reply = origin.page("/attr-list", "attr-list").await;
+        format!("{} page {:?}", reply.body, query.get("page"))
+    }
+
+    /// The guides' static params, generated.
+    pub async fn guides() -> StaticParams {
+        let params = StaticParams::new()
+            .route("/guides/{slug}", guide_slugs)
+            .expect("a valid pattern")
+            .dynamic_params(false);
+        params.generate().await;
+        params
+    }
+
     async fn echo(uri: axum::http::Uri) -> String {
         format!("render query {:?}", uri.query())
     }
@@ -470,11 +535,17 @@ pub mod axum_app {
 
     /// Serves the app.
     pub async fn start(isr: IsrLayer, origin: Arc<Origin>) -> Server {
+        let params = guides().await;
+        Server::start(router(isr, origin, &params)).await
+    }
+
+    /// The app: every route under the cache, `params` enforced inside it.
+    pub fn router(isr: IsrLayer, origin: Arc<Origin>, params: &StaticParams) -> Router {
         let layout_routes = Router::new()
             .route("/{name}", get(layout))
             .layer(IsrPolicyLayer::revalidate(5).tags(["layout"]));
         let tracked = Arc::clone(&origin);
-        let app = Router::new()
+        Router::new()
             .route("/page/{name}", get(page).post(posted))
             .route("/tagged/{name}", get(tagged))
             .route("/short", get(short))
@@ -494,6 +565,9 @@ pub mod axum_app {
             .route("/vary", get(vary))
             .route("/big", get(big))
             .route("/public", get(public))
+            .route("/guides/{slug}", get(guide))
+            .route("/attr/{name}", get(attributed))
+            .route("/attr-list", get(attributed_list))
             .nest("/layout", layout_routes)
             .nest(
                 "/posts",
@@ -509,19 +583,21 @@ pub mod axum_app {
             )
             .with_state(origin)
             .nest("/api/revalidate", purge_router(isr.revalidator(), auth()))
+            .layer(params.layer())
             .layer(isr)
-            .layer(axum::middleware::from_fn_with_state(tracked, track));
-        Server::start(app).await
+            .layer(axum::middleware::from_fn_with_state(tracked, track))
     }
 }
 
 /// The same routes as an actix-web app under `IsrActix` (see [`axum_app`]).
 pub mod actix_app {
     use super::*;
+    use actix_web::body::MessageBody;
+    use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
     use actix_web::http::StatusCode;
     use actix_web::http::header;
     use actix_web::{App, HttpResponse, HttpResponseBuilder, web};
-    use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, purge_resource};
+    use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, StaticParams, purge_resource, revalidate};
 
     type Shared = web::Data<Arc<Origin>>;
 
@@ -676,6 +752,33 @@ pub mod actix_app {
         format!("render accepts {:?}", accept.and_then(|v| v.to_str().ok()))
     }
 
+    async fn guide(origin: Shared, slug: web::Path<String>) -> HttpResponse {
+        respond(origin.page(&format!("/guides/{slug}"), &slug).await)
+    }
+
+    #[revalidate(5, tags = ["attr"])]
+    async fn attributed(origin: Shared, name: web::Path<String>) -> HttpResponse {
+        respond(origin.page(&format!("/attr/{name}"), &name).await)
+    }
+
+    /// actix reads the declared parameter with the `Isr` extractor (see
+    /// `isr_actix_adapter::revalidate`).
+    #[revalidate(5, query = ["page"])]
+    async fn attributed_list(isr: Isr, origin: Shared) -> String {
+        let reply = origin.page("/attr-list", "attr-list").await;
+        format!("{} page {:?}", reply.body, isr.query_param("page"))
+    }
+
+    /// The guides' static params, generated.
+    pub async fn guides() -> StaticParams {
+        let params = StaticParams::new()
+            .route("/guides/{slug}", guide_slugs)
+            .expect("a valid pattern")
+            .dynamic_params(false);
+        params.generate().await;
+        params
+    }
+
     async fn stream(origin: Shared, name: web::Path<String>) -> HttpResponse {
         let body = origin.stream(&format!("/stream/{name}"), &name).await;
         HttpResponse::Ok()
@@ -685,8 +788,26 @@ pub mod actix_app {
 
     /// Serves the app on the current thread's `LocalSet`.
     pub async fn start(isr: IsrLayer, origin: Arc<Origin>) -> Server {
+        let params = guides().await;
+        Server::start_actix(app(isr, origin, &params)).await
+    }
+
+    /// The app: every route under the cache, `params` enforced inside it.
+    pub fn app(
+        isr: IsrLayer,
+        origin: Arc<Origin>,
+        params: &StaticParams,
+    ) -> App<
+        impl ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<impl MessageBody + use<>>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + use<>,
+    > {
         let arrivals = Arc::clone(&origin);
-        let app = App::new()
+        App::new()
             .app_data(web::Data::new(origin))
             .route("/page/{name}", web::get().to(page))
             .route("/page/{name}", web::post().to(posted))
@@ -720,6 +841,9 @@ pub mod actix_app {
             .route("/vary", web::get().to(vary))
             .route("/big", web::get().to(big))
             .route("/public", web::get().to(public))
+            .route("/guides/{slug}", web::get().to(guide))
+            .route("/attr/{name}", web::get().to(attributed))
+            .route("/attr-list", web::get().to(attributed_list))
             .service(
                 web::scope("/layout")
                     .wrap(ScopePolicy::new(
@@ -728,6 +852,7 @@ pub mod actix_app {
                     .route("/{name}", web::get().to(layout)),
             )
             .service(purge_resource("/api/revalidate", isr.revalidator(), auth()))
+            .wrap(params.middleware())
             .wrap(IsrActix::new(isr))
             .wrap_fn(move |request, service| {
                 let arrival = arrivals.arrive();
@@ -737,8 +862,7 @@ pub mod actix_app {
                     arrival.answered();
                     response
                 }
-            });
-        Server::start_actix(app).await
+            })
     }
 }
 

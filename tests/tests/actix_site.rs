@@ -1,9 +1,9 @@
-//! The actix docs site, end to end: prerendered over its own HTTP port, then driven over HTTP on
-//! tokio's paused clock, like the axum docs site.
+//! The actix docs site, end to end: prerendered through its app at start-up, then driven over
+//! HTTP on tokio's paused clock, like the axum docs site.
 
 use std::time::Duration;
 
-use actix_docs_site::{Site, app, prerender};
+use actix_docs_site::{Site, app};
 use docs_site::Config;
 use http::Method;
 use isr_tests::Server;
@@ -34,8 +34,10 @@ async fn handbook() {
     })
     .unwrap();
     let site = Site::new(config).await.unwrap();
+    let report = site.prerender().await;
+    assert_eq!((report.rendered, report.failed.len()), (80, 0));
+    assert_eq!(site.isr.stats().renders, 80);
     let server = Server::start_actix(app(site.clone())).await;
-    assert_eq!(prerender(server.addr, &site.content).await, (80, 0));
 
     // Act 1: prerendered, so the first visitor hits the cache.
     let first = server.get("/docs/getting-started").await;
@@ -61,6 +63,12 @@ async fn handbook() {
     assert_eq!(server.get("/").await.cache(), "HIT");
     let product = server.get("/products/blue-sneakers").await;
     assert_eq!(product.cache(), "MISS");
+    // The handler's `#[revalidate(3600, ..)]` reaches caches in front.
+    let cache_control = product.header("cache-control").unwrap();
+    assert!(
+        cache_control.starts_with("s-maxage=3600"),
+        "{cache_control}"
+    );
     let headers = [
         ("content-type", "application/json"),
         ("x-revalidate-secret", SECRET),
@@ -104,6 +112,11 @@ async fn handbook() {
     assert_eq!(publish.status, 201, "{}", publish.body);
     let new = server.get("/docs/guide-81").await;
     assert_eq!((new.status.as_u16(), new.cache()), (200, "MISS"));
+    // Publishing revalidated the `/docs` layout, which refreshed the prerender list.
+    eventually("guide #81 joins the list", async || {
+        site.params.is_listed("/docs/guide-81")
+    })
+    .await;
 
     // The dashboard is dynamic; bad admin calls are refused.
     let dashboard = server

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use isr_tests::conformance::{self, Framework, Mode, Origin, SECRET};
+use isr_tests::conformance::{self, Framework, GUIDES, Mode, Origin, SECRET};
 use isr_tests::{Got, Server};
 
 /// One framework's app, its origin, and the transcript of what was seen.
@@ -249,6 +249,9 @@ scenarios!(
     authorization_is_shared_only_when_the_page_opts_in,
     head_and_304_on_a_stale_page_start_one_regeneration,
     a_purge_during_a_background_regeneration_is_not_lost,
+    prerender_renders_each_listed_path_once,
+    dynamic_params_false_refuses_an_unlisted_path_without_the_handler,
+    the_attribute_sets_revalidate_tags_and_declared_query,
 );
 
 mod scenarios {
@@ -1197,5 +1200,105 @@ mod scenarios {
         site.expect("/page/r", 200, "MISS", "r v3").await;
         site.expect("/page/r", 200, "HIT", "r v3").await;
         site.renders("/page/r", 3);
+    }
+
+    /// Static params: the prerender renders every listed guide once through the app; the
+    /// first visitors then get `HIT`s, and a second prerender (a restart over a store that
+    /// kept the pages) renders nothing.
+    pub(super) async fn prerender_renders_each_listed_path_once(site: Rc<Site>) {
+        let prerender = || {
+            conformance::prerender(
+                site.framework,
+                site.isr.clone(),
+                Arc::clone(&site.origin),
+                2,
+            )
+        };
+        let report = prerender().await;
+        site.note(format!(
+            "prerender -> {} rendered, failed {:?}",
+            report.rendered, report.failed
+        ));
+        assert_eq!((report.rendered, report.failed.len()), (3, 0));
+        for slug in GUIDES {
+            site.renders(&format!("/guides/{slug}"), 1);
+        }
+        for slug in GUIDES {
+            site.expect(
+                &format!("/guides/{slug}"),
+                200,
+                "HIT",
+                &format!("{slug} v1"),
+            )
+            .await;
+        }
+        let again = prerender().await;
+        site.note(format!("prerender again -> {} rendered", again.rendered));
+        assert_eq!((again.rendered, again.failed.len()), (3, 0));
+        assert_eq!(site.origin.all_renders(), 3);
+    }
+
+    /// `dynamic_params(false)`: an unlisted guide is `404` without its handler running (and
+    /// the `404` is cached); a listed one renders as usual.
+    pub(super) async fn dynamic_params_false_refuses_an_unlisted_path_without_the_handler(
+        site: Rc<Site>,
+    ) {
+        site.expect("/guides/unlisted", 404, "MISS", "Not Found")
+            .await;
+        site.expect("/guides/unlisted", 404, "HIT", "Not Found")
+            .await;
+        site.renders("/guides/unlisted", 0);
+        site.expect("/guides/setup", 200, "MISS", "setup v1").await;
+        site.expect("/guides/setup", 200, "HIT", "setup v1").await;
+        site.renders("/guides/setup", 1);
+        assert_eq!(site.origin.all_renders(), 1);
+    }
+
+    /// `#[revalidate(5, tags = ["attr"])]` on a handler: caches in front are told
+    /// `s-maxage=5` (lower than the layer's 10, so it wins), the page goes stale after 5 s,
+    /// and a purge of the tag reaches it. `#[revalidate(5, query = ["page"])]` keys the page
+    /// by `page`.
+    pub(super) async fn the_attribute_sets_revalidate_tags_and_declared_query(site: Rc<Site>) {
+        let first = site.expect("/attr/a", 200, "MISS", "a v1").await;
+        let cache_control = first.header("cache-control").unwrap_or("-").to_owned();
+        site.note(format!("cache-control {cache_control}"));
+        assert!(cache_control.starts_with("s-maxage=5,"), "{cache_control}");
+        site.expect("/attr/b", 200, "MISS", "b v1").await;
+
+        site.advance(4).await;
+        let hit = site.expect("/attr/a", 200, "HIT", "a v1").await;
+        assert!(
+            hit.header("cache-control")
+                .unwrap()
+                .starts_with("s-maxage=5")
+        );
+        site.advance(1).await;
+        site.origin.set_version(2);
+        site.expect("/attr/a", 200, "STALE", "a v1").await;
+        site.eventually("the regeneration", |s| s.fresh("/attr/a"))
+            .await;
+        site.expect("/attr/a", 200, "HIT", "a v2").await;
+
+        site.origin.set_version(3);
+        site.purge(r#"{"tag": "attr"}"#).await;
+        site.expect("/attr/a", 200, "MISS", "a v3").await;
+        site.expect("/attr/b", 200, "MISS", "b v3").await;
+        site.renders("/attr/a", 3);
+        site.renders("/attr/b", 2);
+
+        let two = "attr-list v3 page Some(\"2\")";
+        site.expect("/attr-list?x=1&page=2", 200, "MISS", two).await;
+        site.expect("/attr-list?page=2&utm_source=a", 200, "HIT", two)
+            .await;
+        site.expect(
+            "/attr-list?page=3",
+            200,
+            "MISS",
+            "attr-list v3 page Some(\"3\")",
+        )
+        .await;
+        site.expect("/attr-list", 200, "MISS", "attr-list v3 page None")
+            .await;
+        site.renders("/attr-list", 3);
     }
 }

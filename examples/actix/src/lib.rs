@@ -1,10 +1,11 @@
 //! The ISR handbook on actix-web: the docs-site app (same content, tags, admin calls, purge
 //! endpoint and stores, and the same HTML from `docs_site::views`), served through `IsrActix`.
 //!
-//! - `GET /docs/{slug}` — 80 guides, prerendered at start-up, revalidated every
-//!   `DOCS_REVALIDATE` seconds (1800 by default), tag `docs`; unlisted slugs render on first
-//!   visit.
-//! - `GET /products/{slug}` — revalidate 3600, tags `product-{slug}` and `all-products`.
+//! - `GET /docs/{slug}` — 80 guides, listed by [`StaticParams`] and prerendered at start-up
+//!   through the app ([`Site::prerender`]), revalidated every `DOCS_REVALIDATE` seconds (1800
+//!   by default), tag `docs`; unlisted slugs render on first visit (`dynamic_params(true)`).
+//! - `GET /products/{slug}` — revalidate 3600, tags `product-{slug}` and `all-products`
+//!   (`#[revalidate]` on the handler).
 //! - `GET /` — the home page featuring products, tag `all-products` (set through response
 //!   extensions).
 //! - `GET /dashboard/stats` — in a dynamic scope that reads a cookie (`BYPASS`); its data comes
@@ -21,7 +22,9 @@ use bytes::Bytes;
 use docs_site::content::Content;
 use docs_site::views::{self, Stats, View};
 use docs_site::{Clock, Config};
-use isr_actix_adapter::{Isr, IsrActix, ScopePolicy, purge_resource};
+use isr_actix_adapter::{
+    Isr, IsrActix, ParamSet, PrerenderReport, ScopePolicy, StaticParams, purge_resource, revalidate,
+};
 use isr_layer::purge::PurgeAuth;
 use isr_layer::{CacheTags, FetchOptions, IsrLayer, IsrPolicyLayer, Revalidate};
 
@@ -40,6 +43,8 @@ pub struct Site {
     pub clock: Clock,
     /// The admin calls.
     pub admin: docs_site::admin::Admin,
+    /// The prerender list of `/docs/{slug}`.
+    pub params: StaticParams,
 }
 
 impl Site {
@@ -48,7 +53,20 @@ impl Site {
         let content = Content::seeded(config.content_latency);
         let isr = config.cache().await?;
         let auth = PurgeAuth::new(&config.secret)?;
+        let source = content.clone();
+        let params = StaticParams::new().route("/docs/{slug}", move || {
+            let source = source.clone();
+            async move {
+                Ok(source
+                    .guide_slugs()
+                    .await
+                    .into_iter()
+                    .map(|slug| vec![("slug".to_owned(), slug)])
+                    .collect::<Vec<ParamSet>>())
+            }
+        })?;
         Ok(Self {
+            params,
             admin: docs_site::admin::Admin {
                 content: content.clone(),
                 revalidator: isr.revalidator(),
@@ -60,6 +78,15 @@ impl Site {
             clock: Clock::new(),
             config,
         })
+    }
+
+    /// Lists the guides and renders every one of them through an instance of [`app`], 16 at a
+    /// time, before the server takes visitors (start-up prerendering), and keeps the list fresh
+    /// when `/docs` is revalidated. Runs where actix runs (a `LocalSet`).
+    pub async fn prerender(&self) -> PrerenderReport {
+        self.params.generate().await;
+        self.params.refresh_on_revalidation(&self.isr.revalidator());
+        self.params.prerender(app(self.clone()), 16).await
     }
 }
 
@@ -91,6 +118,7 @@ pub fn app(
                 .wrap(ScopePolicy::new(IsrPolicyLayer::dynamic()))
                 .route("/stats", web::get().to(stats)),
         )
+        .wrap(site.params.middleware())
         .wrap(IsrActix::new(site.isr.clone()))
         .app_data(web::Data::new(site))
 }
@@ -129,11 +157,11 @@ async fn guide(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse 
     ))
 }
 
-/// `GET /products/{slug}` — a product, revalidated every hour, tagged `product-{slug}` and
-/// `all-products`.
+/// `GET /products/{slug}` — a product, revalidated every hour, tagged `all-products` (by the
+/// attribute) and `product-{slug}`.
+#[revalidate(3600, tags = ["all-products"])]
 async fn product(isr: Isr, site: Shared, slug: web::Path<String>) -> HttpResponse {
-    isr.revalidate_secs(3600);
-    isr.tags(["all-products".to_owned(), format!("product-{slug}")]);
+    isr.tag(format!("product-{slug}"));
     let product = site.content.product(&slug).await;
     html(views::product_page(site.clock.now(), product.as_ref()))
 }
@@ -205,38 +233,4 @@ async fn update_price(
 /// `POST /api/guides` with `{"slug", "title", "body"}`.
 async fn publish_guide(request: HttpRequest, site: Shared, body: Bytes) -> HttpResponse {
     json_reply(site.admin.publish_guide(&headers(&request), &body).await)
-}
-
-/// Prerenders every guide by asking the running server for it (at most 16 at a time), as
-/// the first visitors would: each render goes through the cache and is stored. Returns how many
-/// were rendered and how many failed.
-pub async fn prerender(addr: std::net::SocketAddr, content: &Content) -> (usize, usize) {
-    use futures_util::StreamExt;
-    use http_body_util::{BodyExt, Empty};
-    use hyper_util::client::legacy::Client;
-    use hyper_util::rt::TokioExecutor;
-
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let slugs = content.guide_slugs().await;
-    let results: Vec<bool> = futures_util::stream::iter(slugs)
-        .map(|slug| {
-            let client = client.clone();
-            async move {
-                let Ok(uri) = format!("http://{addr}/docs/{slug}").parse::<http::Uri>() else {
-                    return false;
-                };
-                match client.get(uri).await {
-                    Ok(response) => {
-                        let ok = response.status().is_success();
-                        ok && response.into_body().collect().await.is_ok()
-                    }
-                    Err(_) => false,
-                }
-            }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
-    let rendered = results.iter().filter(|ok| **ok).count();
-    (rendered, results.len() - rendered)
 }

@@ -2,30 +2,24 @@
 //! `DOCS_REVALIDATE`, `STATS_REVALIDATE`, `ISR_MAX_BYTES`, `ISR_REDIS_URL` or `ISR_FS_DIR` for a
 //! shared or persistent store, and `ISR_DEBUG_CACHE=1` for the cache debug log.
 
-use actix_docs_site::{Site, app, prerender};
+use actix_docs_site::{Site, app};
 use actix_web::HttpServer;
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let (config, port) = docs_site::start_up()?;
     let site = Site::new(config).await?;
+    let report = site.prerender().await;
+    tracing::info!(
+        rendered = report.rendered,
+        failed = report.failed.len(),
+        took_ms = report.took.as_millis() as u64,
+        "prerendered the docs"
+    );
+
     let workers = site.clone();
     let server = HttpServer::new(move || app(workers.clone())).bind(("127.0.0.1", port))?;
-    let addr = server.addrs()[0];
-    let server = server.run();
-    tracing::info!("listening on http://{addr}");
-
-    let content = site.content.clone();
-    actix_web::rt::spawn(async move {
-        let started = std::time::Instant::now();
-        let (rendered, failed) = prerender(addr, &content).await;
-        tracing::info!(
-            rendered,
-            failed,
-            took_ms = started.elapsed().as_millis() as u64,
-            "prerendered the docs"
-        );
-    });
-    server.await?;
+    tracing::info!("listening on http://{}", server.addrs()[0]);
+    server.run().await?;
     Ok(())
 }

@@ -1,0 +1,8 @@
+use isr_actix_adapter::revalidate;
+
+#[revalidate(60, tags = "products")]
+async fn page() -> &'static str {
+    "page"
+}
+
+fn main() {}
