@@ -85,7 +85,8 @@ pub(crate) async fn load(app: &App, args: &WarmArgs) -> Result<Pages, Failure> {
         origins.add(&url);
         fetch(app, &url).await?
     } else {
-        std::fs::read(sitemap)
+        std::fs::File::open(sitemap)
+            .and_then(read_limited)
             .map_err(|e| Failure::Usage(format!("cannot read the sitemap file {sitemap:?}: {e}")))?
     };
     if xml.len() > MAX_SITEMAP_BYTES {
@@ -131,20 +132,38 @@ pub(crate) async fn load(app: &App, args: &WarmArgs) -> Result<Pages, Failure> {
 
 /// The text of a list of pages: a file, or standard input for `-`.
 fn read_list(file: &Path) -> Result<(String, String), Failure> {
-    if file == Path::new("-") {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map_err(|e| {
+    let (source, bytes) = if file == Path::new("-") {
+        let bytes = read_limited(std::io::stdin().lock()).map_err(|e| {
             Failure::Usage(format!("cannot read the pages from standard input: {e}"))
         })?;
-        return Ok(("standard input".to_owned(), text));
+        ("standard input".to_owned(), bytes)
+    } else {
+        let bytes = std::fs::File::open(file)
+            .and_then(read_limited)
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "cannot read the list of pages {}: {e}",
+                    file.display()
+                ))
+            })?;
+        (file.display().to_string(), bytes)
+    };
+    if bytes.len() > MAX_SITEMAP_BYTES {
+        return Err(Failure::Usage(format!("{source} is larger than 64 MiB")));
     }
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        Failure::Usage(format!(
-            "cannot read the list of pages {}: {e}",
-            file.display()
-        ))
-    })?;
-    Ok((file.display().to_string(), text))
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Failure::Usage(format!("{source} is not UTF-8 text")))?;
+    Ok((source, text))
+}
+
+/// Up to one byte more than [`MAX_SITEMAP_BYTES`] of `reader`, so that a file that never ends
+/// (a device, a pipe left open) is refused instead of read forever.
+fn read_limited(reader: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_SITEMAP_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The pages of a list: one path or URL a line; blank lines and `#` comments are skipped.
@@ -268,6 +287,12 @@ mod tests {
                 .unwrap_err()
                 .contains("only http(s)")
         );
+    }
+
+    #[test]
+    fn a_source_that_never_ends_is_read_only_past_the_limit() {
+        let bytes = read_limited(std::io::repeat(b'/')).unwrap();
+        assert_eq!(bytes.len(), MAX_SITEMAP_BYTES + 1);
     }
 
     #[test]
