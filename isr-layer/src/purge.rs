@@ -16,7 +16,7 @@
 //!   with `P`), and `?sort=age` (youngest first) or `?sort=bytes` (largest first). Such an
 //!   answer also says how many entries matched before the limit: `{"count": N, "matched": M,
 //!   "entries": [...]}`. Filters look at up to a million entries held in this process.
-//! - `GET ?view=stats` answers the cache's counters (see [`IsrStats`](crate::IsrStats)):
+//! - `GET ?view=stats` answers the cache's counters (see [`IsrStats`]):
 //!   `{"entries", "bytes", "hits", "stale", "misses", "bypasses", "hit_ratio", "renders",
 //!   "failed_renders", "regenerations_deferred", "invalidations", "invalidation_stamps",
 //!   "store_errors"}`, where `hit_ratio` is `(hits + stale) / (hits + stale + misses)` (`null`
