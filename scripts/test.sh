@@ -22,8 +22,8 @@ echo "== cargo doc (rustdoc warnings, broken intra-doc links included, are error
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features \
     -p isr-layer -p isr-axum-macros -p isr-axum -p isr-actix-adapter
 
-echo "== cargo package (the library crates, each built from its package as crates.io would)"
-cargo package --allow-dirty -p isr-layer -p isr-axum-macros -p isr-axum -p isr-actix-adapter
+echo "== cargo package (the publishable crates, each built from its package as crates.io would)"
+cargo package --allow-dirty -p isr-layer -p isr-axum-macros -p isr-axum -p isr-actix-adapter -p isr-cli
 
 echo "== doctests"
 cargo test --workspace --all-features --doc 2>&1 | tee "$log"

@@ -13,7 +13,8 @@ use crate::convert::{append_actix_headers, request_head};
 /// The purge endpoint at `path`, to mount with `App::service` or `Scope::service`.
 ///
 /// `POST` revalidates (`{"path": ..}`, `{"path": .., "type": "layout"}`, `{"tag": ..}`,
-/// `{"tags": [..]}`, optional `"mode": "stale"`), `GET` lists entries; see
+/// `{"tags": [..]}`, optional `"mode": "stale"`), `GET` lists entries (filtered with `?state=`,
+/// `?tag=`, `?route=`, ordered with `?sort=`) or the counters (`?view=stats`); see
 /// [`isr_layer::purge`] for the whole contract.
 ///
 /// ```

@@ -20,7 +20,8 @@ pub use isr_layer::purge::{MAX_PURGE_BODY, PurgeAuth, PurgeAuthError, SECRET_HEA
 ///   `"mode": "stale"` (serve the old page while one regeneration runs, Next.js 16's `'max'`).
 ///   Answers `200 {"revalidated": true, "now": <unix ms>, ...}`.
 /// - `GET` lists cached entries (`?limit=N`, default 100): key, route, status, age, revalidate,
-///   state, tags, bytes.
+///   state, tags, bytes; `?state=`, `?tag=`, `?route=` and `?sort=` filter and order the list,
+///   and `?view=stats` answers the cache's counters (see [`isr_layer::purge`]).
 ///
 /// The secret may come as the JSON field `secret`, as `Authorization: Bearer <secret>`, as the
 /// header `x-revalidate-secret`, or (for `GET`) as the query parameter `secret`. Errors:

@@ -10,7 +10,18 @@
 //!   `"mode": "stale"` (serve the old page while one regeneration runs, Next.js 16's `'max'`).
 //!   Answers `200 {"revalidated": true, "now": <unix ms>, ...}`.
 //! - `GET` lists cached entries (`?limit=N`, default 100): key, route, status, age, revalidate,
-//!   state, tags, bytes.
+//!   state, tags, bytes. Answers `200 {"count": N, "entries": [...]}`.
+//! - `GET` with filters lists the entries that pass all of them: `?state=fresh|stale|invalid`,
+//!   `?tag=T` (entries carrying the tag), `?route=P` (entries whose route name or path starts
+//!   with `P`), and `?sort=age` (youngest first) or `?sort=bytes` (largest first). Such an
+//!   answer also says how many entries matched before the limit: `{"count": N, "matched": M,
+//!   "entries": [...]}`. Filters look at up to a million entries held in this process.
+//! - `GET ?view=stats` answers the cache's counters (see [`IsrStats`]):
+//!   `{"entries", "bytes", "hits", "stale", "misses", "bypasses", "hit_ratio", "renders",
+//!   "failed_renders", "regenerations_deferred", "invalidations", "invalidation_stamps",
+//!   "store_errors"}`, where `hit_ratio` is `(hits + stale) / (hits + stale + misses)` (`null`
+//!   before the first lookup; bypasses are not lookups). Requests are not counted per entry:
+//!   that would add a shared write to every cache hit.
 //!
 //! The secret may come as the JSON field `secret`, as `Authorization: Bearer <secret>`, as the
 //! header `x-revalidate-secret`, or (for `GET`) as the query parameter `secret`. Errors:
@@ -31,15 +42,19 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::invalidate::{
-    InvalidationMode, Origin, PathScope, RevalidateError, Revalidation, validate_tag,
+    EntryState, EntrySummary, InvalidationMode, Origin, PathScope, RevalidateError, Revalidation,
+    validate_tag,
 };
-use crate::{Revalidate, Revalidator};
+use crate::{IsrStats, Revalidate, Revalidator};
 
 /// The largest purge request body accepted; larger bodies get `413`.
 pub const MAX_PURGE_BODY: usize = 64 * 1024;
 
 /// The header a secret may come in besides `Authorization: Bearer`.
 pub const SECRET_HEADER: &str = "x-revalidate-secret";
+
+/// The most entries a filtered or sorted listing looks at.
+const MAX_SCANNED: usize = 1_000_000;
 
 /// The secret that guards the purge endpoint.
 ///
@@ -187,10 +202,43 @@ enum Target {
     Tags(Vec<String>),
 }
 
+/// The query of a `GET`. Unknown parameters are ignored, as they always were.
 #[derive(Debug, Deserialize)]
 struct InspectQuery {
     limit: Option<usize>,
     secret: Option<String>,
+    view: Option<String>,
+    state: Option<String>,
+    tag: Option<String>,
+    route: Option<String>,
+    sort: Option<String>,
+}
+
+/// What a `GET` asks for.
+enum View {
+    /// Entries, up to a limit, all of them or those passing a filter.
+    Entries(Listing),
+    /// The counters.
+    Stats,
+}
+
+/// Which entries a listing shows, in what order.
+#[derive(Debug, Default)]
+struct Listing {
+    limit: usize,
+    state: Option<EntryState>,
+    tag: Option<String>,
+    route: Option<String>,
+    sort: Option<SortBy>,
+}
+
+/// The order of a sorted listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortBy {
+    /// Youngest first: the latest renders.
+    Age,
+    /// Largest first.
+    Bytes,
 }
 
 impl PurgeEndpoint {
@@ -298,38 +346,166 @@ impl PurgeEndpoint {
                 return PurgeReply::error(StatusCode::BAD_REQUEST, &format!("bad query: {e}"));
             }
         };
-        let given = header_secret(headers).or(query.secret);
+        let given = header_secret(headers).or_else(|| query.secret.clone());
         if !given.is_some_and(|g| self.auth.verify(&g)) {
             return PurgeReply::unauthorized();
         }
-        let limit = query.limit.unwrap_or(100).min(10_000);
-        let entries: Vec<Value> = self
-            .revalidator
-            .inspect(limit)
-            .into_iter()
-            .map(|summary| {
-                let entry = &summary.entry;
-                json!({
-                    "key": entry.key(),
-                    "route": entry.route(),
-                    "status": entry.status().as_u16(),
-                    "age": summary.age.as_secs(),
-                    "revalidate": match entry.revalidate() {
-                        Revalidate::After(d) => json!(d.as_secs()),
-                        Revalidate::Never => json!(false),
-                        Revalidate::Dynamic => json!(0),
-                    },
-                    "state": summary.state.as_str(),
-                    "tags": entry.tags().collect::<Vec<_>>(),
-                    "bytes": summary.bytes,
-                })
-            })
-            .collect();
+        match view_of(query) {
+            Ok(View::Stats) => {
+                PurgeReply::new(StatusCode::OK, stats_json(&self.revalidator.stats()))
+            }
+            Ok(View::Entries(listing)) => self.list(&listing),
+            Err(message) => PurgeReply::error(StatusCode::BAD_REQUEST, &message),
+        }
+    }
+
+    fn list(&self, listing: &Listing) -> PurgeReply {
+        if !listing.is_filtered() {
+            // The plain listing: the first entries the store yields, as it always answered.
+            let entries: Vec<Value> = self
+                .revalidator
+                .inspect(listing.limit)
+                .iter()
+                .map(entry_json)
+                .collect();
+            return PurgeReply::new(
+                StatusCode::OK,
+                json!({ "count": entries.len(), "entries": entries }),
+            );
+        }
+        let mut summaries = self.revalidator.inspect(MAX_SCANNED);
+        summaries.retain(|summary| listing.admits(summary));
+        let matched = summaries.len();
+        match listing.sort {
+            None => {}
+            Some(SortBy::Age) => {
+                summaries.sort_by(|a, b| (a.age, a.entry.key()).cmp(&(b.age, b.entry.key())))
+            }
+            Some(SortBy::Bytes) => {
+                summaries.sort_by(|a, b| (b.bytes, a.entry.key()).cmp(&(a.bytes, b.entry.key())))
+            }
+        }
+        summaries.truncate(listing.limit);
+        let entries: Vec<Value> = summaries.iter().map(entry_json).collect();
         PurgeReply::new(
             StatusCode::OK,
-            json!({ "count": entries.len(), "entries": entries }),
+            json!({ "count": entries.len(), "matched": matched, "entries": entries }),
         )
     }
+}
+
+impl Listing {
+    /// Whether anything beyond the limit was asked for.
+    fn is_filtered(&self) -> bool {
+        self.state.is_some() || self.tag.is_some() || self.route.is_some() || self.sort.is_some()
+    }
+
+    /// Whether `summary` passes every filter.
+    fn admits(&self, summary: &EntrySummary) -> bool {
+        let entry = &summary.entry;
+        self.state.is_none_or(|state| summary.state == state)
+            && self
+                .tag
+                .as_deref()
+                .is_none_or(|tag| entry.tags().any(|t| t == tag))
+            && self.route.as_deref().is_none_or(|prefix| {
+                entry.route().is_some_and(|route| route.starts_with(prefix))
+                    || entry.path().starts_with(prefix)
+            })
+    }
+}
+
+/// The view a `GET` query asks for, or why it cannot be answered.
+fn view_of(query: InspectQuery) -> Result<View, String> {
+    let empty = |value: Option<String>, name: &str| match value {
+        Some(value) if value.is_empty() => Err(format!("{name} must not be empty")),
+        value => Ok(value),
+    };
+    let state = match query.state.as_deref() {
+        None => None,
+        Some(name) => Some(
+            [
+                EntryState::Fresh,
+                EntryState::Stale,
+                EntryState::Invalidated,
+            ]
+            .into_iter()
+            .find(|state| state.as_str() == name)
+            .ok_or_else(|| {
+                format!("unknown state {name:?}: expected \"fresh\", \"stale\" or \"invalid\"")
+            })?,
+        ),
+    };
+    let sort = match query.sort.as_deref() {
+        None => None,
+        Some("age") => Some(SortBy::Age),
+        Some("bytes") => Some(SortBy::Bytes),
+        Some(name) => {
+            return Err(format!(
+                "unknown sort {name:?}: expected \"age\" (youngest first) or \"bytes\" (largest first)"
+            ));
+        }
+    };
+    let listing = Listing {
+        limit: query.limit.unwrap_or(100).min(10_000),
+        state,
+        tag: empty(query.tag, "tag")?,
+        route: empty(query.route, "route")?,
+        sort,
+    };
+    match query.view.as_deref() {
+        None | Some("entries") => Ok(View::Entries(listing)),
+        Some("stats") if listing.is_filtered() || query.limit.is_some() => {
+            Err("state, tag, route, sort and limit go with the entries view only".to_owned())
+        }
+        Some("stats") => Ok(View::Stats),
+        Some(name) => Err(format!(
+            "unknown view {name:?}: expected \"entries\" or \"stats\""
+        )),
+    }
+}
+
+/// One entry of a listing.
+fn entry_json(summary: &EntrySummary) -> Value {
+    let entry = &summary.entry;
+    json!({
+        "key": entry.key(),
+        "route": entry.route(),
+        "status": entry.status().as_u16(),
+        "age": summary.age.as_secs(),
+        "revalidate": match entry.revalidate() {
+            Revalidate::After(d) => json!(d.as_secs()),
+            Revalidate::Never => json!(false),
+            Revalidate::Dynamic => json!(0),
+        },
+        "state": summary.state.as_str(),
+        "tags": entry.tags().collect::<Vec<_>>(),
+        "bytes": summary.bytes,
+    })
+}
+
+/// The counters of `?view=stats`.
+fn stats_json(stats: &IsrStats) -> Value {
+    let served = stats.hits.saturating_add(stats.stale);
+    let lookups = served.saturating_add(stats.misses);
+    // Precision lost above 2^53 lookups does not matter to a ratio.
+    #[allow(clippy::cast_precision_loss)]
+    let hit_ratio = (lookups > 0).then(|| served as f64 / lookups as f64);
+    json!({
+        "entries": stats.entries,
+        "bytes": stats.bytes,
+        "hits": stats.hits,
+        "stale": stats.stale,
+        "misses": stats.misses,
+        "bypasses": stats.bypasses,
+        "hit_ratio": hit_ratio,
+        "renders": stats.renders,
+        "failed_renders": stats.failed_renders,
+        "regenerations_deferred": stats.regenerations_deferred,
+        "invalidations": stats.invalidations,
+        "invalidation_stamps": stats.invalidation_stamps,
+        "store_errors": stats.store_errors,
+    })
 }
 
 async fn revalidate_tags(
@@ -446,6 +622,225 @@ fn unix_ms(time: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use http::{Request, Response};
+    use http_body_util::Full;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use crate::{IsrLayer, RenderContext};
+
+    const SECRET: &str = "unit-test-secret";
+
+    /// A cache over a small site: two docs (route `/docs/{slug}`, tag `docs`), a product
+    /// (route `/products/{slug}`, tags `product-x` and `all-products`, the largest page) and
+    /// `/about` (no route, no tag), visited in that order a second apart, each once.
+    async fn site() -> (IsrLayer, PurgeEndpoint) {
+        let isr = IsrLayer::builder()
+            .revalidate(Revalidate::Never)
+            .build()
+            .unwrap();
+        let app = isr
+            .clone()
+            .layer(service_fn(|req: Request<Full<Bytes>>| async move {
+                let path = req.uri().path().to_owned();
+                let cx = RenderContext::current().expect("rendered under the layer");
+                let body = if let Some(slug) = path.strip_prefix("/docs/") {
+                    cx.set_route("/docs/{slug}");
+                    cx.tag("docs");
+                    format!("doc {slug}")
+                } else if let Some(slug) = path.strip_prefix("/products/") {
+                    cx.set_route("/products/{slug}");
+                    cx.add_tags([format!("product-{slug}"), "all-products".to_owned()]);
+                    format!("product {slug} {}", "x".repeat(4096))
+                } else {
+                    format!("page {path}")
+                };
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+            }));
+        for path in ["/docs/a", "/docs/b", "/products/x", "/about"] {
+            let request = Request::get(path).body(Full::default()).unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.headers()["x-isr-cache"], "MISS", "{path}");
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        let endpoint = PurgeEndpoint::new(isr.revalidator(), PurgeAuth::new(SECRET).unwrap());
+        (isr, endpoint)
+    }
+
+    async fn get(endpoint: &PurgeEndpoint, query: &str) -> PurgeReply {
+        let uri: Uri = format!("/api/revalidate?secret={SECRET}&{query}")
+            .parse()
+            .unwrap();
+        let no_body = |_| async { Ok::<_, BodyError>(Bytes::new()) };
+        endpoint
+            .answer(&Method::GET, &uri, &HeaderMap::new(), no_body)
+            .await
+    }
+
+    /// The keys of a listing, in its order.
+    fn keys(reply: &PurgeReply) -> Vec<&str> {
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap())
+            .collect()
+    }
+
+    fn sorted(mut keys: Vec<&str>) -> Vec<&str> {
+        keys.sort_unstable();
+        keys
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stats_view_answers_the_counters_and_the_hit_ratio() {
+        let (isr, endpoint) = site().await;
+        let reply = get(&endpoint, "view=stats").await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let stats = isr.stats();
+        assert_eq!(reply.body["entries"], 4);
+        assert_eq!(reply.body["bytes"], stats.bytes);
+        assert_eq!(reply.body["misses"], 4);
+        assert_eq!(reply.body["renders"], 4);
+        assert_eq!(reply.body["hits"], 0);
+        assert_eq!(reply.body["hit_ratio"], 0.0);
+        for name in [
+            "stale",
+            "bypasses",
+            "failed_renders",
+            "regenerations_deferred",
+            "invalidations",
+            "invalidation_stamps",
+            "store_errors",
+        ] {
+            assert_eq!(reply.body[name], 0, "{name}");
+        }
+        assert!(reply.body.get("count").is_none(), "not a listing");
+    }
+
+    #[tokio::test]
+    async fn the_hit_ratio_is_null_before_any_lookup() {
+        let isr = IsrLayer::new();
+        let endpoint = PurgeEndpoint::new(isr.revalidator(), PurgeAuth::new(SECRET).unwrap());
+        let reply = get(&endpoint, "view=stats").await;
+        assert_eq!(reply.body["hit_ratio"], Value::Null);
+        let hits = IsrStats {
+            hits: 3,
+            stale: 1,
+            misses: 4,
+            bypasses: 100,
+            ..IsrStats::default()
+        };
+        assert_eq!(
+            stats_json(&hits)["hit_ratio"],
+            0.5,
+            "bypasses are not lookups"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn listings_filter_by_state_tag_and_route_and_say_how_many_matched() {
+        let (isr, endpoint) = site().await;
+        isr.revalidator().revalidate_tag("docs").await.unwrap();
+
+        let reply = get(&endpoint, "state=invalid").await;
+        assert_eq!(sorted(keys(&reply)), ["/docs/a", "/docs/b"]);
+        assert_eq!(reply.body["matched"], 2);
+        let reply = get(&endpoint, "state=fresh").await;
+        assert_eq!(sorted(keys(&reply)), ["/about", "/products/x"]);
+        assert!(keys(&get(&endpoint, "state=stale").await).is_empty());
+
+        let reply = get(&endpoint, "tag=all-products").await;
+        assert_eq!(keys(&reply), ["/products/x"]);
+        // By route name or by path.
+        let reply = get(&endpoint, "route=/docs/%7B").await;
+        assert_eq!(sorted(keys(&reply)), ["/docs/a", "/docs/b"]);
+        let reply = get(&endpoint, "route=/ab").await;
+        assert_eq!(keys(&reply), ["/about"]);
+        // Filters add up.
+        let reply = get(&endpoint, "route=/docs&state=fresh").await;
+        assert!(keys(&reply).is_empty());
+        assert_eq!(reply.body["matched"], 0);
+
+        // The limit applies after the filters; `matched` counts before it.
+        let reply = get(&endpoint, "route=/&limit=1").await;
+        assert_eq!(keys(&reply).len(), 1);
+        assert_eq!(
+            (reply.body["count"].clone(), reply.body["matched"].clone()),
+            (json!(1), json!(4))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn listings_sort_by_age_or_bytes() {
+        let (_isr, endpoint) = site().await;
+        let reply = get(&endpoint, "sort=age").await;
+        assert_eq!(
+            keys(&reply),
+            ["/about", "/products/x", "/docs/b", "/docs/a"]
+        );
+        let ages: Vec<u64> = reply.body["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["age"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ages, [1, 2, 3, 4]);
+        let reply = get(&endpoint, "sort=bytes&limit=1").await;
+        assert_eq!(keys(&reply), ["/products/x"]);
+        assert_eq!(reply.body["matched"], 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_plain_listing_is_unchanged() {
+        let (_isr, endpoint) = site().await;
+        let reply = get(&endpoint, "limit=2").await;
+        assert_eq!(keys(&reply).len(), 2);
+        let object = reply.body.as_object().unwrap();
+        assert_eq!(object.keys().collect::<Vec<_>>(), ["count", "entries"]);
+        let reply = get(&endpoint, "view=entries").await;
+        assert_eq!(keys(&reply).len(), 4);
+        assert!(reply.body.get("matched").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bad_views_and_filters_get_400_and_the_secret_is_checked_first() {
+        let (_isr, endpoint) = site().await;
+        for (query, expect) in [
+            ("view=graph", "unknown view"),
+            ("state=old", "unknown state"),
+            ("sort=name", "unknown sort"),
+            ("tag=", "tag must not be empty"),
+            ("route=", "route must not be empty"),
+            ("view=stats&state=fresh", "entries view only"),
+            ("view=stats&limit=3", "entries view only"),
+            ("limit=many", "bad query"),
+        ] {
+            let reply = get(&endpoint, query).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+            let message = reply.body["error"].as_str().unwrap();
+            assert!(message.contains(expect), "{query}: {message}");
+        }
+        let uri: Uri = "/api/revalidate?view=stats&secret=wrong".parse().unwrap();
+        let no_body = |_| async { Ok::<_, BodyError>(Bytes::new()) };
+        let reply = endpoint
+            .answer(&Method::GET, &uri, &HeaderMap::new(), no_body)
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        let uri: Uri = "/api/revalidate?view=nonsense".parse().unwrap();
+        let reply = endpoint
+            .answer(&Method::GET, &uri, &HeaderMap::new(), no_body)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "no hints without the secret"
+        );
+    }
 
     #[test]
     fn only_the_exact_secret_verifies() {

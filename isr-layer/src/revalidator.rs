@@ -156,4 +156,10 @@ impl Revalidator {
     pub fn inspect(&self, limit: usize) -> Vec<EntrySummary> {
         self.engine.inspect(limit)
     }
+
+    /// The counters of the cache this revalidator belongs to, for the purge endpoint's
+    /// `?view=stats` (the same as [`IsrLayer::stats`](crate::IsrLayer::stats)).
+    pub(crate) fn stats(&self) -> crate::IsrStats {
+        self.engine.stats()
+    }
 }

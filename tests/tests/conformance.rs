@@ -243,6 +243,7 @@ scenarios!(
     declared_parameters_key_the_page,
     cookies_never_reach_a_shared_page,
     the_purge_listing_reads_its_query_behind_the_cache,
+    the_purge_endpoint_answers_stats_and_filtered_listings,
     vary_keeps_one_entry_per_value,
     a_body_over_the_limit_passes_through_whole,
     spellings_of_a_path_share_one_entry,
@@ -1007,6 +1008,75 @@ mod scenarios {
             site.note(format!("GET {target} -> {} entries", json["count"]));
         }
         assert_eq!(site.get("/api/revalidate?secret=wrong").await.status, 401);
+    }
+
+    /// The purge endpoint's `?view=stats` and its filtered listings answer alike (the counters
+    /// and the keys are noted; sizes and routes differ between frameworks).
+    pub(super) async fn the_purge_endpoint_answers_stats_and_filtered_listings(site: Rc<Site>) {
+        site.expect("/tagged/x", 200, "MISS", "x v1").await;
+        site.expect("/tagged/x", 200, "HIT", "x v1").await;
+        site.expect("/page/a", 200, "MISS", "a v1").await;
+        site.expect("/dynamic", 200, "BYPASS", "dynamic v1").await;
+        site.purge(r#"{"tag": "t-x"}"#).await;
+        let read = |query: &'static str| {
+            let site = Rc::clone(&site);
+            async move {
+                let target = format!("/api/revalidate?secret={SECRET}&{query}");
+                let got = site.server.send(Method::GET, &target, &[], "").await;
+                assert_eq!(
+                    (got.status.as_u16(), got.cache()),
+                    (200, "BYPASS"),
+                    "{query}"
+                );
+                got.json()
+            }
+        };
+        let stats = read("view=stats").await;
+        let counters: Vec<String> = [
+            "entries",
+            "hits",
+            "stale",
+            "misses",
+            "bypasses",
+            "renders",
+            "invalidations",
+        ]
+        .iter()
+        .map(|name| format!("{name}={}", stats[name]))
+        .collect();
+        site.note(format!("stats {}", counters.join(" ")));
+        assert_eq!(
+            (&stats["hits"], &stats["misses"], &stats["invalidations"]),
+            (
+                &serde_json::json!(1),
+                &serde_json::json!(2),
+                &serde_json::json!(1)
+            ),
+            "{stats}"
+        );
+        assert!(stats["bytes"].as_u64().unwrap() > 0, "{stats}");
+        for (query, keys) in [
+            ("state=invalid", vec!["/tagged/x"]),
+            ("state=fresh", vec!["/page/a"]),
+            ("tag=all", vec!["/tagged/x"]),
+            ("route=/page", vec!["/page/a"]),
+            ("route=/nowhere", vec![]),
+        ] {
+            let listing = read(query).await;
+            let seen: Vec<&str> = listing["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["key"].as_str().unwrap())
+                .collect();
+            assert_eq!(seen, keys, "{query}: {listing}");
+            assert_eq!(listing["matched"], keys.len(), "{query}");
+            site.note(format!("GET ?{query} -> {seen:?}"));
+        }
+        let bad = site
+            .get(&format!("/api/revalidate?secret={SECRET}&state=old"))
+            .await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
     }
 
     /// A cacheable render is sent no cookies: two sessions share one page rendered once. A

@@ -319,6 +319,91 @@ async fn the_inspect_endpoint_lists_entries_behind_the_same_secret() {
     );
 }
 
+#[tokio::test]
+async fn the_purge_endpoint_answers_stats_and_filtered_listings() {
+    let (server, _) = site().await;
+    for path in ["/products/blue-sneakers", "/products/red-hat", "/docs/a"] {
+        assert_eq!(server.get(path).await.cache(), "MISS");
+    }
+    assert_eq!(server.get("/docs/a").await.cache(), "HIT");
+    let secret = [("x-revalidate-secret", SECRET)];
+    let read = |query: &'static str| {
+        let server = &server;
+        async move {
+            let got = server
+                .send(
+                    Method::GET,
+                    &format!("/api/revalidate?{query}"),
+                    &secret,
+                    "",
+                )
+                .await;
+            assert_eq!(got.status, 200, "{query}: {}", got.body);
+            assert_eq!(got.header("cache-control"), Some("no-store, private"));
+            got.json()
+        }
+    };
+
+    let stats = read("view=stats").await;
+    assert_eq!(stats["entries"], 3, "{stats}");
+    assert_eq!(
+        (stats["hits"].as_u64(), stats["misses"].as_u64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(stats["hit_ratio"], 0.25);
+    assert_eq!(stats["renders"], 3);
+    assert!(stats["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(
+        server.get("/api/revalidate?view=stats").await.status,
+        401,
+        "the stats are behind the secret too"
+    );
+
+    server
+        .post_json("/api/revalidate", &secret, r#"{"tag": "product-red-hat"}"#)
+        .await;
+    let keys = |listing: &serde_json::Value| {
+        let mut keys: Vec<String> = listing["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_owned())
+            .collect();
+        keys.sort();
+        keys
+    };
+    let invalid = read("state=invalid").await;
+    assert_eq!(keys(&invalid), ["/products/red-hat"]);
+    assert_eq!(invalid["entries"][0]["state"], "invalid");
+    assert_eq!(invalid["matched"], 1);
+    assert_eq!(
+        keys(&read("state=fresh").await),
+        ["/docs/a", "/products/blue-sneakers"]
+    );
+    assert_eq!(
+        keys(&read("tag=all-products").await),
+        ["/products/blue-sneakers", "/products/red-hat"]
+    );
+    assert_eq!(keys(&read("route=/docs").await), ["/docs/a"]);
+    let one = read("route=/products&limit=1").await;
+    assert_eq!(
+        (one["count"].as_u64(), one["matched"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(read("view=stats").await["invalidations"], 1);
+
+    let bad = server
+        .send(Method::GET, "/api/revalidate?sort=name", &secret, "")
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown sort")
+    );
+}
+
 #[test]
 fn an_empty_secret_is_a_build_time_error() {
     assert!(PurgeAuth::new("").is_err());
