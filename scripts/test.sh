@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# No incremental caches: the suite builds each crate once per mode, and they only take disk.
+export CARGO_INCREMENTAL=0
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -24,6 +27,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features \
 
 echo "== cargo package (the publishable crates, each built from its package as crates.io would)"
 cargo package --allow-dirty -p isr-layer -p isr-axum-macros -p isr-axum -p isr-actix-adapter -p isr-cli
+# The packages' verify builds are a second copy of every dependency; nothing later uses them.
+rm -rf "${CARGO_TARGET_DIR:-target}/package"
 
 echo "== doctests"
 cargo test --workspace --all-features --doc 2>&1 | tee "$log"
