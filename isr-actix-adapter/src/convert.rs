@@ -3,11 +3,14 @@
 //! actix-web 4 is built on `http` 0.2 while the engine speaks `http` 1: names, values and status
 //! codes are carried over by their bytes.
 
+use std::borrow::Cow;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{RequestHead, ServiceRequest};
 use actix_web::http::{Method, StatusCode, Uri, Version, header};
 use actix_web::{HttpRequest, HttpResponse};
-use isr_layer::{CacheTags, Revalidate, service::IsrBody};
+use isr_layer::adapter::Answer;
+use isr_layer::{CacheStatus, CacheTags, Revalidate, service::IsrBody};
 
 use crate::body::{ActixBody, HttpBody};
 
@@ -158,6 +161,62 @@ pub(crate) fn to_actix_response<B: MessageBody>(
     out
 }
 
+/// An answer from the cache as an actix response. A page's headers are converted to actix's
+/// types once per entry and representation (then cloned on every hit); a `304` or `406` is
+/// converted as it comes.
+pub(crate) fn to_actix_answer<B: MessageBody>(
+    answer: Answer<HttpBody<B>>,
+) -> HttpResponse<ActixBody<B>> {
+    let page = match answer {
+        Answer::Page(page) => page,
+        Answer::NoPage(response) => return to_actix_response(response, false),
+    };
+    let mut headers = match page.converted_headers(ActixHeaders::of) {
+        Some(converted) => converted.0.clone(),
+        None => ActixHeaders::of(page.headers()).0,
+    };
+    let age = match page.age_text() {
+        Cow::Borrowed(text) => header::HeaderValue::from_static(text),
+        Cow::Owned(text) => header::HeaderValue::from_str(&text)
+            .unwrap_or_else(|_| header::HeaderValue::from_static("0")),
+    };
+    headers.insert(header::AGE, age);
+    headers.insert(
+        CACHE_STATUS,
+        header::HeaderValue::from_static(page.cache_status().as_str()),
+    );
+    let (body, declared) = if page.is_head() {
+        (IsrBody::empty(), Some(page.body().len() as u64))
+    } else {
+        (IsrBody::full(page.body().clone()), None)
+    };
+    let status =
+        StatusCode::from_u16(page.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut out = HttpResponse::with_body(status, ActixBody::isr(body, declared));
+    *out.headers_mut() = headers;
+    out
+}
+
+/// A page's headers in actix's types, kept with the entry.
+struct ActixHeaders(header::HeaderMap);
+
+impl ActixHeaders {
+    fn of(headers: &http::HeaderMap) -> Self {
+        // Room for the two headers every answer sets, so that a hit's copy does not grow.
+        let mut converted = header::HeaderMap::with_capacity(headers.len() + 2);
+        append_actix_headers(headers, &mut converted);
+        converted.insert(header::AGE, header::HeaderValue::from_static("0"));
+        converted.insert(
+            CACHE_STATUS,
+            header::HeaderValue::from_static(CacheStatus::Hit.as_str()),
+        );
+        Self(converted)
+    }
+}
+
+/// [`CacheStatus::HEADER`] as an actix header name.
+const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("x-isr-cache");
+
 /// Appends `from` (`http` 1) to an actix header map, leaving out headers that do not translate.
 pub(crate) fn append_actix_headers(from: &http::HeaderMap, to: &mut header::HeaderMap) {
     for (name, value) in from {
@@ -176,6 +235,11 @@ mod tests {
     use actix_web::test::TestRequest;
     use bytes::Bytes;
     use http_body::Body as _;
+
+    #[test]
+    fn the_cache_status_header_is_the_engines() {
+        assert_eq!(CACHE_STATUS.as_str(), CacheStatus::HEADER.as_str());
+    }
 
     #[test]
     fn a_request_head_carries_method_uri_version_and_every_header_value() {

@@ -10,7 +10,9 @@ use isr_layer::IsrLayer;
 use isr_layer::adapter::{Lookup, Served};
 
 use crate::body::{ActixBody, HttpBody};
-use crate::convert::{detached_request, prepare_render, request_head, to_actix_response};
+use crate::convert::{
+    detached_request, prepare_render, request_head, to_actix_answer, to_actix_response,
+};
 use crate::future::IsrActixFuture;
 use crate::render::{ActixRender, Returned};
 
@@ -85,30 +87,25 @@ where
         };
         let head_request = head.method() == http::Method::HEAD;
         match self.isr.lookup::<_, HttpBody<B>>(&head) {
-            Lookup::Hit(response)
+            Lookup::Hit(answer)
             | Lookup::Stale {
-                response,
+                answer,
                 regeneration: None,
-            } => IsrActixFuture::ready(
-                request.into_response(to_actix_response(response, head_request)),
-            ),
+            } => IsrActixFuture::ready(request.into_response(to_actix_answer(answer))),
             Lookup::Stale {
-                response,
+                answer,
                 regeneration: Some(regeneration),
             } => {
                 // The visitor's request renders the page in the background; the visitor is
                 // answered now, with a copy of its request's head.
-                let answer = detached_request(&head, request.peer_addr());
+                let visitor = detached_request(&head, request.peer_addr());
                 prepare_render(&mut request, regeneration.rewrite());
                 regeneration.spawn_local(ActixRender {
                     service: Rc::clone(&self.service),
                     request,
                     returned: None,
                 });
-                IsrActixFuture::ready(ServiceResponse::new(
-                    answer,
-                    to_actix_response(response, head_request),
-                ))
+                IsrActixFuture::ready(ServiceResponse::new(visitor, to_actix_answer(answer)))
             }
             Lookup::Bypass(_) => IsrActixFuture::bypass(self.service.call(request)),
             Lookup::Render(visit) => {

@@ -21,7 +21,7 @@ use http::Request;
 use http_body::Body;
 
 use crate::IsrLayer;
-pub use crate::engine::{Lookup, Regeneration, Served, Visit};
+pub use crate::engine::{Answer, Lookup, Page, Regeneration, Served, Visit};
 pub use crate::filters::BypassReason;
 pub use crate::policy::PolicySource;
 pub use crate::policy_layer::Restored;

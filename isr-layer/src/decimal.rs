@@ -1,5 +1,7 @@
 //! Decimal header values (`Age`, `Content-Length`) without allocating.
 
+use std::borrow::Cow;
+
 use http::HeaderValue;
 
 /// Numbers below this are served from [`DIGITS`] without allocating.
@@ -46,9 +48,23 @@ const fn decimal_width(n: usize) -> usize {
 /// 10,000 (ages under 2.7 hours, most page sizes) are slices of a static table instead, which
 /// also makes them free to clone.
 pub(crate) fn integer_value(n: u64) -> HeaderValue {
-    let Some(small) = usize::try_from(n).ok().filter(|&n| n < SMALL) else {
-        return HeaderValue::from(n);
-    };
+    match small_decimal(n) {
+        Some(text) => HeaderValue::from_static(text),
+        None => HeaderValue::from(n),
+    }
+}
+
+/// `n` in decimal, borrowed from [`DIGITS`] below 10,000 (see [`integer_value`]).
+pub(crate) fn integer_text(n: u64) -> Cow<'static, str> {
+    match small_decimal(n) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(n.to_string()),
+    }
+}
+
+/// The text of `n` in [`DIGITS`], if `n` is below [`SMALL`].
+fn small_decimal(n: u64) -> Option<&'static str> {
+    let small = usize::try_from(n).ok().filter(|&n| n < SMALL)?;
     let width = decimal_width(small);
     // Where the numbers of this width start, and the first number of this width.
     let (start, first) = match width {
@@ -58,10 +74,7 @@ pub(crate) fn integer_value(n: u64) -> HeaderValue {
         _ => (10 + 90 * 2 + 900 * 3, 1_000),
     };
     let at = start + (small - first) * width;
-    match std::str::from_utf8(&DIGITS[at..at + width]) {
-        Ok(text) => HeaderValue::from_static(text),
-        Err(_) => HeaderValue::from(n),
-    }
+    std::str::from_utf8(&DIGITS[at..at + width]).ok()
 }
 
 #[cfg(test)]
@@ -87,6 +100,7 @@ mod tests {
             u64::MAX,
         ] {
             assert_eq!(integer_value(n), HeaderValue::from(n), "{n}");
+            assert_eq!(integer_text(n), n.to_string(), "{n}");
         }
         for n in 0..SMALL as u64 {
             assert_eq!(integer_value(n).to_str().unwrap(), n.to_string());

@@ -1,8 +1,10 @@
 //! The stored entry: one rendered page and what is known about it.
 
+use std::any::Any;
+use std::fmt;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -40,6 +42,37 @@ pub struct Entry {
     pub(crate) encoded: Box<[Representation]>,
     /// `Last-Modified` in seconds since the Unix epoch, for `If-Modified-Since`.
     pub(crate) last_modified: Option<u64>,
+    /// The identity page's headers in an adapter's own types (see [`ConvertedHeaders`]).
+    pub(crate) converted: ConvertedHeaders,
+}
+
+/// A representation's headers converted once into a framework adapter's own header type, so
+/// that a hit clones them instead of translating every name and value again
+/// (see [`Page::converted_headers`](crate::adapter::Page::converted_headers)).
+///
+/// Made on the first answer that asks, kept for the entry's life; one type per entry (the first
+/// adapter to ask owns the slot).
+#[derive(Default)]
+pub(crate) struct ConvertedHeaders(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl ConvertedHeaders {
+    pub(crate) fn get_or_convert<T: Any + Send + Sync>(
+        &self,
+        headers: &HeaderMap,
+        convert: impl FnOnce(&HeaderMap) -> T,
+    ) -> Option<&T> {
+        self.0
+            .get_or_init(|| Box::new(convert(headers)))
+            .downcast_ref()
+    }
+}
+
+impl fmt::Debug for ConvertedHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ConvertedHeaders")
+            .field(&self.0.get().is_some())
+            .finish()
+    }
 }
 
 /// The failed regenerations of one entry, for the engine's retry back-off: the only state of
@@ -79,6 +112,7 @@ pub(crate) struct Representation {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) etag: HeaderValue,
+    pub(crate) converted: ConvertedHeaders,
 }
 
 impl Representation {
@@ -109,6 +143,7 @@ impl Representation {
             headers,
             body,
             etag,
+            converted: ConvertedHeaders::default(),
         }
     }
 }
@@ -133,6 +168,7 @@ pub(crate) struct Served<'a> {
     pub(crate) headers: &'a HeaderMap,
     pub(crate) body: &'a Bytes,
     pub(crate) etag: &'a HeaderValue,
+    pub(crate) converted: &'a ConvertedHeaders,
 }
 
 /// `Last-Modified` of `headers`, in seconds since the Unix epoch.
@@ -171,6 +207,7 @@ impl Entry {
             failures: Default::default(),
             encoded: Box::default(),
             last_modified: None,
+            converted: ConvertedHeaders::default(),
         }
     }
 }
@@ -280,18 +317,25 @@ impl Entry {
     /// What a visitor who gets `coding` is sent (`None` if the entry does not hold it).
     pub(crate) fn representation(&self, coding: ContentCoding) -> Option<Served<'_>> {
         if coding == ContentCoding::Identity {
-            return Some(Served {
-                headers: &self.headers,
-                body: &self.body,
-                etag: &self.etag,
-            });
+            return Some(self.identity());
         }
         let r = self.encoded.iter().find(|r| r.coding == coding)?;
         Some(Served {
             headers: &r.headers,
             body: &r.body,
             etag: &r.etag,
+            converted: &r.converted,
         })
+    }
+
+    /// What a visitor who gets the identity page is sent.
+    pub(crate) fn identity(&self) -> Served<'_> {
+        Served {
+            headers: &self.headers,
+            body: &self.body,
+            etag: &self.etag,
+            converted: &self.converted,
+        }
     }
 
     /// The bytes this entry holds in memory, for byte-bounded stores: every representation

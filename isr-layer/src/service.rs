@@ -82,9 +82,9 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         match lookup(&self.engine, &request) {
-            Lookup::Hit(response) => ResponseFuture::ready(response),
+            Lookup::Hit(answer) => ResponseFuture::ready(answer.into_response()),
             Lookup::Stale {
-                response,
+                answer,
                 regeneration,
             } => {
                 if let Some(regeneration) = regeneration {
@@ -98,7 +98,7 @@ where
                     };
                     regeneration.spawn::<Threaded, _>(render);
                 }
-                ResponseFuture::ready(response)
+                ResponseFuture::ready(answer.into_response())
             }
             Lookup::Bypass(_) => ResponseFuture::bypass(self.inner.call(request)),
             Lookup::Render(visit) => {

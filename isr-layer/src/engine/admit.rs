@@ -397,6 +397,7 @@ impl PendingEntry {
             failures: Default::default(),
             encoded,
             last_modified: Some(last_modified),
+            converted: Default::default(),
         })
     }
 

@@ -3,14 +3,13 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::Request;
 use http_body::Body;
 
 use super::regenerate::Regeneration;
-use super::respond::{Conditions, OwnedConditions, serve_entry};
+use super::respond::{Answer, Conditions, OwnedConditions, serve_entry};
 use super::visit::{Reply, Visit};
 use super::{Engine, RenderTarget};
-use crate::body::IsrBody;
 use crate::filters::{self, BypassReason};
 use crate::invalidate::EntryState;
 use crate::key;
@@ -21,12 +20,12 @@ use crate::status::CacheStatus;
 #[must_use = "a lookup says how to answer the request"]
 pub enum Lookup<B: Body> {
     /// Answer with this fresh page (`x-isr-cache: HIT`).
-    Hit(Response<IsrBody<B>>),
+    Hit(Answer<B>),
     /// Answer with this page past its revalidate time (`x-isr-cache: STALE`); if a
     /// regeneration is due, start it with the visitor's request.
     Stale {
         /// The answer.
-        response: Response<IsrBody<B>>,
+        answer: Answer<B>,
         /// The regeneration to start, unless one runs already, the key backs off after a
         /// failure, or the bound on background regenerations is reached.
         regeneration: Option<Regeneration>,
@@ -58,12 +57,12 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         match engine.freshness(&entry, now) {
             EntryState::Fresh => {
                 engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
-                let response = serve_entry(&entry, CacheStatus::Hit, now, class.head, conditions);
-                return Lookup::Hit(response);
+                let answer = serve_entry(&entry, CacheStatus::Hit, now, class.head, conditions);
+                return Lookup::Hit(answer);
             }
             EntryState::Stale => {
                 engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
-                let response = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
+                let answer = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
                 let regeneration = Regeneration::due(engine, &entry, key.path_rewritten, || {
                     (
                         render_target(&key, request, class.authorized, false),
@@ -71,7 +70,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
                     )
                 });
                 return Lookup::Stale {
-                    response,
+                    answer,
                     regeneration,
                 };
             }

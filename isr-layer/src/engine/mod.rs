@@ -38,6 +38,7 @@ pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub use self::lookup::Lookup;
 pub(crate) use self::lookup::lookup;
 pub use self::regenerate::Regeneration;
+pub use self::respond::{Answer, Page};
 use self::store_trouble::StoreTrouble;
 pub(crate) use self::tag_clock::TagClock;
 pub(crate) use self::variance::Variance;

@@ -5,14 +5,19 @@ use http::header::{
     ACCEPT_ENCODING, AGE, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_LOCATION, DATE, ETAG, EXPIRES,
     IF_MODIFIED_SINCE, IF_NONE_MATCH, VARY,
 };
+use std::any::Any;
+use std::sync::Arc;
+
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
 
 use super::negotiate::negotiate;
 use crate::body::IsrBody;
 use crate::clock::Micros;
+use crate::compression::ContentCoding;
 use crate::decimal::integer_value;
-use crate::entry::Entry;
+use crate::entry::{Entry, Served};
 use crate::status::CacheStatus;
 
 /// The request headers that shape an answer from the cache, borrowed from the request.
@@ -60,7 +65,125 @@ impl OwnedConditions {
     }
 }
 
-/// The response for a visitor served from `entry`.
+/// An answer from the cache for one visitor: a page (`HIT` or `STALE`, the whole page or its
+/// head), or a `304 Not Modified` or `406 Not Acceptable`.
+///
+/// [`into_response`](Self::into_response) makes it an `http` response, which is all a tower
+/// service needs. An adapter for a framework with header types of its own can build its answer
+/// from the [`Page`] instead, and convert a page's stored headers once per entry
+/// ([`Page::converted_headers`]) rather than on every hit.
+#[derive(Debug)]
+#[must_use = "an answer is for the visitor"]
+pub enum Answer<B: Body> {
+    /// The page in the representation the visitor accepts.
+    Page(Page),
+    /// `304 Not Modified` or `406 Not Acceptable`: headers only.
+    NoPage(Response<IsrBody<B>>),
+}
+
+impl<B: Body> Answer<B> {
+    /// The answer as an `http` response.
+    pub fn into_response(self) -> Response<IsrBody<B>> {
+        match self {
+            Self::Page(page) => page.into_response(),
+            Self::NoPage(response) => response,
+        }
+    }
+}
+
+/// A cached page as one visitor is sent it: the representation `Accept-Encoding` chose, its
+/// stored headers, and the two headers that vary per answer (`Age` and `x-isr-cache`).
+///
+/// Holds the entry (an `Arc`): reading a page copies nothing.
+#[derive(Debug)]
+pub struct Page {
+    entry: Arc<Entry>,
+    coding: ContentCoding,
+    cache_status: CacheStatus,
+    age_secs: u64,
+    head: bool,
+}
+
+impl Page {
+    fn served(&self) -> Served<'_> {
+        self.entry
+            .representation(self.coding)
+            .unwrap_or_else(|| self.entry.identity())
+    }
+
+    /// The status the page was rendered with.
+    pub fn status(&self) -> StatusCode {
+        self.entry.status
+    }
+
+    /// The representation's stored headers (`Content-Type`, `Content-Encoding`,
+    /// `Content-Length`, `ETag`, `Vary`, …). The answer also carries `Age` and `x-isr-cache`
+    /// ([`age_secs`](Self::age_secs), [`cache_status`](Self::cache_status)), which replace
+    /// any value of theirs found here.
+    pub fn headers(&self) -> &HeaderMap {
+        self.served().headers
+    }
+
+    /// [`headers`](Self::headers) converted by `convert` into an adapter's own type: made on
+    /// the first call for this representation of this entry, then kept with the entry (and
+    /// dropped with it), so that a hit clones them rather than converting every header again.
+    ///
+    /// `None` when the entry already keeps a conversion of another type (two adapters of
+    /// different frameworks sharing one layer): convert [`headers`](Self::headers) then.
+    /// A conversion is not charged to the store's byte bound.
+    pub fn converted_headers<T: Any + Send + Sync>(
+        &self,
+        convert: impl FnOnce(&HeaderMap) -> T,
+    ) -> Option<&T> {
+        let served = self.served();
+        served.converted.get_or_convert(served.headers, convert)
+    }
+
+    /// The page's bytes in the chosen representation; the answer to a `HEAD` request sends
+    /// none of them (see [`is_head`](Self::is_head)), only their length in `Content-Length`.
+    pub fn body(&self) -> &Bytes {
+        self.served().body
+    }
+
+    /// The visitor sent `HEAD`: the answer has the headers and an empty body.
+    pub fn is_head(&self) -> bool {
+        self.head
+    }
+
+    /// The `Age` of the answer, in seconds.
+    pub fn age_secs(&self) -> u64 {
+        self.age_secs
+    }
+
+    /// The `Age` of the answer as text, without allocating for ages under 10,000 seconds.
+    pub fn age_text(&self) -> std::borrow::Cow<'static, str> {
+        crate::decimal::integer_text(self.age_secs)
+    }
+
+    /// `x-isr-cache` of the answer: [`CacheStatus::Hit`] or [`CacheStatus::Stale`].
+    pub fn cache_status(&self) -> CacheStatus {
+        self.cache_status
+    }
+
+    /// The page as an `http` response.
+    pub fn into_response<B: Body>(self) -> Response<IsrBody<B>> {
+        let served = self.served();
+        let body = if self.head {
+            IsrBody::empty()
+        } else {
+            IsrBody::full(served.body.clone())
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.entry.status;
+        *response.headers_mut() = served.headers.clone();
+        let headers = response.headers_mut();
+        headers.insert(AGE, integer_value(self.age_secs));
+        headers.insert(CacheStatus::HEADER, self.cache_status.header_value());
+        response
+    }
+}
+
+/// The answer for a visitor served from `entry`.
 ///
 /// The representation is the one `Accept-Encoding` prefers among those the entry holds
 /// (`406 Not Acceptable` if the visitor refuses them all, identity included). A `HEAD` visitor
@@ -69,16 +192,16 @@ impl OwnedConditions {
 /// `If-Modified-Since` is not before the page's `Last-Modified`, gets `304 Not Modified` with
 /// the headers RFC 9110 §15.4.5 lists.
 pub(crate) fn serve_entry<B: Body>(
-    entry: &Entry,
+    entry: &Arc<Entry>,
     status: CacheStatus,
     now: Micros,
     head: bool,
     conditions: Conditions<'_>,
-) -> Response<IsrBody<B>> {
+) -> Answer<B> {
     let chosen = negotiate(conditions.accept_encoding, entry.encodings())
-        .and_then(|coding| entry.representation(coding));
-    let Some(served) = chosen else {
-        return not_acceptable(entry, status, now);
+        .and_then(|coding| Some((coding, entry.representation(coding)?)));
+    let Some((coding, served)) = chosen else {
+        return Answer::NoPage(not_acceptable(entry, status, now));
     };
     // RFC 9110 §13.2.1: conditions apply only to what would be a 2xx answer.
     let not_modified = entry.status.is_success()
@@ -88,7 +211,7 @@ pub(crate) fn serve_entry<B: Body>(
                 .if_modified_since
                 .is_some_and(|ims| not_modified_since(ims, entry.last_modified, now)),
         };
-    let mut response = if not_modified {
+    if not_modified {
         let mut response = Response::new(IsrBody::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         let headers = response.headers_mut();
@@ -97,22 +220,17 @@ pub(crate) fn serve_entry<B: Body>(
                 headers.append(name.clone(), value.clone());
             }
         }
-        response
-    } else {
-        let body = if head {
-            IsrBody::empty()
-        } else {
-            IsrBody::full(served.body.clone())
-        };
-        let mut response = Response::new(body);
-        *response.status_mut() = entry.status;
-        *response.headers_mut() = served.headers.clone();
-        response
-    };
-    let headers = response.headers_mut();
-    headers.insert(AGE, integer_value(entry.age_secs_at(now)));
-    headers.insert(CacheStatus::HEADER, status.header_value());
-    response
+        headers.insert(AGE, integer_value(entry.age_secs_at(now)));
+        headers.insert(CacheStatus::HEADER, status.header_value());
+        return Answer::NoPage(response);
+    }
+    Answer::Page(Page {
+        entry: Arc::clone(entry),
+        coding,
+        cache_status: status,
+        age_secs: entry.age_secs_at(now),
+        head,
+    })
 }
 
 /// `406 Not Acceptable`: the visitor refused identity and every encoding the entry holds.
@@ -192,6 +310,94 @@ fn opaque(tag: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Revalidate;
+    use http_body_util::Empty;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    fn page_entry() -> Arc<Entry> {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/html"));
+        headers.insert(ETAG, HeaderValue::from_static("\"p\""));
+        let mut entry = Entry::fetched(
+            Arc::from("/p"),
+            StatusCode::OK,
+            headers,
+            Bytes::from_static(b"<p>page</p>"),
+            1_000_000,
+            1_000_000,
+            Revalidate::Never,
+            Box::default(),
+        );
+        entry.etag = HeaderValue::from_static("\"p\"");
+        Arc::new(entry)
+    }
+
+    fn answer(entry: &Arc<Entry>, head: bool, headers: &HeaderMap) -> Answer<Empty<Bytes>> {
+        serve_entry(
+            entry,
+            CacheStatus::Stale,
+            43_000_000,
+            head,
+            Conditions::of(headers),
+        )
+    }
+
+    fn page_of(answer: Answer<Empty<Bytes>>) -> Page {
+        match answer {
+            Answer::Page(page) => page,
+            Answer::NoPage(response) => panic!("no page: {}", response.status()),
+        }
+    }
+
+    #[test]
+    fn a_page_answer_carries_the_page_its_age_and_status() {
+        let entry = page_entry();
+        let response = answer(&entry, false, &HeaderMap::new()).into_response();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/html");
+        assert_eq!(response.headers()[AGE], "42");
+        assert_eq!(response.headers()[CacheStatus::HEADER], "STALE");
+        let page = page_of(answer(&entry, true, &HeaderMap::new()));
+        assert!(page.is_head());
+        assert_eq!(page.body().as_ref(), b"<p>page</p>");
+        assert_eq!((page.age_secs(), page.age_text()), (42, "42".into()));
+        assert_eq!(page.cache_status(), CacheStatus::Stale);
+    }
+
+    #[test]
+    fn headers_are_converted_once_per_entry_and_one_type_owns_the_slot() {
+        let entry = page_entry();
+        let conversions = AtomicUsize::new(0);
+        let convert = |headers: &HeaderMap| {
+            conversions.fetch_add(1, Ordering::Relaxed);
+            headers.len()
+        };
+        for _ in 0..3 {
+            let page = page_of(answer(&entry, false, &HeaderMap::new()));
+            assert_eq!(page.converted_headers(convert), Some(&page.headers().len()));
+        }
+        assert_eq!(conversions.load(Ordering::Relaxed), 1);
+        // Another adapter's type finds the slot taken and converts for itself.
+        let page = page_of(answer(&entry, false, &HeaderMap::new()));
+        assert_eq!(page.converted_headers(|_| "other"), None);
+        // A fresh entry (a new render) converts again.
+        let page = page_of(answer(&page_entry(), false, &HeaderMap::new()));
+        assert!(page.converted_headers(convert).is_some());
+        assert_eq!(conversions.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn a_not_modified_answer_is_no_page() {
+        let entry = page_entry();
+        let mut conditions = HeaderMap::new();
+        conditions.insert(IF_NONE_MATCH, HeaderValue::from_static("\"p\""));
+        let Answer::NoPage(response) = answer(&entry, false, &conditions) else {
+            panic!("a 304 has no page");
+        };
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(response.headers()[ETAG], "\"p\"");
+        assert_eq!(response.headers()[AGE], "42");
+    }
 
     #[test]
     fn etags_compare_weakly() {

@@ -231,14 +231,18 @@ impl Reply {
     }
 
     /// Answers from `entry` without rendering: the render goes back to the adapter.
-    fn answer<R: Render>(&self, entry: &Entry, status: CacheStatus, render: R) -> Served<R> {
+    fn answer<R: Render>(&self, entry: &Arc<Entry>, status: CacheStatus, render: R) -> Served<R> {
         Served {
             response: Ok(self.serve_entry(entry, status)),
             unused: Some(render),
         }
     }
 
-    fn serve_entry<B: Body>(&self, entry: &Entry, status: CacheStatus) -> Response<IsrBody<B>> {
+    fn serve_entry<B: Body>(
+        &self,
+        entry: &Arc<Entry>,
+        status: CacheStatus,
+    ) -> Response<IsrBody<B>> {
         self.engine
             .trace_request(status, &entry.key, entry.route(), None);
         serve_entry(
@@ -248,6 +252,7 @@ impl Reply {
             self.head,
             self.conditions.borrow(),
         )
+        .into_response()
     }
 
     fn unavailable<B: Body>(&self, why: &'static str) -> Response<IsrBody<B>> {

@@ -198,6 +198,7 @@ impl Entry {
             last_modified: last_modified_secs(&headers),
             encoded: encoded.into_boxed_slice(),
             headers,
+            converted: Default::default(),
         })
     }
 }
@@ -305,6 +306,7 @@ mod tests {
             failures: Default::default(),
             encoded: Box::default(),
             last_modified: None,
+            converted: Default::default(),
         }
     }
 
