@@ -13,6 +13,8 @@
 //! - `POST /api/revalidate` — the purge endpoint (path, layout, tag, tags), `GET` to inspect.
 //! - `PATCH /api/products/{slug}`, `POST /api/guides` — admin calls that change content and
 //!   revalidate.
+//! - `GET /metrics` (with `ISR_METRICS=1`) — the cache's counters in Prometheus's text format,
+//!   beside the cache (the pages sit in a scope under `IsrActix`; this route does not).
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -50,6 +52,10 @@ pub struct Site {
 impl Site {
     /// Builds the site: content and the cache on the configured store.
     pub async fn new(config: Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if config.metrics {
+            // Installed before the first request, so every count from start-up on is kept.
+            docs_site::metrics::recorder();
+        }
         let content = Content::seeded(config.content_latency);
         let isr = config.cache().await?;
         let auth = PurgeAuth::new(&config.secret)?;
@@ -90,7 +96,8 @@ impl Site {
     }
 }
 
-/// The app of one worker: pages under `IsrActix`, the admin calls and the purge endpoint.
+/// The app of one worker: pages under `IsrActix`, the admin calls and the purge endpoint, and
+/// `GET /metrics` beside them when the site counts.
 pub fn app(
     site: Site,
 ) -> App<
@@ -102,28 +109,46 @@ pub fn app(
         InitError = (),
     >,
 > {
+    let metrics = site.config.metrics;
     App::new()
-        .service(purge_resource(
-            "/api/revalidate",
-            site.isr.revalidator(),
-            site.auth.clone(),
-        ))
-        .route("/api/products/{slug}", web::patch().to(update_price))
-        .route("/api/guides", web::post().to(publish_guide))
-        .route("/", web::get().to(home))
-        .route("/docs/{slug}", web::get().to(guide))
-        .route("/products/{slug}", web::get().to(product))
+        .configure(|config| {
+            if metrics {
+                // Beside the cache, not under it: the counters are read fresh on every scrape.
+                config.route("/metrics", web::get().to(scrape_metrics));
+            }
+        })
         .service(
-            web::scope("/dashboard")
-                .wrap(ScopePolicy::new(IsrPolicyLayer::dynamic()))
-                .route("/stats", web::get().to(stats)),
+            web::scope("")
+                .service(purge_resource(
+                    "/api/revalidate",
+                    site.isr.revalidator(),
+                    site.auth.clone(),
+                ))
+                .route("/api/products/{slug}", web::patch().to(update_price))
+                .route("/api/guides", web::post().to(publish_guide))
+                .route("/", web::get().to(home))
+                .route("/docs/{slug}", web::get().to(guide))
+                .route("/products/{slug}", web::get().to(product))
+                .service(
+                    web::scope("/dashboard")
+                        .wrap(ScopePolicy::new(IsrPolicyLayer::dynamic()))
+                        .route("/stats", web::get().to(stats)),
+                )
+                .wrap(site.params.middleware())
+                .wrap(IsrActix::new(site.isr.clone())),
         )
-        .wrap(site.params.middleware())
-        .wrap(IsrActix::new(site.isr.clone()))
         .app_data(web::Data::new(site))
 }
 
 type Shared = web::Data<Site>;
+
+/// `GET /metrics`: the process's Prometheus recorder, rendered.
+async fn scrape_metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .insert_header(("cache-control", "no-store"))
+        .body(docs_site::metrics::recorder().render())
+}
 
 /// A page rendered by the docs-site's views, as an actix response.
 fn html(view: View) -> HttpResponse {

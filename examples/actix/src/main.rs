@@ -1,6 +1,7 @@
 //! Runs the docs site on actix-web: `PORT` (default 3000), `REVALIDATION_SECRET`,
 //! `DOCS_REVALIDATE`, `STATS_REVALIDATE`, `ISR_MAX_BYTES`, `ISR_REDIS_URL` or `ISR_FS_DIR` for a
-//! shared or persistent store, and `ISR_DEBUG_CACHE=1` for the cache debug log.
+//! shared or persistent store, `ISR_DEBUG_CACHE=1` for the cache debug log, and `ISR_METRICS=1`
+//! for `GET /metrics`.
 
 use actix_docs_site::{Site, app};
 use actix_web::HttpServer;
