@@ -79,6 +79,8 @@ mod body;
 mod convert;
 mod dynamic_params;
 mod future;
+#[cfg(feature = "inspector")]
+mod inspector;
 mod middleware;
 mod policy;
 mod purge;
@@ -90,6 +92,9 @@ pub use self::dynamic_params::{
     StaticParamsFuture, StaticParamsMiddleware, StaticParamsMiddlewareService,
 };
 pub use self::future::IsrActixFuture;
+#[cfg(feature = "inspector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inspector")))]
+pub use self::inspector::{Inspector, InspectorError, inspector_scope};
 pub use self::middleware::{IsrActix, IsrActixService};
 pub use self::policy::{Isr, ScopePolicy, ScopePolicyService};
 pub use self::purge::purge_resource;

@@ -46,24 +46,31 @@ async fn dispatch(
             .content_type("application/json")
             .body(r#"{"error":"the request head is not valid HTTP"}"#);
     };
-    let read_body = |limit| async move {
-        match payload.to_bytes_limited(limit).await {
-            Ok(Ok(body)) => Ok(body),
-            Ok(Err(_)) => Err(BodyError::Broken),
-            Err(BodyLimitExceeded { .. }) => Err(BodyError::TooLarge),
-        }
-    };
     // Under the cache, the query (`secret`, `limit`) is not sent to renders: take it back.
     let render = actix_web::HttpMessage::extensions(&request)
         .get::<isr_layer::RenderContext>()
         .cloned();
     let uri = isr_layer::adapter::visitor_uri(head.uri(), render.as_ref());
     let reply = endpoint
-        .answer(head.method(), &uri, head.headers(), read_body)
+        .answer(head.method(), &uri, head.headers(), |limit| {
+            read_payload(payload, limit)
+        })
         .await;
     let status =
         StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::with_body(status, reply.body_bytes());
     append_actix_headers(&reply.all_headers(), response.headers_mut());
     response.map_into_boxed_body()
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub(crate) async fn read_payload(
+    payload: web::Payload,
+    limit: usize,
+) -> Result<bytes::Bytes, BodyError> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err(BodyError::Broken),
+        Err(BodyLimitExceeded { .. }) => Err(BodyError::TooLarge),
+    }
 }

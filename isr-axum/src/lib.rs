@@ -20,11 +20,16 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod extract;
+#[cfg(feature = "inspector")]
+mod inspector;
 mod parts;
 mod purge;
 mod static_params;
 
 pub use self::extract::Isr;
+#[cfg(feature = "inspector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inspector")))]
+pub use self::inspector::{Inspector, InspectorError, inspector_router};
 pub use self::parts::{Revalidate, Tags};
 pub use self::purge::{MAX_PURGE_BODY, PurgeAuth, PurgeAuthError, SECRET_HEADER, purge_router};
 pub use self::static_params::StaticParams;

@@ -51,20 +51,24 @@ where
 
 async fn dispatch(State(endpoint): State<PurgeEndpoint>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let read_body = |limit| async move {
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(error) if error.is::<LengthLimitError>() => Err(BodyError::TooLarge),
-            Err(_) => Err(BodyError::Broken),
-        }
-    };
     // Under the cache, the query (`secret`, `limit`) is not sent to renders: take it back.
     let uri = isr_layer::adapter::visitor_uri(&parts.uri, parts.extensions.get());
     let reply = endpoint
-        .answer(&parts.method, &uri, &parts.headers, read_body)
+        .answer(&parts.method, &uri, &parts.headers, |limit| {
+            read_body(body, limit)
+        })
         .await;
     let mut response = Response::new(Body::from(reply.body_bytes()));
     *response.status_mut() = reply.status;
     *response.headers_mut() = reply.all_headers();
     response
+}
+
+/// Reads a request body of at most `limit` bytes.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Broken),
+    }
 }

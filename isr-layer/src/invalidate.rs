@@ -305,6 +305,8 @@ pub enum Origin {
     Code,
     /// The purge endpoint.
     PurgeRouter,
+    /// The cache inspector's purge buttons.
+    Inspector,
 }
 
 impl Origin {
@@ -312,6 +314,7 @@ impl Origin {
         match self {
             Self::Code => "code",
             Self::PurgeRouter => "purge router",
+            Self::Inspector => "inspector",
         }
     }
 }

@@ -98,6 +98,9 @@ mod engine;
 mod entry;
 mod filters;
 mod future;
+#[cfg(feature = "inspector")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inspector")))]
+pub mod inspector;
 pub mod invalidate;
 pub mod key;
 mod layer;

@@ -19,8 +19,10 @@
 //! - `GET ?view=stats` answers the cache's counters (see [`IsrStats`]):
 //!   `{"entries", "bytes", "hits", "stale", "misses", "bypasses", "hit_ratio", "renders",
 //!   "failed_renders", "regenerations_deferred", "invalidations", "invalidation_stamps",
-//!   "store_errors"}`, where `hit_ratio` is `(hits + stale) / (hits + stale + misses)` (`null`
-//!   before the first lookup; bypasses are not lookups). Requests are not counted per entry:
+//!   "store_errors", "store"}`, where `hit_ratio` is `(hits + stale) / (hits + stale + misses)`
+//!   (`null` before the first lookup; bypasses are not lookups) and `store` is `{"kind",
+//!   "max_bytes", "reachable", "since", "outages"}` (`since`: unix ms of the last change of
+//!   `reachable`, or `null`). Requests are not counted per entry:
 //!   that would add a shared write to every cache hit.
 //!
 //! The secret may come as the JSON field `secret`, as `Authorization: Bearer <secret>`, as the
@@ -45,6 +47,7 @@ use crate::invalidate::{
     EntryState, EntrySummary, InvalidationMode, Origin, PathScope, RevalidateError, Revalidation,
     validate_tag,
 };
+use crate::store::StoreStatus;
 use crate::{IsrStats, Revalidate, Revalidator};
 
 /// The largest purge request body accepted; larger bodies get `413`.
@@ -105,6 +108,12 @@ impl PurgeAuth {
     /// Whether `given` is the secret, in constant time for secrets of the same length.
     pub fn verify(&self, given: &str) -> bool {
         bool::from(self.secret.ct_eq(given.as_bytes()))
+    }
+
+    /// The secret's bytes, for keys derived from it (the inspector's session signatures).
+    #[cfg(feature = "inspector")]
+    pub(crate) fn secret_bytes(&self) -> &[u8] {
+        &self.secret
     }
 }
 
@@ -224,17 +233,17 @@ enum View {
 
 /// Which entries a listing shows, in what order.
 #[derive(Debug, Default)]
-struct Listing {
-    limit: usize,
-    state: Option<EntryState>,
-    tag: Option<String>,
-    route: Option<String>,
-    sort: Option<SortBy>,
+pub(crate) struct Listing {
+    pub(crate) limit: usize,
+    pub(crate) state: Option<EntryState>,
+    pub(crate) tag: Option<String>,
+    pub(crate) route: Option<String>,
+    pub(crate) sort: Option<SortBy>,
 }
 
 /// The order of a sorted listing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SortBy {
+pub(crate) enum SortBy {
     /// Youngest first: the latest renders.
     Age,
     /// Largest first.
@@ -352,7 +361,9 @@ impl PurgeEndpoint {
         }
         match view_of(query) {
             Ok(View::Stats) => {
-                PurgeReply::new(StatusCode::OK, stats_json(&self.revalidator.stats()))
+                let mut stats = stats_json(&self.revalidator.stats());
+                stats["store"] = store_json(&self.revalidator.store_status());
+                PurgeReply::new(StatusCode::OK, stats)
             }
             Ok(View::Entries(listing)) => self.list(&listing),
             Err(message) => PurgeReply::error(StatusCode::BAD_REQUEST, &message),
@@ -401,7 +412,7 @@ impl Listing {
     }
 
     /// Whether `summary` passes every filter.
-    fn admits(&self, summary: &EntrySummary) -> bool {
+    pub(crate) fn admits(&self, summary: &EntrySummary) -> bool {
         let entry = &summary.entry;
         self.state.is_none_or(|state| summary.state == state)
             && self
@@ -505,6 +516,17 @@ fn stats_json(stats: &IsrStats) -> Value {
         "invalidations": stats.invalidations,
         "invalidation_stamps": stats.invalidation_stamps,
         "store_errors": stats.store_errors,
+    })
+}
+
+/// The store of `?view=stats`: kind, bound, and whether it answers since when.
+fn store_json(status: &StoreStatus) -> Value {
+    json!({
+        "kind": status.kind,
+        "max_bytes": status.max_bytes,
+        "reachable": status.reachable,
+        "since": status.since.map(unix_ms),
+        "outages": status.outages,
     })
 }
 

@@ -157,6 +157,24 @@ impl Revalidator {
         self.engine.inspect(limit)
     }
 
+    /// The answers that bypassed the cache lately (the inspector's "not cached" panel).
+    #[cfg(feature = "inspector")]
+    pub(crate) fn recent_bypasses(&self) -> Vec<crate::engine::BypassRecord> {
+        self.engine.recent_bypasses()
+    }
+
+    /// Which store keeps the entries and whether it answers.
+    pub(crate) fn store_status(&self) -> crate::store::StoreStatus {
+        self.engine.store_status()
+    }
+
+    /// The instant every age and stamp of this cache is read from, in microseconds since the
+    /// Unix epoch.
+    #[cfg(feature = "inspector")]
+    pub(crate) fn now_micros(&self) -> u64 {
+        self.engine.clock().now()
+    }
+
     /// The counters of the cache this revalidator belongs to, for the purge endpoint's
     /// `?view=stats` (the same as [`IsrLayer::stats`](crate::IsrLayer::stats)).
     pub(crate) fn stats(&self) -> crate::IsrStats {

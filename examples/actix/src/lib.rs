@@ -13,6 +13,7 @@
 //! - `POST /api/revalidate` — the purge endpoint (path, layout, tag, tags), `GET` to inspect.
 //! - `PATCH /api/products/{slug}`, `POST /api/guides` — admin calls that change content and
 //!   revalidate.
+//! - `GET /_isr` — the cache inspector (sign in with `REVALIDATION_SECRET`), beside the cache.
 //! - `GET /metrics` (with `ISR_METRICS=1`) — the cache's counters in Prometheus's text format,
 //!   beside the cache (the pages sit in a scope under `IsrActix`; this route does not).
 
@@ -25,7 +26,8 @@ use docs_site::content::Content;
 use docs_site::views::{self, Stats, View};
 use docs_site::{Clock, Config};
 use isr_actix_adapter::{
-    Isr, IsrActix, ParamSet, PrerenderReport, ScopePolicy, StaticParams, purge_resource, revalidate,
+    Inspector, Isr, IsrActix, ParamSet, PrerenderReport, ScopePolicy, StaticParams,
+    inspector_scope, purge_resource, revalidate,
 };
 use isr_layer::purge::PurgeAuth;
 use isr_layer::{CacheTags, FetchOptions, IsrLayer, IsrPolicyLayer, Revalidate};
@@ -47,6 +49,8 @@ pub struct Site {
     pub admin: docs_site::admin::Admin,
     /// The prerender list of `/docs/{slug}`.
     pub params: StaticParams,
+    /// The cache inspector at `/_isr`.
+    pub inspector: Inspector,
 }
 
 impl Site {
@@ -71,8 +75,10 @@ impl Site {
                     .collect::<Vec<ParamSet>>())
             }
         })?;
+        let inspector = Inspector::new(docs_site::INSPECTOR_PATH, isr.revalidator(), auth.clone())?;
         Ok(Self {
             params,
+            inspector,
             admin: docs_site::admin::Admin {
                 content: content.clone(),
                 revalidator: isr.revalidator(),
@@ -117,6 +123,8 @@ pub fn app(
                 config.route("/metrics", web::get().to(scrape_metrics));
             }
         })
+        // Beside the cache too, and before the pages' scope, which takes every other path.
+        .service(inspector_scope(site.inspector.clone()))
         .service(
             web::scope("")
                 .service(purge_resource(

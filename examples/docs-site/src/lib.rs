@@ -30,8 +30,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use isr_axum::{
-    IsrLayer, IsrPolicyLayer, ParamSet, PrerenderReport, PurgeAuth, Revalidate, StaticParams,
-    purge_router,
+    Inspector, IsrLayer, IsrPolicyLayer, ParamSet, PrerenderReport, PurgeAuth, Revalidate,
+    StaticParams, inspector_router, purge_router,
 };
 
 use crate::content::Content;
@@ -212,6 +212,9 @@ impl Clock {
     }
 }
 
+/// Where both examples mount the cache inspector.
+pub const INSPECTOR_PATH: &str = "/_isr";
+
 /// The app's shared state.
 #[derive(Clone, Debug)]
 pub struct Site {
@@ -229,6 +232,8 @@ pub struct Site {
     pub config: Config,
     /// Renders per page per second (for soaks).
     pub audit: audit::RenderAudit,
+    /// The cache inspector at `/_isr`.
+    pub inspector: Inspector,
 }
 
 impl Default for Clock {
@@ -323,7 +328,9 @@ impl Site {
             }
         })?;
         let auth = PurgeAuth::new(&config.secret)?;
+        let inspector = Inspector::new(INSPECTOR_PATH, isr.revalidator(), auth.clone())?;
         Ok(Self {
+            inspector,
             clock: Clock::new(),
             audit: audit::RenderAudit::default(),
             content,
@@ -363,7 +370,9 @@ impl Site {
             // Beside the cache, not under it: the counters are read fresh on every scrape.
             router = router.route("/metrics", get(metrics::scrape));
         }
-        router.with_state(self.clone())
+        router
+            .merge(inspector_router(self.inspector.clone()))
+            .with_state(self.clone())
     }
 
     /// Lists the guides and renders every one of them through `router` (start-up

@@ -6,6 +6,7 @@
 
 mod admit;
 mod backoff;
+mod bypass_log;
 mod cluster_lock;
 mod encode;
 mod executor;
@@ -33,6 +34,8 @@ pub(crate) use self::admit::{
     Admission, Buffered, PendingEntry, RenderTarget, Streaming, admit, buffer, checked_tags, concat,
 };
 use self::backoff::Backoff;
+use self::bypass_log::BypassLog;
+pub(crate) use self::bypass_log::BypassRecord;
 pub(crate) use self::executor::Threaded;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub use self::lookup::Lookup;
@@ -91,6 +94,7 @@ pub(crate) struct Engine {
     last_cache_control: std::sync::Mutex<Option<(Revalidate, HeaderValue)>>,
     store_trouble: StoreTrouble,
     invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
+    bypasses: BypassLog,
 }
 
 impl fmt::Debug for Engine {
@@ -120,6 +124,7 @@ impl Engine {
             last_cache_control: std::sync::Mutex::new(None),
             store_trouble: StoreTrouble::default(),
             invalidations: tokio::sync::broadcast::channel(1024).0,
+            bypasses: BypassLog::default(),
             store,
             config,
         }
@@ -138,6 +143,17 @@ impl Engine {
     /// The counters so far, and what the store and the tag clock hold.
     pub(crate) fn stats(&self) -> crate::IsrStats {
         self.stats.snapshot(self.store.usage(), self.tags.len())
+    }
+
+    /// The answers that bypassed the cache lately, by route (or path) and reason, most
+    /// recently seen first.
+    pub(crate) fn recent_bypasses(&self) -> Vec<BypassRecord> {
+        self.bypasses.recent()
+    }
+
+    /// Which store keeps the entries, and whether it answers.
+    pub(crate) fn store_status(&self) -> crate::store::StoreStatus {
+        self.store.status()
     }
 
     /// How `entry` stands at `now`: invalidations first, then its revalidate time.
@@ -332,6 +348,12 @@ impl Engine {
         reason: Option<&dyn fmt::Display>,
     ) {
         self.stats.count(status);
+        if status == CacheStatus::Bypass
+            && let Some(reason) = reason
+        {
+            self.bypasses
+                .record(route.unwrap_or(key), reason, self.clock.now());
+        }
         let route = route.unwrap_or("-");
         if self.config.debug {
             match reason {

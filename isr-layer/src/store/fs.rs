@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use moka::notification::RemovalCause;
 
-use super::{InvalidationLog, MemoryStore, StampLine, Store, StoreError, StoreFuture, StoreUsage};
+use super::{
+    InvalidationLog, MemoryStore, StampLine, Store, StoreError, StoreFuture, StoreStatus,
+    StoreUsage,
+};
 use crate::entry::Entry;
 use crate::invalidate::{InvalidationMode, InvalidationTarget, StampRecord, StampSink};
 
@@ -327,6 +330,10 @@ impl Store for FsStore {
             })
             .await
         })
+    }
+
+    fn status(&self) -> StoreStatus {
+        StoreStatus::local("files", self.inner.files.policy().max_capacity())
     }
 
     fn usage(&self) -> StoreUsage {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use moka::sync::Cache;
 
-use super::{Store, StoreFuture, StoreUsage};
+use super::{Store, StoreFuture, StoreStatus, StoreUsage};
 use crate::entry::Entry;
 
 /// The default store: entries in process memory, bounded by their total size in bytes.
@@ -111,6 +111,10 @@ impl Store for MemoryStore {
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
         self.cache.invalidate(key);
         super::done()
+    }
+
+    fn status(&self) -> StoreStatus {
+        StoreStatus::local("memory", Some(self.max_bytes))
     }
 
     fn usage(&self) -> StoreUsage {

@@ -93,6 +93,37 @@ pub struct StoreUsage {
     pub bytes: u64,
 }
 
+/// Which store keeps the entries and whether it answers, for operators (the inspector, the
+/// purge endpoint's `?view=stats`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStatus {
+    /// What keeps the entries: `"memory"`, `"files"` or `"redis"` for the stores of this crate.
+    pub kind: &'static str,
+    /// The bound on [`StoreUsage::bytes`], if the store has one.
+    pub max_bytes: Option<u64>,
+    /// Whether the shared tier answered its last command (always `true` for a store without
+    /// one).
+    pub reachable: bool,
+    /// When [`reachable`](Self::reachable) last changed, if it ever did.
+    pub since: Option<std::time::SystemTime>,
+    /// How many times the shared tier became unreachable.
+    pub outages: u64,
+}
+
+impl StoreStatus {
+    /// A store in this process only: always reachable.
+    pub fn local(kind: &'static str, max_bytes: Option<u64>) -> Self {
+        Self {
+            kind,
+            max_bytes,
+            reachable: true,
+            since: None,
+            outages: 0,
+        }
+    }
+}
+
 /// A place to keep entries: the storage every store has.
 ///
 /// The capabilities only some stores have are traits of their own, reached through this one:
@@ -135,6 +166,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
     /// How much the store holds now.
     fn usage(&self) -> StoreUsage;
+
+    /// Which store this is and whether it answers. Default: a store of this process only,
+    /// `kind` `"custom"`, no bound.
+    fn status(&self) -> StoreStatus {
+        StoreStatus::local("custom", None)
+    }
 
     /// Up to `limit` entries held in process memory, for inspection. Order is unspecified.
     fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>>;

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::invalidate::StampRecord;
 
@@ -22,6 +22,8 @@ const PROBE_EVERY_MS: u64 = 500;
 pub(super) struct Health {
     healthy: AtomicBool,
     outages: AtomicU64,
+    /// When `healthy` last changed, in ms since the Unix epoch (0: never).
+    changed_at_ms: AtomicU64,
     /// When (ms since `started`) a command last went to Redis while it was unhealthy.
     last_probe: AtomicU64,
     started: Instant,
@@ -35,6 +37,7 @@ impl Health {
         Self {
             healthy: AtomicBool::new(true),
             outages: AtomicU64::new(0),
+            changed_at_ms: AtomicU64::new(0),
             last_probe: AtomicU64::new(0),
             started: Instant::now(),
             pending: Mutex::new(VecDeque::new()),
@@ -77,6 +80,7 @@ impl Health {
     pub(super) fn mark_down(&self, why: &dyn fmt::Display) {
         if self.healthy.swap(false, Ordering::AcqRel) {
             self.outages.fetch_add(1, Ordering::Relaxed);
+            self.changed_now();
             tracing::warn!(target: "isr", error = %why, "redis is unreachable: serving from memory and rendering locally");
         }
     }
@@ -84,8 +88,26 @@ impl Health {
     /// Redis answered: the first success after it was down is logged.
     pub(super) fn mark_up(&self) {
         if !self.healthy.swap(true, Ordering::AcqRel) {
+            self.changed_now();
             tracing::info!(target: "isr", "redis is reachable again");
         }
+    }
+
+    /// When Redis last became unreachable or reachable again, if it ever did.
+    pub(super) fn changed_at(&self) -> Option<SystemTime> {
+        match self.changed_at_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    fn changed_now(&self) {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        self.changed_at_ms.store(ms.max(1), Ordering::Relaxed);
     }
 
     /// Keeps `record` for replay, dropping the oldest past the bound.

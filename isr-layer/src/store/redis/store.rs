@@ -15,7 +15,8 @@ use super::scripts::Scripts;
 use crate::entry::Entry;
 use crate::invalidate::StampSink;
 use crate::store::{
-    InvalidationLog, MemoryStore, RenderLock, Store, StoreError, StoreFuture, StoreUsage,
+    InvalidationLog, MemoryStore, RenderLock, Store, StoreError, StoreFuture, StoreStatus,
+    StoreUsage,
 };
 
 /// Entries in Redis, shared by every instance, with a byte-bounded copy in each instance's
@@ -327,6 +328,17 @@ impl Store for RedisStore {
                 .await
                 .map(drop)
         })
+    }
+
+    fn status(&self) -> StoreStatus {
+        let health = &self.inner.health;
+        StoreStatus {
+            kind: "redis",
+            max_bytes: self.inner.memory.status().max_bytes,
+            reachable: health.is_healthy(),
+            since: health.changed_at(),
+            outages: health.outages(),
+        }
     }
 
     /// What this instance holds in memory (what Redis holds is shared and not counted).

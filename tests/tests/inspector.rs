@@ -1,0 +1,290 @@
+//! The cache inspector (`/_isr`) of both docs sites over real HTTP: sign-in, the session
+//! cookie, the bound on wrong secrets, the page's figures, entries, filters and "not cached"
+//! panel, purges with the CSRF token, and answers that are never cached.
+
+use std::time::Duration;
+
+use actix_docs_site::app;
+use docs_site::{Config, Site};
+use http::Method;
+use isr_tests::{Got, Server};
+
+const SECRET: &str = "inspector-secret";
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+
+fn config() -> Config {
+    Config::from_vars(|name| match name {
+        "REVALIDATION_SECRET" => Some(SECRET.to_owned()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_inspector_on_axum() {
+    let site = Site::new(config()).await.unwrap();
+    let router = site.router();
+    let report = site.prerender(router.clone()).await;
+    assert_eq!(report.failed.len(), 0);
+    let server = Server::start(router).await;
+    scenario(&server).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_inspector_on_actix() {
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let site = actix_docs_site::Site::new(config()).await.unwrap();
+            let report = site.prerender().await;
+            assert_eq!(report.failed.len(), 0);
+            let server = Server::start_actix(app(site)).await;
+            scenario(&server).await;
+        })
+        .await;
+}
+
+/// The `name=value` of the session cookie a sign-in set.
+fn session_cookie(got: &Got) -> String {
+    let set = got.header("set-cookie").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/_isr", "Max-Age=3600"] {
+        assert!(set.contains(attribute), "{attribute} in {set}");
+    }
+    assert!(!set.contains(SECRET), "the cookie never holds the secret");
+    set.split(';').next().unwrap().to_owned()
+}
+
+/// The CSRF token in the page's forms.
+fn csrf(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+fn entry_rows(page: &str) -> usize {
+    page.matches(r#"<tr class="entry""#).count()
+}
+
+async fn scenario(server: &Server) {
+    // Signed out: the sign-in form, never cached, never the secret.
+    let form = server.get("/_isr").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains(r#"id="sign-in""#), "{}", form.body);
+    assert_eq!(form.header("cache-control"), Some("no-store, private"));
+    assert!(
+        form.headers.get("x-isr-cache").is_none(),
+        "beside the cache"
+    );
+    assert_eq!(server.get("/_isr/figures").await.status, 401);
+
+    // A wrong secret: the form again, with an error.
+    let wrong = server
+        .send(Method::POST, "/_isr/sign-in", &[FORM], "secret=nope")
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains(r#"id="error""#));
+    assert!(wrong.headers.get("set-cookie").is_none());
+    // Not a form: refused with a message.
+    let json = server
+        .send(
+            Method::POST,
+            "/_isr/sign-in",
+            &[("content-type", "application/json")],
+            "{}",
+        )
+        .await;
+    assert_eq!(json.status, 415, "{}", json.body);
+
+    // The right secret: a session cookie and the page.
+    let signed_in = server
+        .send(
+            Method::POST,
+            "/_isr/sign-in",
+            &[FORM],
+            &format!("secret={SECRET}"),
+        )
+        .await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    assert_eq!(signed_in.header("location"), Some("/_isr"));
+    let cookie = session_cookie(&signed_in);
+    let with_session = [("cookie", cookie.as_str())];
+
+    // Traffic to show: a hit, and the dynamic dashboard (not cached).
+    assert_eq!(server.get("/docs/getting-started").await.cache(), "HIT");
+    assert_eq!(server.get("/dashboard/stats").await.cache(), "BYPASS");
+
+    let page = server.send(Method::GET, "/_isr", &with_session, "").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), Some("no-store, private"));
+    let body = &page.body;
+    // The summary: 80 prerendered guides, one hit.
+    assert!(
+        body.contains(r#"id="entries" data-figure="entries">80<"#),
+        "{body}"
+    );
+    assert!(
+        body.contains("1 · 0 · 80 · 1") || body.contains("1 · 0 · "),
+        "{body}"
+    );
+    // The "not cached" panel names the dashboard and why.
+    let bypass = body
+        .split(r#"<tr class="bypass""#)
+        .nth(1)
+        .expect("a bypass row");
+    assert!(bypass.contains("dashboard"), "{bypass}");
+    assert!(bypass.contains("dynamic"), "{bypass}");
+    // 50 entries per page, two pages.
+    assert_eq!(entry_rows(body), 50);
+    assert!(body.contains(r#"id="matched">80<"#));
+    assert!(body.contains("page 1 of 2"));
+    let second = server
+        .send(Method::GET, "/_isr?page=2", &with_session, "")
+        .await;
+    assert_eq!(entry_rows(&second.body), 30);
+
+    // Filters: a tag nothing carries, a route prefix, a state.
+    let none = server
+        .send(Method::GET, "/_isr?tag=no-such-tag", &with_session, "")
+        .await;
+    assert_eq!(entry_rows(&none.body), 0);
+    let one = server
+        .send(
+            Method::GET,
+            "/_isr?route=%2Fdocs%2Fgetting",
+            &with_session,
+            "",
+        )
+        .await;
+    assert_eq!(entry_rows(&one.body), 1, "{}", one.body);
+    let bad = server
+        .send(Method::GET, "/_isr?state=rotten", &with_session, "")
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("unknown state"));
+
+    // The figures the page refreshes itself with.
+    let figures = server
+        .send(Method::GET, "/_isr/figures", &with_session, "")
+        .await
+        .json();
+    assert_eq!(figures["entries"], "80");
+    assert_eq!(figures["store"], "memory, answering");
+
+    // A purge needs the session's CSRF token.
+    let token = csrf(body);
+    let forged = server
+        .send(
+            Method::POST,
+            "/_isr/purge",
+            &[FORM, with_session[0]],
+            "csrf=forged&kind=tag&target=docs&mode=expire",
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    let anonymous = server
+        .send(
+            Method::POST,
+            "/_isr/purge",
+            &[FORM],
+            &format!("csrf={token}&kind=tag&target=docs"),
+        )
+        .await;
+    assert_eq!(anonymous.status, 401);
+    let bad_kind = server
+        .send(
+            Method::POST,
+            "/_isr/purge",
+            &[FORM, with_session[0]],
+            &format!("csrf={token}&kind=everything&target=docs"),
+        )
+        .await;
+    assert_eq!(bad_kind.status, 400);
+    assert!(bad_kind.body.contains("unknown kind"));
+
+    // Purging the tag from the page: every guide is invalid, then a visit renders one again.
+    let purged = server
+        .send(
+            Method::POST,
+            "/_isr/purge",
+            &[FORM, with_session[0]],
+            &format!("csrf={token}&kind=tag&target=docs&mode=expire"),
+        )
+        .await;
+    assert_eq!(purged.status, 303, "{}", purged.body);
+    let location = purged.header("location").unwrap().to_owned();
+    let after = server.send(Method::GET, &location, &with_session, "").await;
+    assert!(after.body.contains(r#"id="flash""#), "{}", after.body);
+    assert!(after.body.contains("Revalidated tag docs (expire)."));
+    assert!(
+        after.body.contains("inspector"),
+        "the purge's origin is listed"
+    );
+    let invalid = server
+        .send(Method::GET, "/_isr?state=invalid", &with_session, "")
+        .await;
+    assert!(
+        invalid.body.contains(r#"id="matched">80<"#),
+        "{}",
+        invalid.body
+    );
+    assert_eq!(server.get("/docs/getting-started").await.cache(), "MISS");
+    assert_eq!(server.get("/docs/getting-started").await.cache(), "HIT");
+    let fresh = server
+        .send(Method::GET, "/_isr?state=fresh&tag=docs", &with_session, "")
+        .await;
+    assert!(fresh.body.contains(r#"id="matched">1<"#), "{}", fresh.body);
+
+    // Methods and paths it does not serve.
+    let delete = server
+        .send(Method::DELETE, "/_isr", &with_session, "")
+        .await;
+    assert_eq!(delete.status, 405);
+    assert_eq!(delete.header("allow"), Some("GET"));
+    assert_eq!(
+        server
+            .send(Method::GET, "/_isr/nothing", &with_session, "")
+            .await
+            .status,
+        404
+    );
+
+    // Signing out ends the session in the browser.
+    let out = server
+        .send(
+            Method::POST,
+            "/_isr/sign-out",
+            &[FORM, with_session[0]],
+            &format!("csrf={token}"),
+        )
+        .await;
+    assert_eq!(out.status, 303);
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+
+    // Five wrong secrets in a minute: sign-in refused, even with the right one, for the rest
+    // of the minute (the first wrong one above counts).
+    for _ in 0..4 {
+        let wrong = server
+            .send(Method::POST, "/_isr/sign-in", &[FORM], "secret=guess")
+            .await;
+        assert_eq!(wrong.status, 401);
+    }
+    let refused = server
+        .send(
+            Method::POST,
+            "/_isr/sign-in",
+            &[FORM],
+            &format!("secret={SECRET}"),
+        )
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("Too many wrong secrets"));
+    tokio::time::advance(Duration::from_secs(61)).await;
+    let again = server
+        .send(
+            Method::POST,
+            "/_isr/sign-in",
+            &[FORM],
+            &format!("secret={SECRET}"),
+        )
+        .await;
+    assert_eq!(again.status, 303);
+}
