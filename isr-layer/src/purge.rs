@@ -47,7 +47,7 @@ use crate::invalidate::{
     EntryState, EntrySummary, InvalidationMode, Origin, PathScope, RevalidateError, Revalidation,
     validate_tag,
 };
-use crate::store::StoreStatus;
+use crate::store::{Entry, StoreStatus};
 use crate::{IsrStats, Revalidate, Revalidator};
 
 /// The largest purge request body accepted; larger bodies get `413`.
@@ -385,7 +385,7 @@ impl PurgeEndpoint {
             );
         }
         let mut summaries = self.revalidator.inspect(MAX_SCANNED);
-        summaries.retain(|summary| listing.admits(summary));
+        summaries.retain(|summary| listing.admits(&summary.entry, || summary.state));
         let matched = summaries.len();
         match listing.sort {
             None => {}
@@ -411,18 +411,17 @@ impl Listing {
         self.state.is_some() || self.tag.is_some() || self.route.is_some() || self.sort.is_some()
     }
 
-    /// Whether `summary` passes every filter.
-    pub(crate) fn admits(&self, summary: &EntrySummary) -> bool {
-        let entry = &summary.entry;
-        self.state.is_none_or(|state| summary.state == state)
-            && self
-                .tag
-                .as_deref()
-                .is_none_or(|tag| entry.tags().any(|t| t == tag))
+    /// Whether `entry` passes every filter; `state` is asked only when a state is filtered.
+    pub(crate) fn admits(&self, entry: &Entry, state: impl FnOnce() -> EntryState) -> bool {
+        // The state last: it is the one filter that reads the tag clock.
+        self.tag
+            .as_deref()
+            .is_none_or(|tag| entry.tags().any(|t| t == tag))
             && self.route.as_deref().is_none_or(|prefix| {
                 entry.route().is_some_and(|route| route.starts_with(prefix))
                     || entry.path().starts_with(prefix)
             })
+            && self.state.is_none_or(|wanted| state() == wanted)
     }
 }
 

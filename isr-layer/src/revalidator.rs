@@ -175,6 +175,25 @@ impl Revalidator {
         self.engine.clock().now()
     }
 
+    /// Up to `limit` entries held in this process's memory, as they are: for a listing that
+    /// summarizes only the entries it shows.
+    #[cfg(feature = "inspector")]
+    pub(crate) fn local_entries(&self, limit: usize) -> Vec<std::sync::Arc<crate::store::Entry>> {
+        self.engine.local_entries(limit)
+    }
+
+    /// How `entry` stands now.
+    #[cfg(feature = "inspector")]
+    pub(crate) fn state(&self, entry: &crate::store::Entry) -> crate::invalidate::EntryState {
+        self.engine.freshness(entry, self.engine.clock().now())
+    }
+
+    /// `entry` with its state, age and weight now.
+    #[cfg(feature = "inspector")]
+    pub(crate) fn summarize(&self, entry: std::sync::Arc<crate::store::Entry>) -> EntrySummary {
+        self.engine.summarize(entry, self.engine.clock().now())
+    }
+
     /// The counters of the cache this revalidator belongs to, for the purge endpoint's
     /// `?view=stats` (the same as [`IsrLayer::stats`](crate::IsrLayer::stats)).
     pub(crate) fn stats(&self) -> crate::IsrStats {

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::Engine;
+use crate::clock::Micros;
+use crate::entry::Entry;
 use crate::invalidate::{
     EntrySummary, Invalidation, InvalidationMode, InvalidationTarget, Origin, Revalidation,
     StampRecord, StampSink,
@@ -71,13 +73,23 @@ impl Engine {
         self.store
             .local_entries(limit)
             .into_iter()
-            .map(|entry| EntrySummary {
-                state: self.freshness(&entry, now),
-                age: Duration::from_micros(now.saturating_sub(entry.stored_at)),
-                bytes: entry.weight(),
-                entry,
-            })
+            .map(|entry| self.summarize(entry, now))
             .collect()
+    }
+
+    /// Up to `limit` entries held in this process's memory, as they are (no state computed).
+    pub(crate) fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
+        self.store.local_entries(limit)
+    }
+
+    /// `entry` with its state, age and weight at `now`.
+    pub(crate) fn summarize(&self, entry: Arc<Entry>, now: Micros) -> EntrySummary {
+        EntrySummary {
+            state: self.freshness(&entry, now),
+            age: Duration::from_micros(now.saturating_sub(entry.stored_at)),
+            bytes: entry.weight(),
+            entry,
+        }
     }
 
     fn trace_invalidation(

@@ -2,6 +2,7 @@
 //! templates (HTML auto-escaped by `minijinja`).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::StatusCode;
@@ -13,7 +14,7 @@ use tokio::time::Instant;
 use super::PageQuery;
 use crate::invalidate::{EntryState, EntrySummary, Invalidation};
 use crate::purge::Listing;
-use crate::store::StoreStatus;
+use crate::store::{Entry, StoreStatus};
 use crate::{IsrStats, Revalidate, Revalidator};
 
 /// The span of the recent hit ratio.
@@ -233,18 +234,17 @@ impl Pages {
             route: nonempty(&query.route),
             sort: None,
         };
-        let mut summaries = revalidator.inspect(MAX_SCANNED);
-        let scanned = summaries.len();
-        summaries.retain(|summary| listing.admits(summary));
-        summaries.sort_unstable_by(|a, b| a.entry.key().cmp(b.entry.key()));
-        let matched = summaries.len();
+        let mut entries = revalidator.local_entries(MAX_SCANNED);
+        let scanned = entries.len();
+        entries.retain(|entry| listing.admits(entry, || revalidator.state(entry)));
+        let matched = entries.len();
         let pages = matched.div_ceil(PER_PAGE).max(1);
         let page = query.page.unwrap_or(1).clamp(1, pages);
-        let rows: Vec<EntryRow> = summaries
+        // Only the page shown is put in order and summarized: with many entries, sorting and
+        // weighing every one would be most of the answer's time.
+        let rows: Vec<EntryRow> = page_window(&mut entries, (page - 1) * PER_PAGE, PER_PAGE)
             .iter()
-            .skip((page - 1) * PER_PAGE)
-            .take(PER_PAGE)
-            .map(entry_row)
+            .map(|entry| entry_row(&revalidator.summarize(Arc::clone(entry))))
             .collect();
         let link = |page: usize| {
             let mut pairs = vec![];
@@ -316,6 +316,26 @@ impl Pages {
     }
 }
 
+/// The entries at places `start..start + len` of `entries` in key order, in order; the others
+/// are left in no particular order. Linear on average, where sorting all would not be.
+fn page_window(entries: &mut [Arc<Entry>], start: usize, len: usize) -> &[Arc<Entry>] {
+    let by_key = |a: &Arc<Entry>, b: &Arc<Entry>| a.key().cmp(b.key());
+    if start >= entries.len() {
+        return &[];
+    }
+    if start > 0 {
+        entries.select_nth_unstable_by(start, by_key);
+    }
+    let rest = &mut entries[start..];
+    let len = len.min(rest.len());
+    if len < rest.len() {
+        rest.select_nth_unstable_by(len, by_key);
+    }
+    let window = &mut rest[..len];
+    window.sort_unstable_by(by_key);
+    window
+}
+
 fn entry_row(summary: &EntrySummary) -> EntryRow {
     let entry = &summary.entry;
     let mut representations = vec!["identity"];
@@ -378,6 +398,34 @@ mod tests {
         for name in ["style.css", "sign_in.html", "page.html"] {
             assert!(pages.env.get_template(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn a_page_window_is_the_slice_of_the_sorted_keys() {
+        use crate::policy::Revalidate;
+        let entry = |n: usize| {
+            Arc::new(Entry::fetched(
+                Arc::from(format!("/k{n:03}")),
+                http::StatusCode::OK,
+                http::HeaderMap::new(),
+                bytes::Bytes::new(),
+                0,
+                0,
+                Revalidate::Never,
+                Box::default(),
+            ))
+        };
+        // 123 keys in a scrambled order.
+        let mut entries: Vec<_> = (0..123).map(|n| entry((n * 37) % 123)).collect();
+        for (start, len, first, count) in [(0, 50, 0, 50), (50, 50, 50, 50), (100, 50, 100, 23)] {
+            let window = page_window(&mut entries, start, len);
+            let keys: Vec<_> = window.iter().map(|e| e.key().to_owned()).collect();
+            let expected: Vec<_> = (first..first + count)
+                .map(|n| format!("/k{n:03}"))
+                .collect();
+            assert_eq!(keys, expected, "{start}");
+        }
+        assert!(page_window(&mut entries, 200, 50).is_empty());
     }
 
     #[test]
