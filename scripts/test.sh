@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the library crates' docs and packages, every doctest
-# and test of the workspace (starting Redis for the store tests if it is not running).
+# and test of the workspace (starting Redis for the store tests if it is not running, and
+# installing Debian's Chromium and its WebDriver for the browser tests if they are missing).
 # Ends with one line "N passed, N failed" counting doctests and tests together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +15,9 @@ trap 'rm -f "$log"' EXIT
 echo "== redis (for the store tests)"
 export ISR_REDIS_URL="${ISR_REDIS_URL:-redis://127.0.0.1:6379}"
 ./scripts/ensure-redis.sh
+
+echo "== chromium (for the inspector's browser tests)"
+./scripts/ensure-chromium.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

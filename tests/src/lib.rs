@@ -1,6 +1,7 @@
 //! Helpers shared by the cross-crate suites: a real HTTP server on an ephemeral port, a small
-//! HTTP/1 client, and an upstream API that counts its calls.
+//! HTTP/1 client, an upstream API that counts its calls, and a headless browser.
 
+pub mod browser;
 pub mod conformance;
 mod redis_server;
 mod upstream;
