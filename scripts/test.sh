@@ -24,6 +24,9 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# The engine's optional parts compile out cleanly: no dead code without them.
+cargo clippy -p isr-layer --all-targets -- -D warnings
+cargo clippy -p isr-layer --all-targets --no-default-features --features fs -- -D warnings
 
 echo "== cargo doc (rustdoc warnings, broken intra-doc links included, are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features \

@@ -116,7 +116,9 @@ async fn drive(server: &Server, framework: &str) {
     assert_eq!(browser.text("#matched").await, "80");
     assert_eq!(server.get("/docs/getting-started").await.cache(), "MISS");
     assert_eq!(server.get("/docs/getting-started").await.cache(), "HIT");
-    browser.goto(&format!("{base}/_isr?state=fresh&tag=docs")).await;
+    browser
+        .goto(&format!("{base}/_isr?state=fresh&tag=docs"))
+        .await;
     assert_eq!(browser.text("#matched").await, "1");
     assert_eq!(
         browser.text("tr.entry td.key").await,

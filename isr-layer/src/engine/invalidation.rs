@@ -78,6 +78,7 @@ impl Engine {
     }
 
     /// Up to `limit` entries held in this process's memory, as they are (no state computed).
+    #[cfg(feature = "inspector")]
     pub(crate) fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
         self.store.local_entries(limit)
     }

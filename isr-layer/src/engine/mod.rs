@@ -6,6 +6,7 @@
 
 mod admit;
 mod backoff;
+#[cfg(feature = "inspector")]
 mod bypass_log;
 mod cluster_lock;
 mod encode;
@@ -34,7 +35,9 @@ pub(crate) use self::admit::{
     Admission, Buffered, PendingEntry, RenderTarget, Streaming, admit, buffer, checked_tags, concat,
 };
 use self::backoff::Backoff;
+#[cfg(feature = "inspector")]
 use self::bypass_log::BypassLog;
+#[cfg(feature = "inspector")]
 pub(crate) use self::bypass_log::BypassRecord;
 pub(crate) use self::executor::Threaded;
 pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
@@ -94,6 +97,8 @@ pub(crate) struct Engine {
     last_cache_control: std::sync::Mutex<Option<(Revalidate, HeaderValue)>>,
     store_trouble: StoreTrouble,
     invalidations: tokio::sync::broadcast::Sender<crate::invalidate::Invalidation>,
+    /// The answers that bypassed the cache lately, for the inspector.
+    #[cfg(feature = "inspector")]
     bypasses: BypassLog,
 }
 
@@ -124,6 +129,7 @@ impl Engine {
             last_cache_control: std::sync::Mutex::new(None),
             store_trouble: StoreTrouble::default(),
             invalidations: tokio::sync::broadcast::channel(1024).0,
+            #[cfg(feature = "inspector")]
             bypasses: BypassLog::default(),
             store,
             config,
@@ -147,6 +153,7 @@ impl Engine {
 
     /// The answers that bypassed the cache lately, by route (or path) and reason, most
     /// recently seen first.
+    #[cfg(feature = "inspector")]
     pub(crate) fn recent_bypasses(&self) -> Vec<BypassRecord> {
         self.bypasses.recent()
     }
@@ -348,6 +355,7 @@ impl Engine {
         reason: Option<&dyn fmt::Display>,
     ) {
         self.stats.count(status);
+        #[cfg(feature = "inspector")]
         if status == CacheStatus::Bypass
             && let Some(reason) = reason
         {
