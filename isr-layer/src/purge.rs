@@ -176,13 +176,18 @@ impl PurgeReply {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        // Never cached by anything, even when mounted under the cache or behind a CDN.
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store, private"),
-        );
+        never_cached(&mut headers);
         headers
     }
+}
+
+/// `Cache-Control: no-store, private`: an operator's answer is never cached by anything, even
+/// when mounted under the cache or behind a CDN.
+pub(crate) fn never_cached(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, private"),
+    );
 }
 
 /// The purge endpoint of one cache: its revalidator and secret.

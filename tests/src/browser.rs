@@ -9,7 +9,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -243,7 +243,7 @@ impl Drop for Browser {
 struct Starting {
     driver: Option<Child>,
     addr: SocketAddr,
-    log_path: std::path::PathBuf,
+    log_path: PathBuf,
 }
 
 impl Starting {
@@ -341,4 +341,16 @@ async fn bounded_result<T>(
     tokio::time::timeout(COMMAND, command)
         .await
         .unwrap_or_else(|_| panic!("no answer from the browser within {COMMAND:?}"))
+}
+
+/// Where build output goes: `CARGO_TARGET_DIR` (relative to the workspace root when relative),
+/// else the workspace's `target`.
+pub fn target_dir() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the test crate sits in the workspace");
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
 }

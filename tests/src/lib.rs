@@ -211,3 +211,40 @@ pub fn decode(content_encoding: Option<&str>, bytes: &[u8]) -> Vec<u8> {
     }
     out
 }
+
+/// The value of the series `name` (with its labels, as Prometheus prints them) in a scrape of
+/// `/metrics`, 0 if absent.
+pub fn prometheus_series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            (series == name).then(|| value.parse().expect("a number"))
+        })
+        .unwrap_or(0.0)
+}
+
+/// Asserts every `(series, value)` of `expected` in a scrape of `/metrics`.
+pub fn assert_counted(scrape: &str, expected: &[(&str, f64)]) {
+    for (name, value) in expected {
+        assert_eq!(
+            prometheus_series(scrape, name),
+            *value,
+            "{name} in {scrape}"
+        );
+    }
+}
+
+/// `GET /metrics` of `server`: the scrape, after checking it is answered beside the cache and
+/// never stored.
+pub async fn scrape_metrics(server: &Server) -> String {
+    let scrape = server.get("/metrics").await;
+    assert_eq!(scrape.status, 200);
+    assert_eq!(scrape.header("cache-control"), Some("no-store"));
+    assert!(
+        scrape.headers.get("x-isr-cache").is_none(),
+        "/metrics is beside the cache"
+    );
+    scrape.body
+}

@@ -2,13 +2,11 @@
 //! HTTP, accepts a `confirm` dialog, reads what the page wrote and takes a screenshot. On the
 //! real clock: the browser works in real time.
 
-use std::path::{Path, PathBuf};
-
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 use isr_tests::Server;
-use isr_tests::browser::Browser;
+use isr_tests::browser::{Browser, target_dir};
 
 const PAGE: &str = r#"<!doctype html>
 <html lang="en">
@@ -24,18 +22,6 @@ const PAGE: &str = r#"<!doctype html>
 
 /// The PNG file signature.
 const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
-
-/// Where build output goes: `CARGO_TARGET_DIR` (relative to the workspace root when relative),
-/// else the workspace's `target`.
-fn target_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the test crate sits in the workspace");
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fills_a_form_accepts_a_confirm_and_takes_a_screenshot() {

@@ -54,6 +54,22 @@ fn session_cookie(got: &Got) -> String {
     set.split(';').next().unwrap().to_owned()
 }
 
+/// `POST path` with a form `body`, signed in with `cookie` or not.
+async fn post(server: &Server, path: &str, cookie: Option<&str>, body: &str) -> Got {
+    let mut headers = vec![FORM];
+    if let Some(cookie) = cookie {
+        headers.push(("cookie", cookie));
+    }
+    server.send(Method::POST, path, &headers, body).await
+}
+
+/// `GET path`, signed in with `cookie`.
+async fn get(server: &Server, path: &str, cookie: &str) -> Got {
+    server
+        .send(Method::GET, path, &[("cookie", cookie)], "")
+        .await
+}
+
 /// The CSRF token in the page's forms.
 fn csrf(page: &str) -> String {
     let at = page.find(r#"name="csrf" value=""#).expect("a CSRF field") + 19;
@@ -77,9 +93,7 @@ async fn scenario(server: &Server) {
     assert_eq!(server.get("/_isr/figures").await.status, 401);
 
     // A wrong secret: the form again, with an error.
-    let wrong = server
-        .send(Method::POST, "/_isr/sign-in", &[FORM], "secret=nope")
-        .await;
+    let wrong = post(server, "/_isr/sign-in", None, "secret=nope").await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.body.contains(r#"id="error""#));
     assert!(wrong.headers.get("set-cookie").is_none());
@@ -95,24 +109,16 @@ async fn scenario(server: &Server) {
     assert_eq!(json.status, 415, "{}", json.body);
 
     // The right secret: a session cookie and the page.
-    let signed_in = server
-        .send(
-            Method::POST,
-            "/_isr/sign-in",
-            &[FORM],
-            &format!("secret={SECRET}"),
-        )
-        .await;
+    let signed_in = post(server, "/_isr/sign-in", None, &format!("secret={SECRET}")).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     assert_eq!(signed_in.header("location"), Some("/_isr"));
     let cookie = session_cookie(&signed_in);
-    let with_session = [("cookie", cookie.as_str())];
 
     // Traffic to show: a hit, and the dynamic dashboard (not cached).
     assert_eq!(server.get("/docs/getting-started").await.cache(), "HIT");
     assert_eq!(server.get("/dashboard/stats").await.cache(), "BYPASS");
 
-    let page = server.send(Method::GET, "/_isr", &with_session, "").await;
+    let page = get(server, "/_isr", &cookie).await;
     assert_eq!(page.status, 200);
     assert_eq!(page.header("cache-control"), Some("no-store, private"));
     let body = &page.body;
@@ -136,91 +142,69 @@ async fn scenario(server: &Server) {
     assert_eq!(entry_rows(body), 50);
     assert!(body.contains(r#"id="matched">80<"#));
     assert!(body.contains("page 1 of 2"));
-    let second = server
-        .send(Method::GET, "/_isr?page=2", &with_session, "")
-        .await;
+    let second = get(server, "/_isr?page=2", &cookie).await;
     assert_eq!(entry_rows(&second.body), 30);
 
     // Filters: a tag nothing carries, a route prefix, a state.
-    let none = server
-        .send(Method::GET, "/_isr?tag=no-such-tag", &with_session, "")
-        .await;
+    let none = get(server, "/_isr?tag=no-such-tag", &cookie).await;
     assert_eq!(entry_rows(&none.body), 0);
-    let one = server
-        .send(
-            Method::GET,
-            "/_isr?route=%2Fdocs%2Fgetting",
-            &with_session,
-            "",
-        )
-        .await;
+    let one = get(server, "/_isr?route=%2Fdocs%2Fgetting", &cookie).await;
     assert_eq!(entry_rows(&one.body), 1, "{}", one.body);
-    let bad = server
-        .send(Method::GET, "/_isr?state=rotten", &with_session, "")
-        .await;
+    let bad = get(server, "/_isr?state=rotten", &cookie).await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("unknown state"));
 
     // The figures the page refreshes itself with.
-    let figures = server
-        .send(Method::GET, "/_isr/figures", &with_session, "")
-        .await
-        .json();
+    let figures = get(server, "/_isr/figures", &cookie).await.json();
     assert_eq!(figures["entries"], "80");
     assert_eq!(figures["store"], "memory, answering");
 
     // A purge needs the session's CSRF token.
     let token = csrf(body);
-    let forged = server
-        .send(
-            Method::POST,
-            "/_isr/purge",
-            &[FORM, with_session[0]],
-            "csrf=forged&kind=tag&target=docs&mode=expire",
-        )
-        .await;
+    let forged = post(
+        server,
+        "/_isr/purge",
+        Some(&cookie),
+        "csrf=forged&kind=tag&target=docs&mode=expire",
+    )
+    .await;
     assert_eq!(forged.status, 403);
-    let anonymous = server
-        .send(
-            Method::POST,
-            "/_isr/purge",
-            &[FORM],
-            &format!("csrf={token}&kind=tag&target=docs"),
-        )
-        .await;
+    let anonymous = post(
+        server,
+        "/_isr/purge",
+        None,
+        &format!("csrf={token}&kind=tag&target=docs"),
+    )
+    .await;
     assert_eq!(anonymous.status, 401);
-    let bad_kind = server
-        .send(
-            Method::POST,
-            "/_isr/purge",
-            &[FORM, with_session[0]],
-            &format!("csrf={token}&kind=everything&target=docs"),
-        )
-        .await;
+    let bad_kind = post(
+        server,
+        "/_isr/purge",
+        Some(&cookie),
+        &format!("csrf={token}&kind=everything&target=docs"),
+    )
+    .await;
     assert_eq!(bad_kind.status, 400);
     assert!(bad_kind.body.contains("unknown kind"));
 
     // Purging the tag from the page: every guide is invalid, then a visit renders one again.
-    let purged = server
-        .send(
-            Method::POST,
-            "/_isr/purge",
-            &[FORM, with_session[0]],
-            &format!("csrf={token}&kind=tag&target=docs&mode=expire"),
-        )
-        .await;
+    let purged = post(
+        server,
+        "/_isr/purge",
+        Some(&cookie),
+        &format!("csrf={token}&kind=tag&target=docs&mode=expire"),
+    )
+    .await;
     assert_eq!(purged.status, 303, "{}", purged.body);
     let location = purged.header("location").unwrap().to_owned();
-    let after = server.send(Method::GET, &location, &with_session, "").await;
+    let after = get(server, &location, &cookie).await;
     assert!(after.body.contains(r#"id="flash""#), "{}", after.body);
     assert!(after.body.contains("Revalidated tag docs (expire)."));
     assert!(
         after.body.contains("inspector"),
         "the purge's origin is listed"
     );
-    let invalid = server
-        .send(Method::GET, "/_isr?state=invalid", &with_session, "")
-        .await;
+    let invalid = get(server, "/_isr?state=invalid", &cookie).await;
     assert!(
         invalid.body.contains(r#"id="matched">80<"#),
         "{}",
@@ -228,63 +212,38 @@ async fn scenario(server: &Server) {
     );
     assert_eq!(server.get("/docs/getting-started").await.cache(), "MISS");
     assert_eq!(server.get("/docs/getting-started").await.cache(), "HIT");
-    let fresh = server
-        .send(Method::GET, "/_isr?state=fresh&tag=docs", &with_session, "")
-        .await;
+    let fresh = get(server, "/_isr?state=fresh&tag=docs", &cookie).await;
     assert!(fresh.body.contains(r#"id="matched">1<"#), "{}", fresh.body);
 
     // Methods and paths it does not serve.
     let delete = server
-        .send(Method::DELETE, "/_isr", &with_session, "")
+        .send(Method::DELETE, "/_isr", &[("cookie", &cookie)], "")
         .await;
     assert_eq!(delete.status, 405);
     assert_eq!(delete.header("allow"), Some("GET"));
-    assert_eq!(
-        server
-            .send(Method::GET, "/_isr/nothing", &with_session, "")
-            .await
-            .status,
-        404
-    );
+    assert_eq!(get(server, "/_isr/nothing", &cookie).await.status, 404);
 
     // Signing out ends the session in the browser.
-    let out = server
-        .send(
-            Method::POST,
-            "/_isr/sign-out",
-            &[FORM, with_session[0]],
-            &format!("csrf={token}"),
-        )
-        .await;
+    let out = post(
+        server,
+        "/_isr/sign-out",
+        Some(&cookie),
+        &format!("csrf={token}"),
+    )
+    .await;
     assert_eq!(out.status, 303);
     assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
 
     // Five wrong secrets in a minute: sign-in refused, even with the right one, for the rest
     // of the minute (the first wrong one above counts).
     for _ in 0..4 {
-        let wrong = server
-            .send(Method::POST, "/_isr/sign-in", &[FORM], "secret=guess")
-            .await;
+        let wrong = post(server, "/_isr/sign-in", None, "secret=guess").await;
         assert_eq!(wrong.status, 401);
     }
-    let refused = server
-        .send(
-            Method::POST,
-            "/_isr/sign-in",
-            &[FORM],
-            &format!("secret={SECRET}"),
-        )
-        .await;
+    let refused = post(server, "/_isr/sign-in", None, &format!("secret={SECRET}")).await;
     assert_eq!(refused.status, 429, "{}", refused.body);
     assert!(refused.body.contains("Too many wrong secrets"));
     tokio::time::advance(Duration::from_secs(61)).await;
-    let again = server
-        .send(
-            Method::POST,
-            "/_isr/sign-in",
-            &[FORM],
-            &format!("secret={SECRET}"),
-        )
-        .await;
+    let again = post(server, "/_isr/sign-in", None, &format!("secret={SECRET}")).await;
     assert_eq!(again.status, 303);
 }

@@ -6,12 +6,10 @@
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`scripts/ensure-chromium.sh`).
 
-use std::path::{Path, PathBuf};
-
 use docs_site::{Config, Site};
 use fantoccini::Locator;
 use isr_tests::Server;
-use isr_tests::browser::Browser;
+use isr_tests::browser::{Browser, target_dir};
 
 const SECRET: &str = "browser-inspector-secret";
 
@@ -21,18 +19,6 @@ fn config() -> Config {
         _ => None,
     })
     .unwrap()
-}
-
-/// Where build output goes: `CARGO_TARGET_DIR` (relative to the workspace root when relative),
-/// else the workspace's `target`.
-fn target_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the test crate sits in the workspace");
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root.join(dir),
-        None => root.join("target"),
-    }
 }
 
 #[tokio::test(flavor = "current_thread")]

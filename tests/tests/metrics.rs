@@ -6,21 +6,9 @@ use std::time::Duration;
 
 use axum::http::Method;
 use docs_site::{Config, Site};
-use isr_tests::Server;
+use isr_tests::{Server, assert_counted, prometheus_series as series};
 
 const SECRET: &str = "metrics-secret";
-
-/// The value of the series `name` (with its labels, as Prometheus prints them), 0 if absent.
-fn series(scrape: &str, name: &str) -> f64 {
-    scrape
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .find_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            (series == name).then(|| value.parse().expect("a number"))
-        })
-        .unwrap_or(0.0)
-}
 
 #[tokio::test(start_paused = true)]
 async fn the_metrics_count_what_the_cache_did() {
@@ -56,51 +44,25 @@ async fn the_metrics_count_what_the_cache_did() {
     // A dynamic page: bypassed.
     assert_eq!(server.get("/dashboard/stats").await.cache(), "BYPASS");
 
-    let scrape = server.get("/metrics").await;
-    assert_eq!(scrape.status, 200);
-    assert_eq!(scrape.header("cache-control"), Some("no-store"));
-    assert!(
-        scrape.headers.get("x-isr-cache").is_none(),
-        "/metrics is beside the cache"
+    let body = &isr_tests::scrape_metrics(&server).await;
+    assert_counted(
+        body,
+        &[
+            (r#"isr_requests_total{status="MISS"}"#, 1.0),
+            (r#"isr_requests_total{status="HIT"}"#, 2.0),
+            (r#"isr_requests_total{status="STALE"}"#, 1.0),
+            (r#"isr_requests_total{status="BYPASS"}"#, 1.0),
+            // The first render and the regeneration of the guide, and the dashboard's render.
+            ("isr_renders_total", 3.0),
+            ("isr_failed_renders_total", 0.0),
+            (r#"isr_invalidations_total{mode="stale"}"#, 1.0),
+            ("isr_store_entries", 1.0),
+            // The dashboard's data came through the data cache: one miss, one fetch.
+            (r#"isr_data_requests_total{status="miss"}"#, 1.0),
+            ("isr_data_fetches_total", 1.0),
+        ],
     );
-    let body = &scrape.body;
-    assert_eq!(
-        series(body, r#"isr_requests_total{status="MISS"}"#),
-        1.0,
-        "{body}"
-    );
-    assert_eq!(
-        series(body, r#"isr_requests_total{status="HIT"}"#),
-        2.0,
-        "{body}"
-    );
-    assert_eq!(
-        series(body, r#"isr_requests_total{status="STALE"}"#),
-        1.0,
-        "{body}"
-    );
-    assert_eq!(
-        series(body, r#"isr_requests_total{status="BYPASS"}"#),
-        1.0,
-        "{body}"
-    );
-    // The first render and the regeneration of the guide, and the dashboard's render.
-    assert_eq!(series(body, "isr_renders_total"), 3.0, "{body}");
-    assert_eq!(series(body, "isr_failed_renders_total"), 0.0, "{body}");
-    assert_eq!(
-        series(body, r#"isr_invalidations_total{mode="stale"}"#),
-        1.0,
-        "{body}"
-    );
-    assert_eq!(series(body, "isr_store_entries"), 1.0, "{body}");
     assert!(series(body, "isr_store_bytes") > 10_000.0, "{body}");
-    // The dashboard's data came through the data cache: one miss, one fetch.
-    assert_eq!(
-        series(body, r#"isr_data_requests_total{status="miss"}"#),
-        1.0,
-        "{body}"
-    );
-    assert_eq!(series(body, "isr_data_fetches_total"), 1.0, "{body}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -100,6 +100,18 @@ struct SignInForm {
     secret: String,
 }
 
+/// A form that carries the session's CSRF token.
+trait Signed {
+    fn csrf(&self) -> &str;
+}
+
+impl Signed for PurgeForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The purge form (the sign-out form is its `csrf` alone).
 #[derive(Debug, Default, Deserialize)]
 struct PurgeForm {
     #[serde(default)]
@@ -281,22 +293,44 @@ impl Inspector {
         F: FnOnce(usize) -> Fut,
         Fut: Future<Output = Result<Bytes, BodyError>>,
     {
-        let Some(session) = self.session(headers) else {
+        if self.session(headers).is_none() {
             return redirect(&self.page_url(None));
-        };
-        let form: PurgeForm = match read_form(headers, read_body).await {
-            Ok(form) => form,
-            Err(reply) => return reply,
-        };
-        if !self.inner.sessions.csrf_matches(&session, &form.csrf) {
-            return text(
-                StatusCode::FORBIDDEN,
-                "the form's CSRF token is not this session's",
-            );
+        }
+        if let Err(reply) = self
+            .signed_form::<PurgeForm, _, _>(headers, read_body)
+            .await
+        {
+            return reply;
         }
         let mut reply = redirect(&self.page_url(None));
         self.set_cookie(&mut reply, headers, "", 0);
         reply
+    }
+
+    /// The form of a signed-in visitor's `POST`, if it carries the session's CSRF token.
+    async fn signed_form<T, F, Fut>(
+        &self,
+        headers: &HeaderMap,
+        read_body: F,
+    ) -> Result<T, InspectorReply>
+    where
+        T: serde::de::DeserializeOwned + Signed,
+        F: FnOnce(usize) -> Fut,
+        Fut: Future<Output = Result<Bytes, BodyError>>,
+    {
+        let Some(session) = self.session(headers) else {
+            return Err(
+                self.sign_in_form(StatusCode::UNAUTHORIZED, Some("Sign in first.".to_owned()))
+            );
+        };
+        let form: T = read_form(headers, read_body).await?;
+        if !self.inner.sessions.csrf_matches(&session, form.csrf()) {
+            return Err(text(
+                StatusCode::FORBIDDEN,
+                "the form's CSRF token is not this session's",
+            ));
+        }
+        Ok(form)
     }
 
     async fn purge<F, Fut>(&self, headers: &HeaderMap, read_body: F) -> InspectorReply
@@ -304,22 +338,10 @@ impl Inspector {
         F: FnOnce(usize) -> Fut,
         Fut: Future<Output = Result<Bytes, BodyError>>,
     {
-        let Some(session) = self.session(headers) else {
-            return self.sign_in_form(
-                StatusCode::UNAUTHORIZED,
-                Some("Sign in to revalidate.".to_owned()),
-            );
-        };
-        let form: PurgeForm = match read_form(headers, read_body).await {
+        let form: PurgeForm = match self.signed_form(headers, read_body).await {
             Ok(form) => form,
             Err(reply) => return reply,
         };
-        if !self.inner.sessions.csrf_matches(&session, &form.csrf) {
-            return text(
-                StatusCode::FORBIDDEN,
-                "the form's CSRF token is not this session's",
-            );
-        }
         let mode = match form.mode.as_str() {
             "" => InvalidationMode::Expire,
             name => match InvalidationMode::from_name(name) {
@@ -511,11 +533,7 @@ fn unix_secs() -> u64 {
 fn base_headers(content_type: &'static str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // Never cached by anything, even when mounted under the cache or behind a CDN.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store, private"),
-    );
+    crate::purge::never_cached(&mut headers);
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
