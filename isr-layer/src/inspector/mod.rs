@@ -22,13 +22,23 @@
 //! - `POST /_isr/sign-out` — ends the session (with its CSRF token).
 //!
 //! Every answer carries `Cache-Control: no-store, private` and a restrictive
-//! `Content-Security-Policy`; mount the inspector beside the cache, not under it.
+//! `Content-Security-Policy`; mount the inspector beside the cache, not under it. The session
+//! cookie is `Secure` behind a proxy that sends `X-Forwarded-Proto: https`, or always with
+//! [`Inspector::secure_cookies`].
+//!
+//! What it shows is this instance's: the entries held in its memory, its counters, the bypasses
+//! it answered, and the purges announced in this process (made by its code, its purge endpoint
+//! or its inspector; a purge arriving from another instance through Redis applies here but is
+//! not listed). The bound on wrong secrets is one for all visitors: it keeps guessing slow, and
+//! someone sending wrong secrets can keep sign-in closed, never open it. Hits are not counted
+//! per entry: that would put a shared write on every hit.
 
 mod session;
 mod view;
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -81,6 +91,8 @@ struct Inner {
     /// The counters as the figures were last read, for the last minute's hit ratio.
     samples: Mutex<VecDeque<Sample>>,
     pages: Pages,
+    /// Whether the session cookie is always `Secure` (else only behind HTTPS that says so).
+    secure: AtomicBool,
 }
 
 /// The answer to one request of the inspector: status, headers and body.
@@ -163,8 +175,18 @@ impl Inspector {
                 purges,
                 samples: Mutex::default(),
                 pages: Pages::new(),
+                secure: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Marks the session cookie `Secure` on every sign-in: for an app that terminates TLS
+    /// itself. Without it the cookie is `Secure` when the request says it came over HTTPS
+    /// (`X-Forwarded-Proto: https`, as a TLS-terminating proxy sends), and plain otherwise, so
+    /// that the inspector also works on `http://127.0.0.1`.
+    pub fn secure_cookies(self, always: bool) -> Self {
+        self.inner.secure.store(always, Ordering::Relaxed);
+        self
     }
 
     /// The path it is mounted at, without a trailing `/` (empty for the root).
@@ -413,7 +435,11 @@ impl Inspector {
         } else {
             &self.inner.base
         };
-        let secure = if is_https(headers) { "; Secure" } else { "" };
+        let secure = if self.inner.secure.load(Ordering::Relaxed) || is_https(headers) {
+            "; Secure"
+        } else {
+            ""
+        };
         let cookie = format!(
             "{COOKIE}={value}; Path={path}; Max-Age={age}; HttpOnly; SameSite=Strict{secure}"
         );
@@ -591,4 +617,83 @@ fn redirect(location: &str) -> InspectorReply {
         reply.headers.insert(header::LOCATION, location);
     }
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::IsrLayer;
+
+    const SECRET: &str = "unit-inspector-secret";
+
+    fn inspector(path: &str) -> Result<Inspector, InspectorError> {
+        Inspector::new(
+            path,
+            IsrLayer::new().revalidator(),
+            PurgeAuth::new(SECRET).unwrap(),
+        )
+    }
+
+    async fn sign_in(inspector: &Inspector, extra: Option<(&'static str, &'static str)>) -> String {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        if let Some((name, value)) = extra {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        let reply = inspector
+            .answer(
+                &Method::POST,
+                &Uri::from_static("/_isr/sign-in"),
+                &headers,
+                |_| async { Ok(Bytes::from(format!("secret={SECRET}"))) },
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER);
+        reply.headers[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_cookie_is_secure_behind_https_or_when_asked() {
+        let plain = inspector("/_isr").unwrap();
+        assert!(!sign_in(&plain, None).await.contains("Secure"));
+        let proxied = sign_in(&plain, Some(("x-forwarded-proto", "https"))).await;
+        assert!(proxied.ends_with("; Secure"), "{proxied}");
+        let always = inspector("/_isr").unwrap().secure_cookies(true);
+        assert!(sign_in(&always, None).await.ends_with("; Secure"));
+    }
+
+    #[test]
+    fn the_path_is_checked_and_owned_with_what_is_under_it() {
+        for bad in ["_isr", "/a b", "/<script>", "/\"x", ""] {
+            assert_eq!(
+                inspector(bad).unwrap_err(),
+                InspectorError::Path(bad.to_owned())
+            );
+        }
+        let at = inspector("/ops/_isr/").unwrap();
+        assert_eq!(at.path(), "/ops/_isr");
+        assert!(at.owns("/ops/_isr") && at.owns("/ops/_isr/") && at.owns("/ops/_isr/purge"));
+        assert!(!at.owns("/ops/_isrx") && !at.owns("/ops") && !at.owns("/"));
+        let root = inspector("/").unwrap();
+        assert_eq!(root.path(), "");
+        assert!(root.owns("/") && root.owns("/purge"));
+    }
+
+    #[test]
+    fn cookies_are_read_from_every_cookie_line() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; isr_inspector=x"),
+        );
+        headers.append(header::COOKIE, HeaderValue::from_static("isr_inspector=y"));
+        let found: Vec<_> = cookies(&headers, COOKIE).collect();
+        assert_eq!(found, ["x", "y"]);
+    }
 }
