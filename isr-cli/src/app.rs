@@ -21,7 +21,7 @@ pub(crate) struct App {
 }
 
 /// The counters of `GET ?view=stats`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 pub(crate) struct Stats {
     pub(crate) entries: u64,
     pub(crate) bytes: u64,
@@ -37,6 +37,21 @@ pub(crate) struct Stats {
     #[serde(default)]
     pub(crate) invalidation_stamps: u64,
     pub(crate) store_errors: u64,
+    /// The store (apps of this release on; absent from older ones).
+    #[serde(default)]
+    pub(crate) store: Option<StoreInfo>,
+}
+
+/// The store of `GET ?view=stats`: its kind, bound and whether it answers since when.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub(crate) struct StoreInfo {
+    pub(crate) kind: String,
+    pub(crate) max_bytes: Option<u64>,
+    pub(crate) reachable: bool,
+    /// Unix ms of the last change of `reachable`.
+    pub(crate) since: Option<u64>,
+    #[serde(default)]
+    pub(crate) outages: u64,
 }
 
 /// What a listing asks for.

@@ -55,6 +55,29 @@ pub(crate) fn render(origin: &str, stats: &Stats) -> String {
         "",
     );
     line("store errors", stats.store_errors.to_string(), "");
+    if let Some(store) = &stats.store {
+        let state = if store.reachable {
+            "answering"
+        } else {
+            "UNREACHABLE"
+        };
+        let since = store.since.map_or_else(String::new, |ms| {
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+            format!(" since {}", httpdate::fmt_http_date(at))
+        });
+        let bound = store
+            .max_bytes
+            .map_or_else(String::new, |max| format!(", bound {}", format::bytes(max)));
+        let outages = match store.outages {
+            0 => String::new(),
+            n => format!(", {n} outages"),
+        };
+        line(
+            "store",
+            store.kind.clone(),
+            &format!("{state}{since}{bound}{outages}"),
+        );
+    }
     let rendered = table.render();
     let mut out = String::new();
     let _ = writeln!(out, "cache of {origin}");
@@ -78,6 +101,13 @@ mod tests {
             misses: 1,
             hit_ratio: Some(0.9),
             store_errors: 2,
+            store: Some(crate::app::StoreInfo {
+                kind: "redis".to_owned(),
+                max_bytes: Some(256 << 20),
+                reachable: false,
+                since: Some(1_700_000_000_000),
+                outages: 1,
+            }),
             ..Stats::default()
         };
         let text = render("http://127.0.0.1:3000/", &stats);
@@ -94,6 +124,7 @@ mod tests {
             "regenerations deferred",
             "failed renders",
             "invalidations",
+            "store                     redis  UNREACHABLE since Tue, 14 Nov 2023 22:13:20 GMT, bound 256.0 MiB, 1 outages",
         ] {
             assert!(text.contains(expected), "{expected:?} in\n{text}");
         }
