@@ -59,17 +59,16 @@ fn disk(dir: &Path) -> (u64, u64, u64) {
     (files, bytes, blocks)
 }
 
+/// The answers of the layer.
+type Page = Response<isr_layer::service::IsrBody<Full<Bytes>>>;
+
 /// A layer over `store` and an origin counting its renders.
 fn site(
     store: impl Store,
     renders: &Arc<AtomicU64>,
 ) -> Result<
-    impl tower::Service<
-        Request<Full<Bytes>>,
-        Response = Response<isr_layer::service::IsrBody<Full<Bytes>>>,
-        Error = Infallible,
-        Future = impl Send,
-    > + Clone,
+    impl tower::Service<Request<Full<Bytes>>, Response = Page, Error = Infallible, Future = impl Send>
+    + Clone,
     Box<dyn std::error::Error>,
 > {
     let isr = IsrLayer::builder()
@@ -94,11 +93,7 @@ fn site(
 
 async fn visit<S>(site: &S, n: usize) -> Result<String, Infallible>
 where
-    S: tower::Service<
-            Request<Full<Bytes>>,
-            Response = Response<isr_layer::service::IsrBody<Full<Bytes>>>,
-            Error = Infallible,
-        > + Clone,
+    S: tower::Service<Request<Full<Bytes>>, Response = Page, Error = Infallible> + Clone,
 {
     let request = Request::get(format!("/d/{}/{n}", n / 1000))
         .body(Full::default())
