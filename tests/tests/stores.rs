@@ -255,6 +255,38 @@ async fn fs_a_restart_serves_fresh_pages_without_rendering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fs_a_reopened_directory_serves_at_once_and_indexes_every_file_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
+        for i in 0..30 {
+            assert_eq!(site.get(&format!("/p/{i}")).await.0, "MISS");
+        }
+    } // the process "stops"
+    let store = FsStore::open(dir.path()).unwrap();
+    let site = site(store.clone(), Duration::ZERO);
+    // Served from disk whether or not the scan has reached its file yet.
+    let (cache, body) = site.get("/p/7").await;
+    assert_eq!(cache, "HIT");
+    assert!(body.starts_with("/p/7 v"), "{body}");
+    let indexing = store.clone();
+    tokio::task::spawn_blocking(move || indexing.wait_indexed())
+        .await
+        .unwrap();
+    // Every file found at open is under the byte bound, once each.
+    let usage = store.usage();
+    assert_eq!(usage.entries, 30, "{usage:?}");
+    let on_disk: u64 = std::fs::read_dir(dir.path().join("entries"))
+        .unwrap()
+        .map(|f| f.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(usage.bytes, on_disk);
+    assert_eq!(site.renders(), 0);
+    // Waiting again returns at once.
+    store.wait_indexed();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fs_another_process_serves_the_stored_encodings_without_rendering() {
     let dir = tempfile::tempdir().unwrap();
     let a = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);

@@ -67,6 +67,8 @@ struct Inner {
     /// among the stores of this process.
     writer: u64,
     counter: AtomicU64,
+    /// The thread indexing the files found at open, until it is joined.
+    indexing: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Builds an [`FsStore`].
@@ -91,8 +93,8 @@ impl FsStoreBuilder {
         self
     }
 
-    /// Creates the directory if needed, indexes the entries already there, and reads the
-    /// invalidation stamps.
+    /// Creates the directory if needed, reads the invalidation stamps, and starts indexing the
+    /// entries already there on a thread of its own (see [`FsStore::wait_indexed`]).
     pub fn open(self) -> Result<FsStore, StoreError> {
         let entries = self.dir.join(ENTRIES);
         let tmp = self.dir.join(TMP);
@@ -109,36 +111,65 @@ impl FsStoreBuilder {
                 }
             })
             .build();
-        for file in fs::read_dir(&entries)? {
-            let file = file?;
-            let path = file.path();
-            if path.extension().and_then(|e| e.to_str()) != Some(SUFFIX) {
-                continue;
-            }
-            if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
-                files.insert(Arc::from(stem), file.metadata()?.len());
-            }
-        }
+        // Read now, so that a directory that cannot be listed fails the open.
+        let listing = fs::read_dir(&entries)?;
         let (stamps, loaded) = open_stamps(&self.dir)?;
-        tracing::info!(
-            target: "isr",
-            dir = %self.dir.display(),
-            entries = files.entry_count(),
-            stamps = loaded.len(),
-            "file store opened"
-        );
-        Ok(FsStore {
-            inner: Arc::new(Inner {
-                dir: self.dir,
-                memory: MemoryStore::new(self.memory_bytes),
-                files,
-                stamps: Mutex::new(Some(stamps)),
-                loaded_stamps: Mutex::new(loaded),
-                writer: writer_id(),
-                counter: AtomicU64::new(0),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            dir: self.dir,
+            memory: MemoryStore::new(self.memory_bytes),
+            files,
+            stamps: Mutex::new(Some(stamps)),
+            loaded_stamps: Mutex::new(loaded),
+            writer: writer_id(),
+            counter: AtomicU64::new(0),
+            indexing: Mutex::new(None),
+        });
+        // The files already there are indexed in the background: the store serves from the
+        // start (a key it has not indexed yet is read from disk, as another process's file
+        // is), and a directory of a million entries does not hold the first answer for
+        // seconds. Until the scan ends, the byte bound counts only the files indexed so far.
+        let indexer = Arc::clone(&inner);
+        let handle = std::thread::Builder::new()
+            .name("isr-fs-index".to_owned())
+            .spawn(move || index_files(&indexer, listing))?;
+        *inner
+            .indexing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handle);
+        Ok(FsStore { inner })
     }
+}
+
+/// Indexes the entry files of `listing` that `inner` does not know yet (a file written or read
+/// since the open keeps the size recorded then), then logs what the store holds.
+fn index_files(inner: &Inner, listing: fs::ReadDir) {
+    let started = std::time::Instant::now();
+    for file in listing.flatten() {
+        let path = file.path();
+        if path.extension().and_then(|e| e.to_str()) != Some(SUFFIX) {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        // A file evicted or replaced meanwhile is simply not indexed from this listing.
+        if let Ok(meta) = file.metadata() {
+            inner.files.entry(Arc::from(stem)).or_insert(meta.len());
+        }
+    }
+    inner.files.run_pending_tasks();
+    tracing::info!(
+        target: "isr",
+        dir = %inner.dir.display(),
+        entries = inner.files.entry_count(),
+        stamps = inner
+            .loaded_stamps
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len(),
+        took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "file store indexed"
+    );
 }
 
 impl FsStore {
@@ -159,6 +190,22 @@ impl FsStore {
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.inner.dir
+    }
+
+    /// Waits until the files found at open are indexed (at most the time to list the
+    /// directory and read each file's size); later calls return at once. Blocks the thread:
+    /// from async code, call it through `tokio::task::spawn_blocking`.
+    pub fn wait_indexed(&self) {
+        let handle = self
+            .inner
+            .indexing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The indexing thread does not panic; if it did, the index is only partial.
+            let _ = handle.join();
+        }
     }
 
     /// The file an entry with `key` is kept in.
