@@ -29,15 +29,19 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let base = inspector.path();
-    let (page, rest) = if base.is_empty() {
-        ("/".to_owned(), "/{*action}".to_owned())
+    let router = Router::new();
+    let router = if base.is_empty() {
+        router
+            .route("/", any(dispatch))
+            .route("/{*action}", any(dispatch))
     } else {
-        (base.to_owned(), format!("{base}/{{*action}}"))
+        // The page with and without its trailing `/`, and the actions under it.
+        router
+            .route(base, any(dispatch))
+            .route(&format!("{base}/"), any(dispatch))
+            .route(&format!("{base}/{{*action}}"), any(dispatch))
     };
-    Router::new()
-        .route(&page, any(dispatch))
-        .route(&rest, any(dispatch))
-        .with_state(inspector)
+    router.with_state(inspector)
 }
 
 async fn dispatch(State(inspector): State<Inspector>, request: Request) -> Response {

@@ -61,10 +61,14 @@ pub(crate) fn render(origin: &str, stats: &Stats) -> String {
         } else {
             "UNREACHABLE"
         };
-        let since = store.since.map_or_else(String::new, |ms| {
-            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
-            format!(" since {}", httpdate::fmt_http_date(at))
-        });
+        // HTTP dates end with the year 9999: a later time (a broken answer) is left out.
+        let since = store
+            .since
+            .filter(|&ms| ms < 253_402_300_800_000)
+            .map_or_else(String::new, |ms| {
+                let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+                format!(" since {}", httpdate::fmt_http_date(at))
+            });
         let bound = store
             .max_bytes
             .map_or_else(String::new, |max| format!(", bound {}", format::bytes(max)));
@@ -91,6 +95,21 @@ pub(crate) fn render(origin: &str, stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_change_past_the_year_9999_is_left_out() {
+        let stats = Stats {
+            store: Some(crate::app::StoreInfo {
+                kind: "redis".to_owned(),
+                reachable: true,
+                since: Some(u64::MAX),
+                ..crate::app::StoreInfo::default()
+            }),
+            ..Stats::default()
+        };
+        let text = render("http://127.0.0.1:3000/", &stats);
+        assert!(text.contains("redis  answering\n"), "{text}");
+    }
 
     #[test]
     fn the_summary_names_every_counter() {

@@ -70,16 +70,19 @@ async fn drive(server: &Server, framework: &str) {
     // The prerendered guides, and the figures.
     assert_eq!(browser.text("#entries").await, "80");
     assert_eq!(browser.text("#matched").await, "80");
+    // A product besides the guides, so that a filter has something to leave out.
+    assert_eq!(server.get("/products/blue-sneakers").await.cache(), "MISS");
     assert!(browser.text("#store").await.starts_with("memory"));
 
     // A dynamic page appears in the "not cached" panel with its reason.
     assert_eq!(server.get("/dashboard/stats").await.cache(), "BYPASS");
     browser.goto(&format!("{base}/_isr")).await;
+    assert_eq!(browser.text("#matched").await, "81");
     let not_cached = browser.text("#not-cached").await;
     assert!(not_cached.contains("/dashboard/stats"), "{not_cached}");
     assert!(not_cached.contains("dynamic"), "{not_cached}");
 
-    // Filter by tag: the guides (50 on the first page).
+    // Filter by tag: the guides, not the product (50 on the first page).
     browser.fill("#filter-tag", "docs").await;
     browser.click("#filter-button").await;
     assert_eq!(browser.text("#matched").await, "80");

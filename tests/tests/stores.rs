@@ -255,7 +255,7 @@ async fn fs_a_restart_serves_fresh_pages_without_rendering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fs_a_reopened_directory_serves_at_once_and_indexes_every_file_in_the_background() {
+async fn fs_a_reopened_directory_serves_its_pages_and_indexes_every_file_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     {
         let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);

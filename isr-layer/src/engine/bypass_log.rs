@@ -31,8 +31,11 @@ pub(crate) struct BypassLog {
 }
 
 impl BypassLog {
-    /// Counts one bypassed answer.
+    /// Counts one bypassed answer. `what` is a route name or a cache key: of a key, only the
+    /// path is kept (no query, no variant), so that the values of a visitor's headers and query
+    /// (a `Vary: Cookie` variant, a token in a URL) never reach the inspector's page.
     pub(crate) fn record(&self, what: &str, reason: &dyn fmt::Display, now: Micros) {
+        let what = what.split(['\n', '?']).next().unwrap_or(what);
         let mut text = String::new();
         // Writing to a `String` cannot fail.
         let _ = write!(text, "{reason}");
@@ -86,6 +89,20 @@ mod tests {
                 ("/login", "Set-Cookie", 1, 2),
             ]
         );
+    }
+
+    #[test]
+    fn a_key_is_recorded_by_its_path_without_query_or_variant() {
+        let log = BypassLog::default();
+        log.record(
+            "/account?token=s3cret\n~cookie:session=abc",
+            &"Set-Cookie",
+            1,
+        );
+        log.record("example.com/account\n~cookie:session=def", &"Set-Cookie", 2);
+        let recent = log.recent();
+        let seen: Vec<_> = recent.iter().map(|r| (r.what.as_str(), r.count)).collect();
+        assert_eq!(seen, [("example.com/account", 1), ("/account", 1)]);
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //!   an hour; never the secret itself) and redirects to the page.
 //! - `POST /_isr/purge` — revalidates a path, a layout or a tag (`expire` or `stale`), from
 //!   the page's forms: signed in, with the session's CSRF token.
-//! - `POST /_isr/sign-out` — ends the session (with its CSRF token).
+//! - `POST /_isr/sign-out` — clears the session cookie in the browser (with its CSRF token).
+//!   Sessions are not stored on the server: a copy of the cookie stays valid until it expires
+//!   (an hour at most), and changing the secret ends every session.
 //!
 //! Every answer carries `Cache-Control: no-store, private` and a restrictive
 //! `Content-Security-Policy`; mount the inspector beside the cache, not under it. The session
@@ -221,7 +223,9 @@ impl Inspector {
             return text(StatusCode::NOT_FOUND, "not the inspector's path");
         };
         match (action, method) {
-            ("" | "/", &Method::GET | &Method::HEAD) => self.page(uri, headers, None),
+            ("" | "/", &Method::GET | &Method::HEAD) => {
+                self.page_off_the_runtime(uri, headers).await
+            }
             ("/figures", &Method::GET) => self.figures(headers),
             ("/sign-in", &Method::POST) => self.sign_in(headers, read_body).await,
             ("/purge", &Method::POST) => self.purge(headers, read_body).await,
@@ -235,6 +239,20 @@ impl Inspector {
     fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let now = unix_secs();
         cookies(headers, COOKIE).find_map(|value| self.inner.sessions.verify(value, now))
+    }
+
+    /// [`page`](Self::page) on the blocking pool: with many entries the listing takes tens of
+    /// milliseconds, which must not hold a runtime worker (actix runs a whole worker on one).
+    async fn page_off_the_runtime(&self, uri: &Uri, headers: &HeaderMap) -> InspectorReply {
+        let (this, uri, headers) = (self.clone(), uri.clone(), headers.clone());
+        tokio::task::spawn_blocking(move || this.page(&uri, &headers, None))
+            .await
+            .unwrap_or_else(|_| {
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the inspector's page could not be built",
+                )
+            })
     }
 
     fn page(&self, uri: &Uri, headers: &HeaderMap, error: Option<String>) -> InspectorReply {
@@ -280,24 +298,30 @@ impl Inspector {
         F: FnOnce(usize) -> Fut,
         Fut: Future<Output = Result<Bytes, BodyError>>,
     {
-        if let Some(wait) = self.inner.sign_in.refused_for() {
-            let message = format!(
-                "Too many wrong secrets: try again in {} s.",
-                wait.as_secs().max(1)
-            );
-            return self.sign_in_form(StatusCode::TOO_MANY_REQUESTS, Some(message));
-        }
         let form: SignInForm = match read_form(headers, read_body).await {
             Ok(form) => form,
             Err(reply) => return reply,
         };
-        if !self.inner.auth.verify(&form.secret) {
-            self.inner.sign_in.failed();
-            tracing::info!(target: "isr", "inspector: a wrong secret was given");
-            return self.sign_in_form(
-                StatusCode::UNAUTHORIZED,
-                Some("That is not the revalidation secret.".to_owned()),
-            );
+        match self
+            .inner
+            .sign_in
+            .attempt(|| self.inner.auth.verify(&form.secret))
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(target: "isr", "inspector: a wrong secret was given");
+                return self.sign_in_form(
+                    StatusCode::UNAUTHORIZED,
+                    Some("That is not the revalidation secret.".to_owned()),
+                );
+            }
+            Err(wait) => {
+                let message = format!(
+                    "Too many wrong secrets: try again in {} s.",
+                    wait.as_secs().max(1)
+                );
+                return self.sign_in_form(StatusCode::TOO_MANY_REQUESTS, Some(message));
+            }
         }
         let Some(cookie) = self.inner.sessions.open(unix_secs()) else {
             return text(

@@ -130,8 +130,10 @@ pub(super) struct SignInLimit {
 }
 
 impl SignInLimit {
-    /// How long sign-in stays refused, if it is.
-    pub(super) fn refused_for(&self) -> Option<Duration> {
+    /// Checks a secret with `verify` unless sign-in is refused now, and counts it if it is
+    /// wrong, all under one lock: requests sent together cannot get more guesses than the bound
+    /// between their checks. `Err` holds how long sign-in stays refused.
+    pub(super) fn attempt(&self, verify: impl FnOnce() -> bool) -> Result<bool, Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         while failures
@@ -140,22 +142,15 @@ impl SignInLimit {
         {
             failures.pop_front();
         }
-        (failures.len() >= MAX_FAILURES)
-            .then(|| {
-                failures
-                    .front()
-                    .map(|&oldest| WINDOW - now.duration_since(oldest))
-            })
-            .flatten()
-    }
-
-    /// Counts a wrong secret.
-    pub(super) fn failed(&self) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.push_back(Instant::now());
-        while failures.len() > MAX_FAILURES {
-            failures.pop_front();
+        if failures.len() >= MAX_FAILURES {
+            let oldest = failures.front().copied().unwrap_or(now);
+            return Err(WINDOW.saturating_sub(now.duration_since(oldest)));
         }
+        let right = verify();
+        if !right {
+            failures.push_back(now);
+        }
+        Ok(right)
     }
 }
 
@@ -198,14 +193,22 @@ mod tests {
     async fn wrong_secrets_past_the_bound_refuse_sign_in_for_the_rest_of_the_minute() {
         let limit = SignInLimit::default();
         for _ in 0..MAX_FAILURES - 1 {
-            limit.failed();
-            assert_eq!(limit.refused_for(), None);
+            assert_eq!(limit.attempt(|| false), Ok(false));
         }
         tokio::time::advance(Duration::from_secs(10)).await;
-        limit.failed();
-        // The oldest failure leaves the window 50 s from now.
-        assert_eq!(limit.refused_for(), Some(Duration::from_secs(50)));
+        assert_eq!(limit.attempt(|| false), Ok(false));
+        // The oldest failure leaves the window 50 s from now; until then even the right secret
+        // is not checked.
+        let mut checked = false;
+        assert_eq!(
+            limit.attempt(|| {
+                checked = true;
+                true
+            }),
+            Err(Duration::from_secs(50))
+        );
+        assert!(!checked);
         tokio::time::advance(Duration::from_secs(50)).await;
-        assert_eq!(limit.refused_for(), None);
+        assert_eq!(limit.attempt(|| true), Ok(true));
     }
 }

@@ -196,13 +196,13 @@ impl FsStore {
     /// directory and read each file's size); later calls return at once. Blocks the thread:
     /// from async code, call it through `tokio::task::spawn_blocking`.
     pub fn wait_indexed(&self) {
-        let handle = self
+        // Joined under the lock: a second caller waits for the first one's join to end.
+        let mut indexing = self
             .inner
             .indexing
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(handle) = handle {
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = indexing.take() {
             // The indexing thread does not panic; if it did, the index is only partial.
             let _ = handle.join();
         }
