@@ -217,6 +217,19 @@ impl ActixHeaders {
 /// [`CacheStatus::HEADER`] as an actix header name.
 const CACHE_STATUS: header::HeaderName = header::HeaderName::from_static("x-isr-cache");
 
+/// A whole answer of an endpoint beside the cache (the purge endpoint, the inspector) as an
+/// actix response.
+pub(crate) fn to_actix_reply(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    body: bytes::Bytes,
+) -> HttpResponse {
+    let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::with_body(status, body);
+    append_actix_headers(headers, response.headers_mut());
+    response.map_into_boxed_body()
+}
+
 /// Appends `from` (`http` 1) to an actix header map, leaving out headers that do not translate.
 pub(crate) fn append_actix_headers(from: &http::HeaderMap, to: &mut header::HeaderMap) {
     for (name, value) in from {

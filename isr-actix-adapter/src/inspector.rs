@@ -1,10 +1,9 @@
 //! The cache inspector as an actix scope (see [`isr_layer::inspector`]).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, Scope, web};
 pub use isr_layer::inspector::{Inspector, InspectorError};
 
-use crate::convert::{append_actix_headers, request_head};
+use crate::convert::{request_head, to_actix_reply};
 use crate::purge::read_payload;
 
 /// The inspector's scope (its page and actions under [`Inspector::path`]), to mount with
@@ -42,9 +41,5 @@ async fn dispatch(
             read_payload(payload, limit)
         })
         .await;
-    let status =
-        StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = HttpResponse::with_body(status, reply.body);
-    append_actix_headers(&reply.headers, response.headers_mut());
-    response.map_into_boxed_body()
+    to_actix_reply(reply.status, &reply.headers, reply.body)
 }

@@ -2,13 +2,12 @@
 //! codes as the axum purge router (both are [`isr_layer::purge`]).
 
 use actix_web::body::BodyLimitExceeded;
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use isr_layer::Revalidator;
 use isr_layer::purge::{BodyError, PurgeAuth, PurgeEndpoint};
 
-use crate::convert::{append_actix_headers, request_head};
+use crate::convert::{request_head, to_actix_reply};
 
 /// The purge endpoint at `path`, to mount with `App::service` or `Scope::service`.
 ///
@@ -56,11 +55,7 @@ async fn dispatch(
             read_payload(payload, limit)
         })
         .await;
-    let status =
-        StatusCode::from_u16(reply.status.as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = HttpResponse::with_body(status, reply.body_bytes());
-    append_actix_headers(&reply.all_headers(), response.headers_mut());
-    response.map_into_boxed_body()
+    to_actix_reply(reply.status, &reply.all_headers(), reply.body_bytes())
 }
 
 /// Reads a request body of at most `limit` bytes.

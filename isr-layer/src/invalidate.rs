@@ -281,6 +281,13 @@ impl EntryState {
             Self::Invalidated => "invalid",
         }
     }
+
+    /// The state named by [`as_str`](Self::as_str), for listing filters.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [Self::Fresh, Self::Stale, Self::Invalidated]
+            .into_iter()
+            .find(|state| state.as_str() == name)
+    }
 }
 
 /// One entry as listed by [`Revalidator::inspect`](crate::Revalidator::inspect).

@@ -57,7 +57,7 @@ pub const MAX_PURGE_BODY: usize = 64 * 1024;
 pub const SECRET_HEADER: &str = "x-revalidate-secret";
 
 /// The most entries a filtered or sorted listing looks at.
-const MAX_SCANNED: usize = 1_000_000;
+pub(crate) const MAX_SCANNED: usize = 1_000_000;
 
 /// The secret that guards the purge endpoint.
 ///
@@ -438,18 +438,9 @@ fn view_of(query: InspectQuery) -> Result<View, String> {
     };
     let state = match query.state.as_deref() {
         None => None,
-        Some(name) => Some(
-            [
-                EntryState::Fresh,
-                EntryState::Stale,
-                EntryState::Invalidated,
-            ]
-            .into_iter()
-            .find(|state| state.as_str() == name)
-            .ok_or_else(|| {
-                format!("unknown state {name:?}: expected \"fresh\", \"stale\" or \"invalid\"")
-            })?,
-        ),
+        Some(name) => Some(EntryState::from_name(name).ok_or_else(|| {
+            format!("unknown state {name:?}: expected \"fresh\", \"stale\" or \"invalid\"")
+        })?),
     };
     let sort = match query.sort.as_deref() {
         None => None,
@@ -629,15 +620,16 @@ fn header_secret(headers: &HeaderMap) -> Option<String> {
 /// Whether `Content-Type` says JSON (`application/json` or `application/*+json`, any case,
 /// with or without parameters).
 pub fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| {
-            let mime = mime.trim();
-            mime.eq_ignore_ascii_case("application/json")
-                || (mime.starts_with("application/") && mime.ends_with("+json"))
-        })
+    media_type(headers).is_some_and(|mime| {
+        mime.eq_ignore_ascii_case("application/json")
+            || (mime.starts_with("application/") && mime.ends_with("+json"))
+    })
+}
+
+/// The media type of `Content-Type`, without its parameters.
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    value.split(';').next().map(str::trim)
 }
 
 fn unix_ms(time: SystemTime) -> u64 {

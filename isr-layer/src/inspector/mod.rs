@@ -114,17 +114,6 @@ struct SignInForm {
     secret: String,
 }
 
-/// A form that carries the session's CSRF token.
-trait Signed {
-    fn csrf(&self) -> &str;
-}
-
-impl Signed for PurgeForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
-
 /// The purge form (the sign-out form is its `csrf` alone).
 #[derive(Debug, Default, Deserialize)]
 struct PurgeForm {
@@ -342,10 +331,7 @@ impl Inspector {
         if self.session(headers).is_none() {
             return redirect(&self.page_url(None));
         }
-        if let Err(reply) = self
-            .signed_form::<PurgeForm, _, _>(headers, read_body)
-            .await
-        {
+        if let Err(reply) = self.signed_form(headers, read_body).await {
             return reply;
         }
         let mut reply = redirect(&self.page_url(None));
@@ -354,13 +340,12 @@ impl Inspector {
     }
 
     /// The form of a signed-in visitor's `POST`, if it carries the session's CSRF token.
-    async fn signed_form<T, F, Fut>(
+    async fn signed_form<F, Fut>(
         &self,
         headers: &HeaderMap,
         read_body: F,
-    ) -> Result<T, InspectorReply>
+    ) -> Result<PurgeForm, InspectorReply>
     where
-        T: serde::de::DeserializeOwned + Signed,
         F: FnOnce(usize) -> Fut,
         Fut: Future<Output = Result<Bytes, BodyError>>,
     {
@@ -369,8 +354,8 @@ impl Inspector {
                 self.sign_in_form(StatusCode::UNAUTHORIZED, Some("Sign in first.".to_owned()))
             );
         };
-        let form: T = read_form(headers, read_body).await?;
-        if !self.inner.sessions.csrf_matches(&session, form.csrf()) {
+        let form: PurgeForm = read_form(headers, read_body).await?;
+        if !self.inner.sessions.csrf_matches(&session, &form.csrf) {
             return Err(text(
                 StatusCode::FORBIDDEN,
                 "the form's CSRF token is not this session's",
@@ -438,12 +423,17 @@ impl Inspector {
         html_reply(status, self.inner.pages.sign_in(&self.inner.base, error))
     }
 
-    fn page_url(&self, done: Option<&str>) -> String {
-        let base = if self.inner.base.is_empty() {
+    /// The page's path (`/` for an inspector at the root): redirects and the cookie's `Path`.
+    fn page_path(&self) -> &str {
+        if self.inner.base.is_empty() {
             "/"
         } else {
             &self.inner.base
-        };
+        }
+    }
+
+    fn page_url(&self, done: Option<&str>) -> String {
+        let base = self.page_path();
         match done {
             None => base.to_owned(),
             Some(done) => format!(
@@ -454,11 +444,7 @@ impl Inspector {
     }
 
     fn set_cookie(&self, reply: &mut InspectorReply, headers: &HeaderMap, value: &str, age: u64) {
-        let path = if self.inner.base.is_empty() {
-            "/"
-        } else {
-            &self.inner.base
-        };
+        let path = self.page_path();
         let secure = if self.inner.secure.load(Ordering::Relaxed) || is_https(headers) {
             "; Secure"
         } else {
@@ -524,14 +510,8 @@ where
     F: FnOnce(usize) -> Fut,
     Fut: Future<Output = Result<Bytes, BodyError>>,
 {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+    let is_form = crate::purge::media_type(headers)
+        .is_some_and(|mime| mime.eq_ignore_ascii_case("application/x-www-form-urlencoded"));
     if !is_form {
         return Err(text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -560,11 +540,7 @@ fn cookies<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|line| line.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(move |pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            (key == name).then_some(value)
-        })
+        .filter_map(move |line| crate::key::cookie_in(line, name))
 }
 
 /// Whether the visitor reached the app over HTTPS (directly or through a proxy saying so).

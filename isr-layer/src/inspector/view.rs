@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::PageQuery;
 use crate::invalidate::{EntryState, EntrySummary, Invalidation};
-use crate::purge::Listing;
+use crate::purge::{Listing, MAX_SCANNED};
 use crate::store::{Entry, StoreStatus};
 use crate::{IsrStats, Revalidate, Revalidator};
 
@@ -22,9 +22,6 @@ pub(super) const MINUTE: Duration = Duration::from_secs(60);
 
 /// Entries per page of the listing.
 const PER_PAGE: usize = 50;
-
-/// The most entries a listing looks at.
-const MAX_SCANNED: usize = 1_000_000;
 
 /// The counters behind the hit ratio, as read at one instant.
 #[derive(Clone, Copy, Debug)]
@@ -209,14 +206,7 @@ impl Pages {
         let mut error = error;
         let state = match query.state.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(name) => match [
-                EntryState::Fresh,
-                EntryState::Stale,
-                EntryState::Invalidated,
-            ]
-            .into_iter()
-            .find(|state| state.as_str() == name)
-            {
+            Some(name) => match EntryState::from_name(name) {
                 Some(state) => Some(state),
                 None => {
                     error = Some(format!(
