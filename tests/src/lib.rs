@@ -3,10 +3,12 @@
 
 pub mod browser;
 pub mod conformance;
+mod redis_fleet;
 mod redis_server;
 mod upstream;
 
-pub use self::redis_server::{PrivateRedis, redis_url, unique_prefix};
+pub use self::redis_fleet::{RedisCluster, RedisSentinel};
+pub use self::redis_server::{PrivateRedis, free_port, redis_url, unique_prefix};
 pub use self::upstream::Upstream;
 
 use std::net::SocketAddr;

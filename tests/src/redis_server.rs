@@ -23,19 +23,51 @@ pub fn unique_prefix(test: &str) -> String {
 pub struct PrivateRedis {
     /// Its port.
     pub port: u16,
+    /// What `redis-server` is started with.
+    args: Vec<String>,
     child: Option<Child>,
+}
+
+/// A port of 127.0.0.1 nothing listens on now.
+pub fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 impl PrivateRedis {
     /// Starts one and waits until it answers.
     pub async fn start() -> Self {
-        let port = TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut redis = Self { port, child: None };
+        let port = free_port();
+        let args = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
+            .into_iter()
+            .chain(["--save", "", "--appendonly", "no"])
+            .map(str::to_owned)
+            .collect();
+        Self::start_with(port, args).await
+    }
+
+    /// Starts `redis-server` with `args` (which make it listen on `port`) and waits until it
+    /// answers.
+    pub async fn start_with(port: u16, args: Vec<String>) -> Self {
+        let mut redis = Self::stopped(port, args);
         redis.spawn().await;
         redis
+    }
+
+    /// One that [`restart`](Self::restart) starts with `args` (on `port`); not running yet.
+    pub fn stopped(port: u16, args: Vec<String>) -> Self {
+        Self {
+            port,
+            args,
+            child: None,
+        }
+    }
+
+    /// Whether its process runs (it was not killed).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// Its URL.
@@ -45,8 +77,7 @@ impl PrivateRedis {
 
     async fn spawn(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -69,7 +100,8 @@ impl PrivateRedis {
         }
     }
 
-    /// Starts it again on the same port, empty.
+    /// Starts it again on the same port with the same arguments (empty: nothing is kept on
+    /// disk but what a cluster node writes of its configuration).
     pub async fn restart(&mut self) {
         self.kill();
         self.spawn().await;

@@ -19,6 +19,10 @@ use isr_tests::{PrivateRedis, redis_url, unique_prefix};
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 
+/// The same scenarios on a Redis Cluster and behind Sentinel, with failovers.
+#[path = "stores/fleet.rs"]
+mod fleet;
+
 type Origin =
     BoxCloneSyncService<Request<Full<Bytes>>, Response<Full<Bytes>>, std::convert::Infallible>;
 
@@ -107,14 +111,20 @@ impl Site {
 }
 
 /// Waits (bounded) until `done` holds: for what travels through an external process.
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    for _ in 0..500 {
+async fn eventually(what: &str, done: impl AsyncFnMut() -> bool) {
+    eventually_within(what, Duration::from_secs(5), done).await;
+}
+
+/// Waits until `done` holds, checking every 10 ms for at most `within`.
+async fn eventually_within(what: &str, within: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
         if done().await {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("{what} did not happen within 5 s");
+    panic!("{what} did not happen within {within:?}");
 }
 
 #[derive(Clone, Copy, Debug)]

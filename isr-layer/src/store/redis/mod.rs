@@ -5,6 +5,8 @@
 //!
 //! - `store`: [`RedisStore`], its builder and its storage ([`Store`](super::Store)): entries in
 //!   Redis with a byte-bounded copy in each instance's memory.
+//! - `connection`: the three topologies (one node, Redis Cluster, Sentinel) and the
+//!   connections each one makes.
 //! - `keys`: the names of keys and of the channel; the keys asked together share a hash tag
 //!   (one Redis Cluster slot).
 //! - `lock`: the render lock ([`RenderLock`](super::RenderLock)): `SET NX PX`, released with a
@@ -17,6 +19,7 @@
 //!   waiting for replay.
 //! - `scripts`: the Lua scripts, each in `scripts/*.lua`.
 
+mod connection;
 mod health;
 mod invalidation_log;
 mod keys;

@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use super::connection::{Connection, Connector, Topology};
 use super::health::{Health, MAX_PENDING_STAMPS};
 use super::keys::Keys;
 use super::lock::Tokens;
@@ -59,8 +59,7 @@ pub struct RedisStore {
 
 /// What every clone of a store shares, and its tasks (the subscriber) hold weakly.
 pub(super) struct Inner {
-    pub(super) client: redis::Client,
-    pub(super) manager: ConnectionManager,
+    pub(super) connector: Connector,
     pub(super) keys: Keys,
     pub(super) memory: MemoryStore,
     entry_ttl: Duration,
@@ -77,6 +76,7 @@ pub(super) struct Inner {
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
+            .field("topology", self.inner.connector.topology())
             .field("prefix", &self.inner.keys.prefix())
             .field("healthy", &self.is_healthy())
             .field("memory", &self.inner.memory)
@@ -88,7 +88,7 @@ impl fmt::Debug for RedisStore {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct RedisStoreBuilder {
-    url: String,
+    topology: Topology,
     prefix: String,
     memory_bytes: u64,
     entry_ttl: Duration,
@@ -136,27 +136,19 @@ impl RedisStoreBuilder {
     /// Creates the store. Only an invalid URL is an error: a Redis that cannot be reached yet
     /// is reached later, and until then the layer works locally.
     pub async fn connect(self) -> Result<RedisStore, StoreError> {
-        let client = redis::Client::open(self.url.as_str()).map_err(backend)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.op_timeout))
-            .set_response_timeout(Some(self.op_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let manager =
-            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(backend)?;
+        let connector = Connector::new(self.topology, self.op_timeout).map_err(backend)?;
         let id = xxhash_rust::xxh3::xxh3_64(
             format!(
                 "{}-{:?}-{:p}",
                 std::process::id(),
                 std::time::SystemTime::now(),
-                &client
+                &connector
             )
             .as_bytes(),
         );
         let store = RedisStore {
             inner: Arc::new(Inner {
-                client,
-                manager,
+                connector,
                 keys: Keys::new(self.prefix),
                 memory: MemoryStore::new(self.memory_bytes),
                 entry_ttl: self.entry_ttl,
@@ -180,10 +172,66 @@ pub(super) fn backend(e: impl std::error::Error + Send + Sync + 'static) -> Stor
 }
 
 impl RedisStore {
-    /// A builder for a store at `url` (e.g. `redis://127.0.0.1:6379`).
+    /// A builder for a store on the one Redis node at `url` (e.g. `redis://127.0.0.1:6379`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        Self::builder_for(Topology::Single(url.into()))
+    }
+
+    /// A builder for a store on a Redis Cluster, reached through any of its `nodes` (seed URLs
+    /// such as `redis://10.0.0.1:6379`; list several, so that one down at start-up does not
+    /// matter). Commands go to the node holding their keys' slot and follow a replica that
+    /// takes over; invalidations reach the instances subscribed to any node.
+    ///
+    /// ```no_run
+    /// use isr_layer::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+    ///     .prefix("my-site")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster<I, S>(nodes: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder_for(Topology::Cluster(
+            nodes.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    /// A builder for a store on the primary that Sentinel monitors as `master`, asked of any
+    /// of `sentinels` (URLs such as `redis://10.0.0.1:26379`). After a failover the store
+    /// asks the sentinels again and follows the promoted replica.
+    ///
+    /// ```no_run
+    /// use isr_layer::store::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = RedisStore::sentinel("mymaster", ["redis://10.0.0.1:26379", "redis://10.0.0.2:26379"])
+    ///     .prefix("my-site")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn sentinel<I, S>(master: impl Into<String>, sentinels: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder_for(Topology::Sentinel {
+            master: master.into(),
+            sentinels: sentinels.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    fn builder_for(topology: Topology) -> RedisStoreBuilder {
         RedisStoreBuilder {
-            url: url.into(),
+            topology,
             prefix: "isr".to_owned(),
             memory_bytes: 64 * 1024 * 1024,
             entry_ttl: Duration::from_secs(7 * 86_400),
@@ -215,10 +263,7 @@ impl RedisStore {
 
 impl Inner {
     /// Runs one command with the store's timeout, tracking Redis's health.
-    pub(super) async fn run<T, F>(
-        &self,
-        f: impl FnOnce(ConnectionManager) -> F,
-    ) -> Result<T, StoreError>
+    pub(super) async fn run<T, F>(&self, f: impl FnOnce(Connection) -> F) -> Result<T, StoreError>
     where
         F: std::future::Future<Output = redis::RedisResult<T>>,
     {
@@ -227,17 +272,22 @@ impl Inner {
                 "redis is unreachable (failing fast)".into(),
             ));
         }
-        let result = tokio::time::timeout(self.op_timeout, f(self.manager.clone())).await;
+        let result = tokio::time::timeout(self.op_timeout, async {
+            f(self.connector.connection().await?).await
+        })
+        .await;
         match result {
             Ok(Ok(value)) => {
                 self.health.mark_up();
                 Ok(value)
             }
             Ok(Err(error)) => {
+                self.connector.failed();
                 self.health.mark_down(&error);
                 Err(backend(error))
             }
             Err(elapsed) => {
+                self.connector.failed();
                 self.health.mark_down(&elapsed);
                 Err(backend(elapsed))
             }
@@ -333,7 +383,7 @@ impl Store for RedisStore {
     fn status(&self) -> StoreStatus {
         let health = &self.inner.health;
         StoreStatus {
-            kind: "redis",
+            kind: self.inner.connector.topology().kind(),
             max_bytes: self.inner.memory.status().max_bytes,
             reachable: health.is_healthy(),
             since: health.changed_at(),

@@ -39,16 +39,12 @@ pub(super) async fn subscribe(inner: Weak<Inner>) {
     let mut first = true;
     loop {
         let Some(store) = inner.upgrade() else { return };
-        let client = store.client.clone();
         let channel = store.keys.channel();
         let timeout = store.op_timeout;
+        let subscribed =
+            tokio::time::timeout(timeout * 4, store.connector.subscribe(&channel)).await;
         drop(store);
-        let pubsub = async {
-            let mut pubsub = client.get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
-            Ok::<_, redis::RedisError>(pubsub)
-        };
-        match tokio::time::timeout(timeout * 4, pubsub).await {
+        match subscribed {
             Ok(Ok(pubsub)) => {
                 let Some(store) = inner.upgrade() else { return };
                 delay = FIRST_DELAY;
@@ -136,12 +132,14 @@ impl Inner {
         };
         let key = self.keys.stamps();
         let reload = tokio::time::timeout(self.op_timeout * 10, async {
-            self.manager
-                .clone()
+            self.connector
+                .connection()
+                .await?
                 .hgetall::<_, Vec<(String, u64)>>(key)
                 .await
         });
         let Ok(Ok(fields)) = reload.await else {
+            self.connector.failed();
             self.health
                 .mark_down(&"the invalidation stamps could not be reloaded");
             return false;

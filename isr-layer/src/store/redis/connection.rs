@@ -1,0 +1,399 @@
+//! How the store reaches Redis in each of its three topologies: one node, a Redis Cluster, or
+//! a primary with replicas behind Sentinel.
+//!
+//! - **One node**: the `redis` crate's `ConnectionManager`, which reconnects by itself.
+//! - **Cluster**: its cluster client, which routes each command (or pipeline, or script) to
+//!   the node that holds its keys' slot, follows `MOVED` and `ASK`, and refreshes its map of
+//!   slots when a replica takes over from a master. Every command the store sends touches keys
+//!   of one slot (see `keys`).
+//! - **Sentinel**: the sentinels are asked for the primary, which is checked with `ROLE`; the
+//!   connection to it is dropped on any failure, so the next command asks the sentinels again
+//!   and follows a promoted replica.
+//!
+//! Invalidations are published with plain `PUBLISH`, which a Redis Cluster forwards to every
+//! node, so one subscription to any node hears every instance (see `subscriber`).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{PoisonError, RwLock};
+use std::time::Duration;
+
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisFuture, RedisResult, Value};
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where Redis is: what the builder was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Topology {
+    /// One node at this URL.
+    Single(String),
+    /// A Redis Cluster reached through these seed nodes.
+    Cluster(Vec<String>),
+    /// The primary Sentinel knows as `master`, asked of these sentinels.
+    Sentinel {
+        /// The name the sentinels monitor the primary under.
+        master: String,
+        /// The sentinels' URLs.
+        sentinels: Vec<String>,
+    },
+}
+
+impl Topology {
+    /// The kind of store reported in its status.
+    pub(super) fn kind(&self) -> &'static str {
+        match self {
+            Self::Single(_) => "redis",
+            Self::Cluster(_) => "redis-cluster",
+            Self::Sentinel { .. } => "redis-sentinel",
+        }
+    }
+}
+
+/// A connection to Redis in any topology: what the store's commands are sent on.
+#[derive(Clone)]
+pub(super) enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+    Sentinel(MultiplexedConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Sentinel(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+            Self::Sentinel(c) => c.get_db(),
+        }
+    }
+}
+
+/// Makes connections in one topology: the command connection (shared, reconnecting) and the
+/// subscription connections.
+pub(super) struct Connector {
+    topology: Topology,
+    timeout: Duration,
+    way: Way,
+}
+
+enum Way {
+    Single {
+        client: redis::Client,
+        manager: ConnectionManager,
+    },
+    Cluster {
+        connection: ClusterConnection,
+    },
+    Sentinel {
+        sentinels: tokio::sync::Mutex<SentinelClient>,
+        primary: RwLock<Option<MultiplexedConnection>>,
+    },
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("topology", &self.topology)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connector {
+    /// A connector for `topology` whose connections and answers each take at most `timeout`.
+    /// Nothing is connected yet: only an invalid URL is an error.
+    pub(super) fn new(topology: Topology, timeout: Duration) -> RedisResult<Self> {
+        let way = match &topology {
+            Topology::Single(url) => {
+                let client = redis::Client::open(url.as_str())?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(1));
+                let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+                Way::Single { client, manager }
+            }
+            Topology::Cluster(nodes) => {
+                let client =
+                    redis::cluster::ClusterClient::builder(nodes.iter().map(String::as_str))
+                        .connection_timeout(timeout)
+                        .response_timeout(timeout)
+                        // A command that meets a failover waits for the new master only as long
+                        // as the store's own timeout lets it; the engine renders locally meanwhile.
+                        .retries(2)
+                        .min_retry_wait(10)
+                        .max_retry_wait(200)
+                        .build()?;
+                let config = redis::cluster::ClusterConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout);
+                Way::Cluster {
+                    connection: client.get_pending_async_connection_with_config(config),
+                }
+            }
+            Topology::Sentinel { master, sentinels } => {
+                let client = SentinelClient::build(
+                    sentinels.iter().map(String::as_str).collect(),
+                    master.clone(),
+                    None,
+                    SentinelServerType::Master,
+                )?;
+                Way::Sentinel {
+                    sentinels: tokio::sync::Mutex::new(client),
+                    primary: RwLock::new(None),
+                }
+            }
+        };
+        Ok(Self {
+            topology,
+            timeout,
+            way,
+        })
+    }
+
+    /// The topology this connector reaches.
+    pub(super) fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The connection to send a command on. Behind Sentinel, the first command after a failure
+    /// asks the sentinels where the primary is.
+    pub(super) async fn connection(&self) -> RedisResult<Connection> {
+        match &self.way {
+            Way::Single { manager, .. } => Ok(Connection::Single(manager.clone())),
+            Way::Cluster { connection } => Ok(Connection::Cluster(connection.clone())),
+            Way::Sentinel { primary, .. } => match read(primary) {
+                Some(connection) => Ok(Connection::Sentinel(connection)),
+                None => self.find_primary().await,
+            },
+        }
+    }
+
+    /// Asks the sentinels for the primary and connects to it. Boxed: it runs only after a
+    /// failure, and its future (the sentinel client's) is deep.
+    fn find_primary(&self) -> BoxFuture<'_, RedisResult<Connection>> {
+        Box::pin(async move {
+            let Way::Sentinel { sentinels, primary } = &self.way else {
+                unreachable!("only a sentinel connector looks for its primary")
+            };
+            // One caller asks the sentinels; the others wait for its answer.
+            let mut sentinels = sentinels.lock().await;
+            if let Some(connection) = read(primary) {
+                return Ok(Connection::Sentinel(connection));
+            }
+            let client = sentinels.async_get_client().await?;
+            drop(sentinels);
+            let connection = client
+                .get_multiplexed_async_connection_with_config(&self.config())
+                .await?;
+            *primary.write().unwrap_or_else(PoisonError::into_inner) = Some(connection.clone());
+            Ok(Connection::Sentinel(connection))
+        })
+    }
+
+    /// A command failed: behind Sentinel, forget the primary (it may have been replaced), so
+    /// the next command asks the sentinels again. The other topologies reconnect by themselves.
+    pub(super) fn failed(&self) {
+        if let Way::Sentinel { primary, .. } = &self.way {
+            primary
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+        }
+    }
+
+    /// A new connection subscribed to `channel`, on the node, a node of the cluster, or the
+    /// primary. The first cluster seed that answers is used: a message published on any node
+    /// of a Redis Cluster reaches the subscribers of every node.
+    pub(super) fn subscribe<'a>(
+        &'a self,
+        channel: &'a str,
+    ) -> BoxFuture<'a, RedisResult<redis::aio::PubSub>> {
+        Box::pin(async move { self.subscribe_now(channel).await })
+    }
+
+    async fn subscribe_now(&self, channel: &str) -> RedisResult<redis::aio::PubSub> {
+        match &self.way {
+            Way::Single { client, .. } => subscribed(client, channel).await,
+            Way::Cluster { .. } => {
+                let Topology::Cluster(nodes) = &self.topology else {
+                    unreachable!("a cluster connector has cluster seeds")
+                };
+                let mut last = None;
+                for node in nodes {
+                    let attempt = async {
+                        let client = redis::Client::open(node.as_str())?;
+                        subscribed(&client, channel).await
+                    };
+                    match tokio::time::timeout(self.timeout, attempt).await {
+                        Ok(Ok(pubsub)) => return Ok(pubsub),
+                        Ok(Err(error)) => last = Some(error),
+                        Err(_) => {
+                            last = Some(redis::RedisError::from((
+                                redis::ErrorKind::Io,
+                                "timed out subscribing",
+                                node.clone(),
+                            )));
+                        }
+                    }
+                }
+                Err(last.unwrap_or_else(|| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::InvalidClientConfig,
+                        "no cluster node given",
+                    ))
+                }))
+            }
+            Way::Sentinel { sentinels, .. } => {
+                let client = sentinels.lock().await.async_get_client().await?;
+                subscribed(&client, channel).await
+            }
+        }
+    }
+
+    fn config(&self) -> AsyncConnectionConfig {
+        AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+    }
+}
+
+/// The primary's connection, if one is kept.
+fn read(primary: &RwLock<Option<MultiplexedConnection>>) -> Option<MultiplexedConnection> {
+    primary
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+async fn subscribed(client: &redis::Client, channel: &str) -> RedisResult<redis::aio::PubSub> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_millis(200);
+
+    #[test]
+    fn each_topology_names_its_kind() {
+        assert_eq!(Topology::Single("redis://h".into()).kind(), "redis");
+        assert_eq!(
+            Topology::Cluster(vec!["redis://h:7000".into()]).kind(),
+            "redis-cluster"
+        );
+        let sentinel = Topology::Sentinel {
+            master: "mymaster".into(),
+            sentinels: vec!["redis://h:26379".into()],
+        };
+        assert_eq!(sentinel.kind(), "redis-sentinel");
+    }
+
+    #[tokio::test]
+    async fn only_an_invalid_url_is_an_error_nothing_is_connected_yet() {
+        for topology in [
+            Topology::Single("redis://127.0.0.1:1".into()),
+            Topology::Cluster(vec![
+                "redis://127.0.0.1:1".into(),
+                "redis://127.0.0.1:2".into(),
+            ]),
+            Topology::Sentinel {
+                master: "m".into(),
+                sentinels: vec!["redis://127.0.0.1:1".into()],
+            },
+        ] {
+            let connector = Connector::new(topology.clone(), TIMEOUT).expect("valid URLs");
+            assert_eq!(connector.topology(), &topology);
+        }
+        for topology in [
+            Topology::Single("not a url".into()),
+            Topology::Cluster(vec!["redis://127.0.0.1:1".into(), "http://x".into()]),
+            Topology::Sentinel {
+                master: "m".into(),
+                sentinels: vec!["nope".into()],
+            },
+        ] {
+            assert!(
+                Connector::new(topology.clone(), TIMEOUT).is_err(),
+                "{topology:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_reachable_sentinel_there_is_no_primary_and_no_subscription() {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let connector = Connector::new(
+            Topology::Sentinel {
+                master: "m".into(),
+                sentinels: vec![format!("redis://127.0.0.1:{port}")],
+            },
+            TIMEOUT,
+        )
+        .unwrap();
+        assert!(connector.connection().await.is_err());
+        assert!(connector.subscribe("c").await.is_err());
+        connector.failed();
+        assert!(
+            connector.connection().await.is_err(),
+            "asked again, still none"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cluster_subscription_tries_every_seed_in_turn() {
+        let free = || {
+            std::net::TcpListener::bind(("127.0.0.1", 0))
+                .and_then(|listener| listener.local_addr())
+                .unwrap()
+                .port()
+        };
+        let url = crate::store::redis::testing::redis_url();
+        // A seed nothing listens on, then a Redis that answers: the second is subscribed to.
+        let connector = Connector::new(
+            Topology::Cluster(vec![format!("redis://127.0.0.1:{}", free()), url]),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        assert!(connector.subscribe("isr-unit:seeds").await.is_ok());
+        let dead = Connector::new(
+            Topology::Cluster(vec![format!("redis://127.0.0.1:{}", free())]),
+            TIMEOUT,
+        )
+        .unwrap();
+        assert!(dead.subscribe("isr-unit:seeds").await.is_err());
+    }
+}
