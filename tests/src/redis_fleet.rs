@@ -121,7 +121,8 @@ impl RedisCluster {
         self.nodes.iter().map(PrivateRedis::url).collect()
     }
 
-    /// Waits until every running node says the cluster is up with all slots served.
+    /// Waits until every running node says the cluster is up with all slots served, and every
+    /// running replica follows its master.
     pub async fn wait_ok(&self) {
         until(
             "the cluster serves every slot",
@@ -131,6 +132,13 @@ impl RedisCluster {
                     let info = text(node, &["CLUSTER", "INFO"]).await;
                     if !info.contains("cluster_state:ok")
                         || !info.contains("cluster_slots_ok:16384")
+                    {
+                        return false;
+                    }
+                    // A replica counts once it has its master's data and follows it.
+                    let replication = text(node, &["INFO", "replication"]).await;
+                    if replication.contains("role:slave")
+                        && !replication.contains("master_link_status:up")
                     {
                         return false;
                     }
@@ -164,6 +172,22 @@ impl RedisCluster {
             }
         }
         None
+    }
+
+    /// The index of a running replica of the master of `key`'s slot.
+    pub async fn replica_of(&self, key: &str) -> Option<usize> {
+        let master = &self.nodes[self.master_of(key).await?];
+        let id = text(master, &["CLUSTER", "MYID"]).await;
+        let listing = text(master, &["CLUSTER", "NODES"]).await;
+        let port = listing.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.len() > 3 && fields[2].contains("slave") && fields[3] == id.trim())
+                .then(|| fields[1].split(['@', ':']).nth(1)?.parse::<u16>().ok())
+                .flatten()
+        })?;
+        self.nodes
+            .iter()
+            .position(|node| node.port == port && node.is_running())
     }
 
     /// Kills the master of `key`'s slot and waits until its replica has taken over.

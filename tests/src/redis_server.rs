@@ -28,12 +28,26 @@ pub struct PrivateRedis {
     child: Option<Child>,
 }
 
-/// A port of 127.0.0.1 nothing listens on now.
+/// A port of 127.0.0.1 nothing listens on now, below the range the system takes the local
+/// ports of outgoing connections from: a server killed by a test and started again on its port
+/// must find it free, not taken by one of the test's own connections meanwhile.
+/// A port is handed out once per process.
 pub fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for _ in 0..1000 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        let port = 20_000 + (hasher.finish() % 12_000) as u16;
+        if !given.contains(&port) && TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            given.push(port);
+            return port;
+        }
+    }
+    panic!("no free port between 20000 and 32000")
 }
 
 impl PrivateRedis {
@@ -83,7 +97,7 @@ impl PrivateRedis {
             .spawn()
             .expect("redis-server is installed (.ci/run installs it)");
         self.child = Some(child);
-        for _ in 0..200 {
+        for _ in 0..500 {
             if self.query(&["PING"]).await.is_ok() {
                 return;
             }
@@ -129,13 +143,30 @@ impl PrivateRedis {
 
     /// Runs one command on the server.
     pub async fn query(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        self.query_on(&[], args).await
+    }
+
+    /// Runs one command on a replica of a Redis Cluster, which answers reads only on a
+    /// connection that said `READONLY`.
+    pub async fn query_replica(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        self.query_on(&["READONLY"], args).await
+    }
+
+    /// Runs `first` (if any), then `args`, on one connection; the answer to `args`.
+    async fn query_on(&self, first: &[&str], args: &[&str]) -> redis::RedisResult<redis::Value> {
         let client = redis::Client::open(self.url())?;
         let mut connection = client.get_multiplexed_async_connection().await?;
-        let mut command = redis::cmd(args[0]);
-        for arg in &args[1..] {
-            command.arg(*arg);
+        let command = |args: &[&str]| {
+            let mut command = redis::cmd(args[0]);
+            for arg in &args[1..] {
+                command.arg(*arg);
+            }
+            command
+        };
+        if !first.is_empty() {
+            command(first).query_async::<()>(&mut connection).await?;
         }
-        command.query_async(&mut connection).await
+        command(args).query_async(&mut connection).await
     }
 }
 

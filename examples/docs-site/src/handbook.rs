@@ -483,7 +483,7 @@ const MISTAKES: [(&str, &str); 8] = [
 ];
 
 /// Settings that the configuration tables draw from: name, default, meaning.
-const SETTINGS: [(&str, &str, &str); 10] = [
+const SETTINGS: [(&str, &str, &str); 12] = [
     (
         "`DOCS_REVALIDATE`",
         "1800",
@@ -508,6 +508,16 @@ const SETTINGS: [(&str, &str, &str); 10] = [
         "`ISR_REDIS_URL`",
         "unset",
         "keep pages in Redis, shared by instances",
+    ),
+    (
+        "`ISR_REDIS_CLUSTER_NODES`",
+        "unset",
+        "keep pages in a Redis Cluster (comma-separated seed URLs)",
+    ),
+    (
+        "`ISR_REDIS_SENTINELS`, `ISR_REDIS_MASTER`",
+        "unset",
+        "keep pages in the primary these sentinels monitor under that name",
     ),
     (
         "`ISR_FS_DIR`",

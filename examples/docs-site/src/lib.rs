@@ -33,6 +33,7 @@ use isr_axum::{
     Inspector, IsrLayer, IsrPolicyLayer, ParamSet, PrerenderReport, PurgeAuth, Revalidate,
     StaticParams, inspector_router, purge_router,
 };
+use isr_layer::store::RedisStore;
 
 use crate::content::Content;
 
@@ -50,7 +51,8 @@ pub struct Config {
     pub stats_revalidate: Duration,
     /// Simulated latency of each content fetch (20 ms).
     pub content_latency: Duration,
-    /// Where pages are kept (`ISR_REDIS_URL`, else `ISR_FS_DIR`, else memory).
+    /// Where pages are kept (`ISR_REDIS_URL`, `ISR_REDIS_CLUSTER_NODES` or `ISR_REDIS_SENTINELS`
+    /// with `ISR_REDIS_MASTER`, else `ISR_FS_DIR`, else memory).
     pub store: StoreChoice,
     /// The memory store's byte bound (`ISR_MAX_BYTES`; default the layer's 256 MiB).
     pub max_bytes: Option<u64>,
@@ -71,6 +73,81 @@ pub enum StoreChoice {
     Fs(std::path::PathBuf),
     /// In Redis at this URL (`ISR_REDIS_URL`), shared by every instance with the same URL.
     Redis(String),
+    /// In a Redis Cluster reached through these seed nodes (`ISR_REDIS_CLUSTER_NODES`,
+    /// comma-separated `redis://host:port`).
+    RedisCluster(Vec<String>),
+    /// In the Redis primary the sentinels (`ISR_REDIS_SENTINELS`, comma-separated) monitor
+    /// under the name `master` (`ISR_REDIS_MASTER`).
+    RedisSentinel {
+        /// The primary's name in Sentinel.
+        master: String,
+        /// The sentinels' URLs.
+        sentinels: Vec<String>,
+    },
+}
+
+/// The store named by the environment: at most one Redis topology, else a directory, else
+/// memory.
+fn store_choice(var: &impl Fn(&str) -> Option<String>) -> Result<StoreChoice, ConfigError> {
+    let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+    let list = |name: &'static str, value: String| {
+        let items: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if items.is_empty() {
+            return Err(ConfigError {
+                var: name,
+                value,
+                why: "expected comma-separated redis:// URLs",
+            });
+        }
+        Ok(items)
+    };
+    let redis = [
+        "ISR_REDIS_URL",
+        "ISR_REDIS_CLUSTER_NODES",
+        "ISR_REDIS_SENTINELS",
+    ];
+    let chosen: Vec<&'static str> = redis.into_iter().filter(|n| set(n).is_some()).collect();
+    if let [_, second, ..] = chosen[..] {
+        return Err(ConfigError {
+            var: second,
+            value: set(second).unwrap_or_default(),
+            why: "set only one of ISR_REDIS_URL, ISR_REDIS_CLUSTER_NODES and ISR_REDIS_SENTINELS",
+        });
+    }
+    let master = set("ISR_REDIS_MASTER");
+    match (chosen.first().copied(), master) {
+        (Some("ISR_REDIS_SENTINELS"), Some(master)) => Ok(StoreChoice::RedisSentinel {
+            master: master.trim().to_owned(),
+            sentinels: list(
+                "ISR_REDIS_SENTINELS",
+                set("ISR_REDIS_SENTINELS").unwrap_or_default(),
+            )?,
+        }),
+        (Some("ISR_REDIS_SENTINELS"), None) => Err(ConfigError {
+            var: "ISR_REDIS_MASTER",
+            value: String::new(),
+            why: "ISR_REDIS_SENTINELS needs the name the sentinels monitor the primary under",
+        }),
+        (_, Some(master)) => Err(ConfigError {
+            var: "ISR_REDIS_MASTER",
+            value: master,
+            why: "only used with ISR_REDIS_SENTINELS",
+        }),
+        (Some("ISR_REDIS_CLUSTER_NODES"), None) => Ok(StoreChoice::RedisCluster(list(
+            "ISR_REDIS_CLUSTER_NODES",
+            set("ISR_REDIS_CLUSTER_NODES").unwrap_or_default(),
+        )?)),
+        (Some(_), None) => Ok(StoreChoice::Redis(set("ISR_REDIS_URL").unwrap_or_default())),
+        (None, None) => Ok(match set("ISR_FS_DIR") {
+            Some(dir) => StoreChoice::Fs(dir.into()),
+            None => StoreChoice::Memory,
+        }),
+    }
 }
 
 /// A configuration value that could not be used.
@@ -98,11 +175,7 @@ impl Config {
             Some(s) if !s.trim().is_empty() => (s, false),
             _ => (development_secret(), true),
         };
-        let store = match (var("ISR_REDIS_URL"), var("ISR_FS_DIR")) {
-            (Some(url), _) if !url.trim().is_empty() => StoreChoice::Redis(url),
-            (_, Some(dir)) if !dir.trim().is_empty() => StoreChoice::Fs(dir.into()),
-            _ => StoreChoice::Memory,
-        };
+        let store = store_choice(&var)?;
         let max_bytes = match var("ISR_MAX_BYTES") {
             None => None,
             Some(value) => match value.trim().parse::<u64>() {
@@ -257,17 +330,26 @@ impl Config {
             StoreChoice::Fs(dir) => builder
                 .store(isr_layer::store::FsStore::open(dir)?)
                 .build()?,
-            StoreChoice::Redis(url) => {
-                let store = isr_layer::store::RedisStore::builder(url.as_str())
-                    .prefix("docs-site")
-                    .connect()
-                    .await?;
-                builder.store(store).build()?
-            }
+            StoreChoice::Redis(url) => builder
+                .store(redis(RedisStore::builder(url)).await?)
+                .build()?,
+            StoreChoice::RedisCluster(nodes) => builder
+                .store(redis(RedisStore::cluster(nodes)).await?)
+                .build()?,
+            StoreChoice::RedisSentinel { master, sentinels } => builder
+                .store(redis(RedisStore::sentinel(master, sentinels)).await?)
+                .build()?,
         };
         tracing::info!(store = ?self.store, "pages are kept in this store");
         Ok(isr)
     }
+}
+
+/// The site's Redis store in any topology: every instance of the site shares its prefix.
+async fn redis(
+    builder: isr_layer::store::RedisStoreBuilder,
+) -> Result<RedisStore, isr_layer::store::StoreError> {
+    builder.prefix("docs-site").connect().await
 }
 
 /// What both docs-site binaries (axum and actix) do first: logs to stdout (`RUST_LOG`, default
@@ -493,6 +575,59 @@ mod tests {
         let redis =
             Config::from_vars(|n| (n == "ISR_REDIS_URL").then(|| "redis://r".into())).unwrap();
         assert_eq!(redis.store, StoreChoice::Redis("redis://r".into()));
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let cluster = Config::from_vars(vars(&[(
+            "ISR_REDIS_CLUSTER_NODES",
+            " redis://a:7000, redis://b:7001,,",
+        )]))
+        .unwrap();
+        assert_eq!(
+            cluster.store,
+            StoreChoice::RedisCluster(vec!["redis://a:7000".into(), "redis://b:7001".into()])
+        );
+        let sentinel = Config::from_vars(vars(&[
+            ("ISR_REDIS_SENTINELS", "redis://s1:26379,redis://s2:26379"),
+            ("ISR_REDIS_MASTER", "mymaster"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            sentinel.store,
+            StoreChoice::RedisSentinel {
+                master: "mymaster".into(),
+                sentinels: vec!["redis://s1:26379".into(), "redis://s2:26379".into()],
+            }
+        );
+        for (bad, names) in [
+            (
+                vars(&[("ISR_REDIS_SENTINELS", "redis://s1:26379")]),
+                "ISR_REDIS_MASTER",
+            ),
+            (
+                vars(&[("ISR_REDIS_MASTER", "mymaster")]),
+                "ISR_REDIS_MASTER",
+            ),
+            (
+                vars(&[("ISR_REDIS_CLUSTER_NODES", " , ")]),
+                "ISR_REDIS_CLUSTER_NODES",
+            ),
+            (
+                vars(&[
+                    ("ISR_REDIS_URL", "redis://r"),
+                    ("ISR_REDIS_CLUSTER_NODES", "redis://a:7000"),
+                ]),
+                "ISR_REDIS_CLUSTER_NODES",
+            ),
+        ] {
+            let error = Config::from_vars(bad).unwrap_err().to_string();
+            assert!(error.starts_with(names), "{error}");
+        }
         let fs = Config::from_vars(|n| (n == "ISR_FS_DIR").then(|| "/tmp/x".into())).unwrap();
         assert_eq!(fs.store, StoreChoice::Fs("/tmp/x".into()));
         assert_eq!(defaults.docs_revalidate, Duration::from_secs(1800));

@@ -79,6 +79,27 @@ impl Fleet {
         &self.data()[index.expect("the key has a master")]
     }
 
+    /// A replica of the node that holds `key`.
+    async fn replica(&self, key: &str) -> &PrivateRedis {
+        let index = match self {
+            Self::Cluster(cluster) => cluster.replica_of(key).await,
+            Self::Sentinel(sentinel) => {
+                let primary = sentinel.primary().await;
+                (0..sentinel.data.len()).find(|i| Some(*i) != primary)
+            }
+        };
+        &self.data()[index.expect("the key's master has a replica")]
+    }
+
+    /// The fields of the stamps hash `stamps` as a replica holds them.
+    async fn replica_stamps(&self, stamps: &str) -> redis::RedisResult<redis::Value> {
+        let replica = self.replica(stamps).await;
+        match self {
+            Self::Cluster(_) => replica.query_replica(&["HKEYS", stamps]).await,
+            Self::Sentinel(_) => replica.query(&["HKEYS", stamps]).await,
+        }
+    }
+
     /// Subscribers to `channel`, over every running data node.
     async fn subscribers(&self, channel: &str) -> i64 {
         let mut total = 0;
@@ -202,6 +223,13 @@ async fn share_purge_and_storms(topology: Topology) {
     })
     .await;
     a.isr.revalidator().revalidate_tag("p:/docs").await.unwrap();
+    // Acknowledged once a replica holds the stamp too: a failover now would not lose it.
+    let stamps = format!("{prefix}:stamps");
+    let on_replica = fleet.replica_stamps(&stamps).await;
+    assert!(
+        format!("{on_replica:?}").contains("p:/docs"),
+        "{on_replica:?}"
+    );
     eventually("the purge reached B", async || {
         b.get("/docs").await;
         b.renders() == 1

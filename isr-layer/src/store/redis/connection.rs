@@ -45,6 +45,12 @@ pub(super) enum Topology {
 }
 
 impl Topology {
+    /// Whether a failover may promote a replica: a write is safe from it only once a replica
+    /// has it.
+    pub(super) fn is_replicated(&self) -> bool {
+        !matches!(self, Self::Single(_))
+    }
+
     /// The kind of store reported in its status.
     pub(super) fn kind(&self) -> &'static str {
         match self {

@@ -1,10 +1,17 @@
 //! The invalidation log of [`RedisStore`]: one stamp per target and mode in `<prefix>:stamps`
 //! (kept by the stamp script), published on `<prefix>:invalidations` to every instance.
 //!
+//! On a Redis Cluster or behind Sentinel, a stamp is acknowledged once a replica has it too
+//! (`WAIT 1`, at most [`MAX_REPLICA_WAIT`]), before it is published: replication is
+//! asynchronous, and a stamp only the failed primary held would be lost to instances started
+//! after the failover. A primary without a replica in sync makes the wait run out; the stamp is
+//! kept all the same and the shortfall logged.
+//!
 //! An invalidation Redis cannot take is queued (see the store's health) and replayed when Redis
 //! answers again, so other instances learn of it then.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::AsyncCommands;
 
@@ -40,6 +47,11 @@ impl InvalidationLog for RedisStore {
 
 /// The stamps-hash field `record` is kept under (its target and mode: the stamp is the
 /// value), and the message published for it (the stamp included).
+/// The longest wait for a replica to acknowledge a stamp. `WAIT` holds the connection it is
+/// sent on, which other commands to that node share, so it is kept short: a replica in sync
+/// answers within a millisecond.
+const MAX_REPLICA_WAIT: Duration = Duration::from_millis(100);
+
 fn field_and_message(record: &StampRecord) -> Result<(String, String), StoreError> {
     let mut line = StampLine::from(record);
     let at = line.at;
@@ -71,11 +83,23 @@ impl Inner {
             self.max_stamps,
             &everything,
         );
-        let folded = self
-            .run(|mut c| async move { stamp.invoke_async::<i64>(&mut c).await })
+        let wait = (self.op_timeout / 4).min(MAX_REPLICA_WAIT);
+        let mut pipe = redis::pipe();
+        pipe.add_command(stamp);
+        if self.connector.topology().is_replicated() {
+            // On the connection that wrote the stamp, so `WAIT` counts that write.
+            let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+            pipe.cmd("WAIT").arg(1).arg(ms);
+        }
+        let answers: Vec<i64> = self
+            .run(|mut c| async move { pipe.query_async(&mut c).await })
             .await?;
+        let (folded, replicas) = (answers.first().copied().unwrap_or(0), answers.get(1));
         if folded > 0 {
             tracing::debug!(target: "isr", folded, "folded old invalidation stamps in Redis");
+        }
+        if replicas == Some(&0) {
+            tracing::warn!(target: "isr", waited_ms = wait.as_millis(), "an invalidation stamp is on the primary but on no replica yet: a failover now could lose it (running instances keep it)");
         }
         let channel = self.keys.channel();
         self.run(|mut c| async move { c.publish::<_, _, i64>(channel, message).await })
@@ -96,8 +120,6 @@ impl Inner {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use futures_util::StreamExt;
 
     use super::*;

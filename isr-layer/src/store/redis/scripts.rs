@@ -3,7 +3,7 @@
 //! A script touches only the keys it is given (`KEYS[n]`), never a name it makes up, so Redis
 //! Cluster can route it to the slot of those keys; each script here is given one key.
 
-use redis::{Script, ScriptInvocation};
+use redis::{Cmd, Script, ScriptInvocation};
 
 use crate::store::LockToken;
 
@@ -12,17 +12,16 @@ const STAMP: &str = include_str!("scripts/stamp.lua");
 /// See [`Scripts::unlock`].
 const UNLOCK: &str = include_str!("scripts/unlock.lua");
 
-/// The store's scripts, with their hashes computed once (Redis runs them by hash, loading them
-/// when it does not know them).
+/// The store's scripts. The unlock script, sent with every render, has its hash computed once
+/// (Redis runs it by hash, loading it when it does not know it); the stamp script, sent once
+/// a purge, goes whole (`EVAL`), so it can share a pipeline with the `WAIT` for a replica.
 pub(super) struct Scripts {
-    stamp: Script,
     unlock: Script,
 }
 
 impl Scripts {
     pub(super) fn new() -> Self {
         Self {
-            stamp: Script::new(STAMP),
             unlock: Script::new(UNLOCK),
         }
     }
@@ -41,9 +40,12 @@ impl Scripts {
         at: u64,
         max_stamps: usize,
         everything: &[String; 2],
-    ) -> ScriptInvocation<'_> {
-        let mut call = self.stamp.key(stamps_key);
-        call.arg(field)
+    ) -> Cmd {
+        let mut call = redis::cmd("EVAL");
+        call.arg(STAMP)
+            .arg(1)
+            .arg(stamps_key)
+            .arg(field)
             .arg(at)
             .arg(max_stamps)
             .arg(&everything[0])
@@ -139,7 +141,7 @@ mod tests {
         for (at, kept) in [(20, 20), (10, 20), (30, 30)] {
             let folded: i64 = scripts
                 .stamp(key.clone(), "tag-a".to_owned(), at, 100, &everything)
-                .invoke_async(&mut redis)
+                .query_async(&mut redis)
                 .await
                 .unwrap();
             assert_eq!(folded, 0);
@@ -165,7 +167,7 @@ mod tests {
         for (field, at) in fields {
             let n: i64 = scripts
                 .stamp(key.clone(), field.to_owned(), at, 4, &everything)
-                .invoke_async(&mut redis)
+                .query_async(&mut redis)
                 .await
                 .unwrap();
             folded.push(n);
