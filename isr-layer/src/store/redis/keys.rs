@@ -48,39 +48,39 @@ impl Keys {
     }
 }
 
+/// The part of `key` Redis Cluster hashes (its hash tag, if it has a non-empty one).
+fn hashed_part(key: &str) -> &str {
+    if let Some(open) = key.find('{')
+        && let Some(len) = key[open + 1..].find('}')
+        && len > 0
+    {
+        return &key[open + 1..open + 1 + len];
+    }
+    key
+}
+
+/// Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hashed part, modulo 16384.
+pub(super) fn cluster_slot(key: &str) -> u16 {
+    let mut crc: u16 = 0;
+    for byte in hashed_part(key).bytes() {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16_384
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The part of `key` Redis Cluster hashes (its hash tag, if it has a non-empty one).
-    fn hashed_part(key: &str) -> &str {
-        if let Some(open) = key.find('{')
-            && let Some(len) = key[open + 1..].find('}')
-            && len > 0
-        {
-            return &key[open + 1..open + 1 + len];
-        }
-        key
-    }
-
-    /// Redis Cluster's slot of `key`: CRC16 (XMODEM) of its hashed part, modulo 16384.
-    fn cluster_slot(key: &str) -> u16 {
-        let mut crc: u16 = 0;
-        for byte in hashed_part(key).bytes() {
-            crc ^= u16::from(byte) << 8;
-            for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 {
-                    (crc << 1) ^ 0x1021
-                } else {
-                    crc << 1
-                };
-            }
-        }
-        crc % 16_384
-    }
-
     #[test]
-    fn the_slot_function_of_these_tests_is_redis_clusters() {
+    fn the_slot_function_is_redis_clusters() {
         // The check value of CRC16/XMODEM, which the Redis Cluster specification gives too.
         assert_eq!(cluster_slot("123456789"), 0x31C3);
         assert_eq!(
