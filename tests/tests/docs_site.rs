@@ -263,3 +263,87 @@ async fn the_purge_and_admin_routes_refuse_bad_calls() {
         .await;
     assert_eq!(res.status, 400);
 }
+
+/// Two instances configured as a user would (`ISR_REDIS_CLUSTER_NODES`) on a private Redis
+/// Cluster of three masters and three replicas, on the real clock: a page rendered on one is a
+/// hit on the other, and a purge sent to one reaches the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_a_redis_cluster_share_pages_and_purges() {
+    let cluster = isr_tests::RedisCluster::start().await;
+    let nodes = cluster.urls().join(",");
+    let instance = async || {
+        let config = Config::from_vars(|name| match name {
+            "ISR_REDIS_CLUSTER_NODES" => Some(nodes.clone()),
+            "REVALIDATION_SECRET" => Some(SECRET.to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(matches!(
+            config.store,
+            docs_site::StoreChoice::RedisCluster(_)
+        ));
+        let site = Site::new(config).await.unwrap();
+        (Server::start(site.router()).await, site)
+    };
+    let (a, site_a) = instance().await;
+    let (b, site_b) = instance().await;
+    let renders = || site_a.isr.stats().renders + site_b.isr.stats().renders;
+    let wait = async |what: &str, mut done: Box<dyn FnMut() -> bool + '_>| {
+        for _ in 0..3_000 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{what}: not within 30 s");
+    };
+
+    assert_eq!(a.get("/products/red-hat").await.cache(), "MISS");
+    assert_eq!(b.get("/products/red-hat").await.cache(), "HIT");
+    assert_eq!(renders(), 1, "rendered once, on A");
+
+    // Both instances subscribed (asked of the nodes), then one purge sent to A.
+    let channel = "docs-site:invalidations";
+    let mut subscribed = 0;
+    for _ in 0..3_000 {
+        subscribed = 0;
+        for node in &cluster.nodes {
+            if let Ok(redis::Value::Array(counts)) =
+                node.query(&["PUBSUB", "NUMSUB", channel]).await
+                && let Some(redis::Value::Int(n)) = counts.get(1)
+            {
+                subscribed += n;
+            }
+        }
+        if subscribed >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(subscribed >= 2, "both instances subscribed: {subscribed}");
+    let purged = a
+        .post_json(
+            "/api/revalidate",
+            &[("x-revalidate-secret", SECRET)],
+            r#"{"tag": "product-red-hat"}"#,
+        )
+        .await;
+    assert_eq!(purged.status, 200, "{}", purged.body);
+    wait(
+        "B applied the purge",
+        Box::new(|| {
+            site_b.isr.revalidator().inspect(100).iter().any(|summary| {
+                summary.entry.key() == "/products/red-hat"
+                    && summary.state == isr_layer::invalidate::EntryState::Invalidated
+            })
+        }),
+    )
+    .await;
+    let on_b = b.get("/products/red-hat").await;
+    assert_eq!(on_b.cache(), "MISS");
+    // A's copy is purged too: it takes B's new render from the cluster rather than render.
+    let on_a = a.get("/products/red-hat").await;
+    assert_eq!(on_a.body, on_b.body);
+    assert_eq!(renders(), 2, "rendered once more after the purge, on B");
+    assert_eq!(a.get("/products/red-hat").await.cache(), "HIT");
+}
