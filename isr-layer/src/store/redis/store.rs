@@ -33,6 +33,14 @@ use crate::store::{
 ///   lock (released with a token check); instances that lose keep serving the stale page, or,
 ///   on a miss, wait (bounded) for the winner's entry. Of instances racing for a free lock,
 ///   exactly one wins; the lock expires by itself after the regeneration timeout plus a second.
+/// - **Three topologies**: one node ([`builder`](Self::builder)), a Redis Cluster
+///   ([`cluster`](Self::cluster)) and a primary behind Sentinel ([`sentinel`](Self::sentinel)).
+///   On the last two a failover fails no request (the instances render locally meanwhile and
+///   follow the new primary), and a purge is acknowledged once a replica holds its stamp
+///   (`WAIT 1`, at most 100 ms), so it survives the failover. Redis replicates asynchronously:
+///   an entry written just before the primary died may be lost (the page renders again); a
+///   stamp is lost only when no replica was in sync (a WARN line says so), and even then every
+///   instance that was running keeps it.
 /// - **Redis down never fails a request.** Reads fall back to rendering, writes are logged,
 ///   the state change is logged once each way and counted in the layer's `store_errors`. When
 ///   Redis is back, each instance resubscribes, reloads the stamps (so a purge made elsewhere
