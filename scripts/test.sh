@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, the library crates' docs and packages, every doctest
-# and test of the workspace (starting Redis for the store tests if it is not running, and
+# and test of the workspace (starting Redis for the store tests if it is not running — the
+# fleet tests start private Redis Cluster and Sentinel processes of their own — and
 # installing Debian's Chromium and its WebDriver for the browser tests if they are missing).
 # Ends with one line "N passed, N failed" counting doctests and tests together.
 set -euo pipefail
