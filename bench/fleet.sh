@@ -31,24 +31,24 @@ for tool in wrk curl; do
 done
 ulimit -n 65536 2>/dev/null || true
 cargo build --release -q -p docs-site -p isr-bench
-./scripts/ensure-redis.sh >/dev/null
 
 work=$(mktemp -d)
 fleet="$work/redis"
 pids=()
 cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
+    bench_stop
     scripts/redis-fleet.sh stop "$fleet" >/dev/null 2>&1 || true
-    redis-cli --scan --pattern 'isr-bench-fleet-*' | xargs -r redis-cli del >/dev/null 2>&1 || true
+    [ -f "$work/single.pid" ] && kill "$(cat "$work/single.pid")" 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT
 
 eval "$(scripts/redis-fleet.sh cluster "$fleet")"
+# A single node of its own for the comparisons, so nothing is left in another Redis.
+single_redis="redis://127.0.0.1:$((first_port + 10))"
+redis-server --port $((first_port + 10)) --bind 127.0.0.1 --save "" --appendonly no \
+    --daemonize yes --pidfile "$work/single.pid" --logfile "$work/single.log"
+for _ in $(seq 1 100); do redis-cli -u "$single_redis" ping >/dev/null 2>&1 && break; sleep 0.05; done
 ports=("$first_port" $((first_port + 1)) $((first_port + 2)))
 single_port=$((first_port + 3))
 
@@ -95,32 +95,33 @@ for port in "${ports[@]}"; do
     curl -s "http://127.0.0.1:$port/products/red-hat" >/dev/null
     curl -s "http://127.0.0.1:$port/products/blue-sneakers" >/dev/null
 done
-purge '{"tag": "product-red-hat", "mode": "stale"}'
-sleep 0.5
-before=$(renders)
-ok=$(target/release/storm "$(urls /products/red-hat)" "$n" | cut -d' ' -f1)
-sleep 1
-echo "| stale (purged with mode stale, served while one regeneration runs) | $(( $(renders) - before )) | $ok |"
-purge '{"tag": "product-blue-sneakers"}'
-sleep 0.5
-before=$(renders)
-ok=$(target/release/storm "$(urls /products/blue-sneakers)" "$n" | cut -d' ' -f1)
-sleep 1
-echo "| cold (purged: every visitor waits for the one render) | $(( $(renders) - before )) | $ok |"
+# storm LABEL PURGE PATH: purges, then a storm on PATH split across the instances; one row.
+storm() {
+    local before ok
+    purge "$2"
+    sleep 0.5
+    before=$(renders)
+    ok=$(target/release/storm "$(urls "$3")" "$n" | cut -d' ' -f1)
+    sleep 1
+    echo "| $1 | $(( $(renders) - before )) | $ok |"
+}
+storm "stale (purged with mode stale, served while one regeneration runs)" \
+    '{"tag": "product-red-hat", "mode": "stale"}' /products/red-hat
+storm "cold (purged: every visitor waits for the one render)" \
+    '{"tag": "product-blue-sneakers"}' /products/blue-sneakers
 echo
 
 echo "## purge propagation ($purges purges, three instances in one process)"
 echo
 echo '```'
 target/release/purge-latency "$purges" 3
-env -u ISR_REDIS_CLUSTER_NODES ISR_REDIS_URL="${ISR_REDIS_URL:-redis://127.0.0.1:6379}" \
-    target/release/purge-latency "$purges" 3
+env -u ISR_REDIS_CLUSTER_NODES ISR_REDIS_URL="$single_redis" target/release/purge-latency "$purges" 3
 echo '```'
 echo
 
 echo "## L1 hits: an instance on the cluster against one on a single Redis node"
 echo
-start_site "$single_port" ISR_REDIS_URL="${ISR_REDIS_URL:-redis://127.0.0.1:6379}"
+start_site "$single_port" ISR_REDIS_URL="$single_redis"
 single_pid=${pids[-1]}
 echo "| store | req/s, median (lowest – highest) | p99 (ms) | server CPU per request (µs) |"
 echo "|---|---:|---:|---:|"

@@ -22,6 +22,23 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinHandle;
 
+/// Waits until `done` holds, checking every 10 ms for at most `within`: for what travels
+/// through another process. Panics naming `what` otherwise.
+pub async fn eventually(
+    what: &str,
+    within: std::time::Duration,
+    mut done: impl AsyncFnMut() -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{what} did not happen within {within:?}");
+}
+
 /// An app served on `127.0.0.1` at an ephemeral port, stopped when dropped.
 #[derive(Debug)]
 pub struct Server {

@@ -2,28 +2,11 @@
 //! primary with a replica behind three sentinels, each a set of `redis-server` processes on
 //! free ports of 127.0.0.1, stopped by PID when dropped.
 
-use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::eventually;
 use crate::redis_server::{PrivateRedis, free_port};
-
-/// Waits until `done` holds, checking every 50 ms for at most `within`; panics naming `what`
-/// otherwise.
-async fn until<F: Future<Output = bool>>(
-    what: &str,
-    within: Duration,
-    mut done: impl FnMut() -> F,
-) {
-    let deadline = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < deadline {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: not within {within:?}");
-}
 
 /// The text of a command's answer (an info page, a list of nodes), or an empty string.
 async fn text(node: &PrivateRedis, args: &[&str]) -> String {
@@ -124,10 +107,10 @@ impl RedisCluster {
     /// Waits until every running node says the cluster is up with all slots served, and every
     /// running replica follows its master.
     pub async fn wait_ok(&self) {
-        until(
+        eventually(
             "the cluster serves every slot",
             Duration::from_secs(30),
-            || async {
+            async || {
                 for node in self.nodes.iter().filter(|node| node.is_running()) {
                     let info = text(node, &["CLUSTER", "INFO"]).await;
                     if !info.contains("cluster_state:ok")
@@ -194,7 +177,7 @@ impl RedisCluster {
     pub async fn fail_over(&mut self, key: &str) -> usize {
         let master = self.master_of(key).await.expect("the slot has a master");
         self.nodes[master].kill();
-        until("a replica took over", Duration::from_secs(30), || async {
+        eventually("a replica took over", Duration::from_secs(30), async || {
             self.master_of(key).await.is_some_and(|now| now != master)
         })
         .await;
@@ -211,7 +194,7 @@ impl RedisCluster {
 
     /// Waits until a replica serves `key`'s slot in place of the killed `master`.
     pub async fn wait_taken_over(&self, key: &str, master: usize) {
-        until("a replica took over", Duration::from_secs(30), || async {
+        eventually("a replica took over", Duration::from_secs(30), async || {
             self.master_of(key).await.is_some_and(|now| now != master)
         })
         .await;
@@ -334,20 +317,11 @@ impl RedisSentinel {
         for node in self.data.iter_mut().chain(&mut self.sentinels) {
             node.restart().await;
         }
-        until(
-            "the replica follows the primary",
-            Duration::from_secs(30),
-            || async {
-                text(&self.data[1], &["INFO", "replication"])
-                    .await
-                    .contains("master_link_status:up")
-            },
-        )
-        .await;
-        until(
+        self.wait_replica_follows().await;
+        eventually(
             "the sentinels can fail over",
             Duration::from_secs(60),
-            || async {
+            async || {
                 for sentinel in &self.sentinels {
                     let quorum = text(sentinel, &["SENTINEL", "CKQUORUM", Self::MASTER]).await;
                     let replicas = sentinel
@@ -414,16 +388,14 @@ impl RedisSentinel {
     /// Waits until the sentinels have promoted another node in place of `old`, and it says
     /// it is a master.
     pub async fn wait_promoted(&self, old: usize) {
-        until(
+        eventually(
             "the sentinels promoted the replica",
             Duration::from_secs(60),
-            || async {
-                match self.primary().await {
-                    Some(now) if now != old => {
-                        text(&self.data[now], &["ROLE"]).await.contains("master")
-                    }
-                    _ => false,
+            async || match self.primary().await {
+                Some(now) if now != old => {
+                    text(&self.data[now], &["ROLE"]).await.contains("master")
                 }
+                _ => false,
             },
         )
         .await;
@@ -440,10 +412,14 @@ impl RedisSentinel {
         for node in &mut self.data {
             node.restart().await;
         }
-        until(
+        self.wait_replica_follows().await;
+    }
+
+    async fn wait_replica_follows(&self) {
+        eventually(
             "the replica follows the primary",
             Duration::from_secs(30),
-            || async {
+            async || {
                 text(&self.data[1], &["INFO", "replication"])
                     .await
                     .contains("master_link_status:up")

@@ -53,21 +53,20 @@ pub fn free_port() -> u16 {
 impl PrivateRedis {
     /// Starts one and waits until it answers.
     pub async fn start() -> Self {
+        let mut redis = Self::reserve();
+        redis.spawn().await;
+        redis
+    }
+
+    /// One on a free port, not started yet ([`restart`](Self::restart) starts it).
+    pub fn reserve() -> Self {
         let port = free_port();
         let args = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
             .into_iter()
             .chain(["--save", "", "--appendonly", "no"])
             .map(str::to_owned)
             .collect();
-        Self::start_with(port, args).await
-    }
-
-    /// Starts `redis-server` with `args` (which make it listen on `port`) and waits until it
-    /// answers.
-    pub async fn start_with(port: u16, args: Vec<String>) -> Self {
-        let mut redis = Self::stopped(port, args);
-        redis.spawn().await;
-        redis
+        Self::stopped(port, args)
     }
 
     /// One that [`restart`](Self::restart) starts with `args` (on `port`); not running yet.

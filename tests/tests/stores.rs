@@ -1,7 +1,8 @@
 //! Stores: one conformance list for memory, file and Redis stores, then what only the file
 //! store (restarts, corrupt files, a read-only disk) and the Redis store (several instances,
 //! outages) must do. Redis tests use the server at `ISR_REDIS_URL` with a key prefix of their
-//! own, or a private `redis-server` they may kill.
+//! own, or a private `redis-server` they may kill; the scenarios of two instances through
+//! outages run on one node, a cluster and Sentinel (`stores/fleet.rs`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -112,19 +113,7 @@ impl Site {
 
 /// Waits (bounded) until `done` holds: for what travels through an external process.
 async fn eventually(what: &str, done: impl AsyncFnMut() -> bool) {
-    eventually_within(what, Duration::from_secs(5), done).await;
-}
-
-/// Waits until `done` holds, checking every 10 ms for at most `within`.
-async fn eventually_within(what: &str, within: Duration, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < deadline {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what} did not happen within {within:?}");
+    isr_tests::eventually(what, Duration::from_secs(5), done).await;
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -500,38 +489,13 @@ async fn fs_the_directory_stays_within_its_byte_bound() {
 }
 
 async fn redis_site(prefix: &str, url: &str, delay: Duration) -> (Site, RedisStore) {
-    redis_site_with_timeout(prefix, url, delay, Duration::from_millis(200)).await
-}
-
-/// A Redis site whose calls may take up to 5 s: for storms of hundreds of tasks on a busy
-/// two-core machine, where one slow call must not turn into a local render.
-async fn patient_redis_site(prefix: &str, delay: Duration) -> (Site, RedisStore) {
-    redis_site_with_timeout(prefix, &redis_url(), delay, Duration::from_secs(5)).await
-}
-
-async fn redis_site_with_timeout(
-    prefix: &str,
-    url: &str,
-    delay: Duration,
-    op_timeout: Duration,
-) -> (Site, RedisStore) {
     let store = RedisStore::builder(url)
         .prefix(prefix)
-        .op_timeout(op_timeout)
+        .op_timeout(Duration::from_millis(200))
         .connect()
         .await
         .unwrap();
     (site(store.clone(), delay), store)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_a_page_rendered_on_one_instance_is_a_hit_on_the_other() {
-    let prefix = unique_prefix("shared");
-    let (a, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
-    let (b, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
-    assert_eq!(a.get("/docs").await.0, "MISS");
-    assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
-    assert_eq!(b.renders(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -551,40 +515,6 @@ async fn redis_the_other_instance_serves_the_stored_encodings_without_rendering(
         assert_eq!(body, page);
     }
     assert_eq!(b.renders(), 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_a_purge_on_one_instance_reaches_the_other() {
-    let prefix = unique_prefix("purge");
-    let (a, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
-    let (b, _) = redis_site(&prefix, &redis_url(), Duration::ZERO).await;
-    a.get("/docs").await;
-    assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
-    assert_eq!((a.renders(), b.renders()), (1, 0));
-    // Both instances are subscribed before the one purge is sent (asked of Redis, not
-    // guessed): a lost publish cannot be hidden by sending the purge again.
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-    let channel = format!("{prefix}:invalidations");
-    eventually("A and B subscribed", async || {
-        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(&channel)
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        counts.first().is_some_and(|(_, n)| *n >= 2)
-    })
-    .await;
-    a.isr.revalidator().revalidate_tag("p:/docs").await.unwrap();
-    // B drops its copy when the publish arrives: its next visit renders, once.
-    eventually("the purge reached B", async || {
-        b.get("/docs").await;
-        b.renders() == 1
-    })
-    .await;
-    assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
-    assert_eq!((a.renders(), b.renders()), (1, 1), "one render, on B");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -673,154 +603,6 @@ async fn redis_the_render_lock_and_the_shared_read_go_in_one_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_a_stale_storm_across_two_instances_renders_once() {
-    let prefix = unique_prefix("stale-storm");
-    // A regeneration takes a second: the whole storm comes while it runs.
-    let (a, _) = patient_redis_site(&prefix, Duration::from_secs(1)).await;
-    let (b, _) = patient_redis_site(&prefix, Duration::from_secs(1)).await;
-    a.get("/hot").await;
-    b.get("/hot").await;
-    assert_eq!(a.renders() + b.renders(), 1);
-    a.isr
-        .revalidator()
-        .revalidate_tag_with("page", InvalidationMode::Stale)
-        .await
-        .unwrap();
-    // Looked at without a visit, so nothing starts the regeneration before the storm.
-    let stale_on = |site: &Site| {
-        site.isr.revalidator().inspect(10).iter().any(|summary| {
-            summary.entry.key() == "/hot"
-                && summary.state == isr_layer::invalidate::EntryState::Stale
-        })
-    };
-    eventually("B saw the stale purge", async || stale_on(&b)).await;
-    assert!(stale_on(&a));
-
-    let a = Arc::new(a);
-    let b = Arc::new(b);
-    let mut visits = Vec::new();
-    for i in 0..1000 {
-        let site = if i % 2 == 0 {
-            Arc::clone(&a)
-        } else {
-            Arc::clone(&b)
-        };
-        visits.push(tokio::spawn(async move { site.get("/hot").await }));
-    }
-    let mut stale = 0;
-    for visit in visits {
-        let (cache, body) = visit.await.unwrap();
-        assert!(cache == "STALE" || cache == "HIT", "{cache}");
-        assert!(body.starts_with("/hot v"));
-        stale += usize::from(cache == "STALE");
-    }
-    assert!(stale >= 1, "the storm met the stale page");
-    eventually("the regeneration landed on both", async || {
-        let (on_a, on_b) = (a.get("/hot").await, b.get("/hot").await);
-        on_a.0 == "HIT" && on_a == on_b
-    })
-    .await;
-    assert_eq!(
-        a.renders() + b.renders(),
-        2,
-        "one first render, one regeneration in the cluster"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_a_cold_storm_across_two_instances_renders_once() {
-    let prefix = unique_prefix("cold-storm");
-    let (a, _) = patient_redis_site(&prefix, Duration::from_millis(200)).await;
-    let (b, _) = patient_redis_site(&prefix, Duration::from_millis(200)).await;
-    let a = Arc::new(a);
-    let b = Arc::new(b);
-    let mut visits = Vec::new();
-    for i in 0..200 {
-        let site = if i % 2 == 0 {
-            Arc::clone(&a)
-        } else {
-            Arc::clone(&b)
-        };
-        visits.push(tokio::spawn(async move { site.get("/cold").await }));
-    }
-    for visit in visits {
-        assert_eq!(visit.await.unwrap(), ("MISS".into(), "/cold v1".into()));
-    }
-    assert_eq!(
-        a.renders() + b.renders(),
-        1,
-        "the losing instance waited for the winner's entry"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_down_at_start_up_never_fails_a_request_and_recovers() {
-    let mut redis = PrivateRedis::start().await;
-    let url = redis.url();
-    redis.kill();
-    let (site, store) = redis_site("down-at-start", &url, Duration::ZERO).await;
-    assert!(!store.is_healthy());
-    assert_eq!(site.get("/a").await.0, "MISS");
-    assert_eq!(site.get("/a").await.0, "HIT", "served from memory");
-    assert!(site.isr.stats().store_errors > 0, "counted");
-
-    redis.restart().await;
-    eventually("the store recovered", async || {
-        site.get("/b").await;
-        store.is_healthy()
-    })
-    .await;
-    site.isr.revalidator().revalidate_path("/a").await.unwrap();
-    assert_eq!(
-        site.get("/a").await.0,
-        "MISS",
-        "invalidations after recovery work"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_restarted_mid_test_requests_keep_succeeding() {
-    let mut redis = PrivateRedis::start().await;
-    let prefix = unique_prefix("restart");
-    let (a, store_a) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
-    let (b, _) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
-    a.get("/a").await;
-    assert_eq!(b.get("/a").await.0, "HIT");
-
-    redis.kill();
-    for _ in 0..5 {
-        assert!(["HIT", "MISS"].contains(&a.get("/a").await.0.as_str()));
-        assert!(["HIT", "MISS"].contains(&b.get("/new").await.0.as_str()));
-    }
-    // A purge made while Redis is down holds here at once...
-    a.isr.revalidator().revalidate_tag("p:/a").await.ok();
-    assert_eq!(a.get("/a").await.0, "MISS");
-
-    redis.restart().await;
-    eventually("A recovered", async || {
-        a.get("/x").await;
-        store_a.is_healthy()
-    })
-    .await;
-    // ...and is replayed into Redis once it is back. The restarted Redis is empty (it keeps
-    // nothing on disk), so a stamp for the tag can only come from A's queue of purges.
-    eventually(
-        "the purge made during the outage was replayed",
-        async || {
-            let stamps = redis
-                .query(&["HGETALL", &format!("{prefix}:stamps")])
-                .await
-                .unwrap_or(redis::Value::Nil);
-            format!("{stamps:?}").contains("p:/a")
-        },
-    )
-    .await;
-    // B, which lost its copies with the outage, renders /a anew rather than trusting them.
-    let (cache, _) = b.get("/a").await;
-    assert_ne!(cache, "HIT", "B served a copy from before the outage");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_a_lost_subscription_is_noticed_and_the_stamps_reloaded() {
     let redis = PrivateRedis::start().await;
     let prefix = unique_prefix("lost-subscription");
@@ -870,33 +652,4 @@ async fn redis_a_lost_subscription_is_noticed_and_the_stamps_reloaded() {
         return;
     }
     panic!("the subscribers came back before every publish: the case was never tested");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_paused_requests_keep_succeeding_within_the_op_timeout() {
-    let redis = PrivateRedis::start().await;
-    let prefix = unique_prefix("pause");
-    let (a, store) = redis_site(&prefix, &redis.url(), Duration::ZERO).await;
-    a.get("/a").await;
-    // Frozen until the test thaws it: the answers below can only come while Redis does not
-    // answer, that is within the op timeout (no timed assertion needed).
-    redis.freeze();
-    let within = |what: &'static str| {
-        move |_| -> (String, String) { panic!("{what} waited for the paused Redis") }
-    };
-    let hit = tokio::time::timeout(Duration::from_secs(30), a.get("/a"))
-        .await
-        .unwrap_or_else(within("the hit"));
-    assert_eq!(hit.0, "HIT", "from memory, Redis not asked");
-    let fresh = tokio::time::timeout(Duration::from_secs(30), a.get("/fresh"))
-        .await
-        .unwrap_or_else(within("the miss"));
-    assert_eq!(fresh.0, "MISS", "rendered locally");
-    assert!(!store.is_healthy());
-    redis.thaw();
-    eventually("recovered after the pause", async || {
-        a.get("/y").await;
-        store.is_healthy()
-    })
-    .await;
 }

@@ -1,8 +1,10 @@
-//! The two-instance scenarios of the Redis store on a Redis Cluster (three masters, three
-//! replicas) and on a primary with a replica behind three sentinels, each a private fleet of
-//! `redis-server` processes: pages shared, purges reaching the other instance, a stale and a
-//! cold storm rendered once, the backend down at start-up, killed and restarted, paused, and a
-//! failover under load that fails no visitor request and loses no purge.
+//! The two-instance scenarios of the Redis store on one node, on a Redis Cluster (three
+//! masters, three replicas) and on a primary with a replica behind three sentinels, each a
+//! private set of `redis-server` processes: pages shared, purges reaching the other instance, a
+//! stale and a cold storm rendered once, the backend down at start-up, killed and restarted,
+//! paused; and,
+//! where a replica can take over, a failover under load that fails no visitor request and
+//! loses no purge.
 
 use std::sync::atomic::AtomicBool;
 
@@ -11,14 +13,16 @@ use isr_tests::{PrivateRedis, RedisCluster, RedisSentinel};
 
 use super::*;
 
-/// A private fleet in one of the two topologies.
+/// A private Redis in one of the three topologies.
 enum Fleet {
+    Single(PrivateRedis),
     Cluster(RedisCluster),
     Sentinel(RedisSentinel),
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Topology {
+    Single,
     Cluster,
     Sentinel,
 }
@@ -27,6 +31,7 @@ impl Fleet {
     /// A fleet whose processes are chosen but not started.
     fn reserve(topology: Topology) -> Self {
         match topology {
+            Topology::Single => Self::Single(PrivateRedis::reserve()),
             Topology::Cluster => Self::Cluster(RedisCluster::reserve()),
             Topology::Sentinel => Self::Sentinel(RedisSentinel::reserve()),
         }
@@ -40,6 +45,7 @@ impl Fleet {
 
     async fn create(&mut self) {
         match self {
+            Self::Single(node) => node.restart().await,
             Self::Cluster(cluster) => cluster.create().await,
             Self::Sentinel(sentinel) => sentinel.create().await,
         }
@@ -48,6 +54,7 @@ impl Fleet {
     /// A store builder for this fleet, as an application configures it.
     fn builder(&self) -> RedisStoreBuilder {
         match self {
+            Self::Single(node) => RedisStore::builder(node.url()),
             Self::Cluster(cluster) => RedisStore::cluster(cluster.urls()),
             Self::Sentinel(sentinel) => {
                 RedisStore::sentinel(RedisSentinel::MASTER, sentinel.sentinel_urls())
@@ -57,6 +64,7 @@ impl Fleet {
 
     fn kind(&self) -> &'static str {
         match self {
+            Self::Single(_) => "redis",
             Self::Cluster(_) => "redis-cluster",
             Self::Sentinel(_) => "redis-sentinel",
         }
@@ -65,6 +73,7 @@ impl Fleet {
     /// The nodes holding data (a subscriber may be on any of them).
     fn data(&self) -> &[PrivateRedis] {
         match self {
+            Self::Single(node) => std::slice::from_ref(node),
             Self::Cluster(cluster) => &cluster.nodes,
             Self::Sentinel(sentinel) => &sentinel.data,
         }
@@ -73,6 +82,7 @@ impl Fleet {
     /// The node that holds `key` now.
     async fn holder(&self, key: &str) -> &PrivateRedis {
         let index = match self {
+            Self::Single(_) => Some(0),
             Self::Cluster(cluster) => cluster.master_of(key).await,
             Self::Sentinel(sentinel) => sentinel.primary().await,
         };
@@ -82,6 +92,7 @@ impl Fleet {
     /// A replica of the node that holds `key`.
     async fn replica(&self, key: &str) -> &PrivateRedis {
         let index = match self {
+            Self::Single(_) => None,
             Self::Cluster(cluster) => cluster.replica_of(key).await,
             Self::Sentinel(sentinel) => {
                 let primary = sentinel.primary().await;
@@ -91,12 +102,17 @@ impl Fleet {
         &self.data()[index.expect("the key's master has a replica")]
     }
 
-    /// The fields of the stamps hash `stamps` as a replica holds them.
-    async fn replica_stamps(&self, stamps: &str) -> redis::RedisResult<redis::Value> {
-        let replica = self.replica(stamps).await;
+    /// The fields of the stamps hash `stamps` as a replica holds them (one node has none).
+    async fn replica_stamps(&self, stamps: &str) -> Option<redis::RedisResult<redis::Value>> {
         match self {
-            Self::Cluster(_) => replica.query_replica(&["HKEYS", stamps]).await,
-            Self::Sentinel(_) => replica.query(&["HKEYS", stamps]).await,
+            Self::Single(_) => None,
+            Self::Cluster(_) => Some(
+                self.replica(stamps)
+                    .await
+                    .query_replica(&["HKEYS", stamps])
+                    .await,
+            ),
+            Self::Sentinel(_) => Some(self.replica(stamps).await.query(&["HKEYS", stamps]).await),
         }
     }
 
@@ -124,6 +140,7 @@ impl Fleet {
     /// Kills the node holding `key` (the master of its slot, or the primary), without waiting.
     async fn kill_holder(&mut self, key: &str) -> usize {
         match self {
+            Self::Single(_) => unreachable!("one node has no replica to take over"),
             Self::Cluster(cluster) => cluster.kill_master_of(key).await,
             Self::Sentinel(sentinel) => sentinel.kill_primary().await,
         }
@@ -132,6 +149,7 @@ impl Fleet {
     /// Waits until another node holds `key` in place of the killed one.
     async fn wait_taken_over(&self, key: &str, killed: usize) {
         match self {
+            Self::Single(_) => unreachable!("one node has no replica to take over"),
             Self::Cluster(cluster) => cluster.wait_taken_over(key, killed).await,
             Self::Sentinel(sentinel) => sentinel.wait_promoted(killed).await,
         }
@@ -139,6 +157,7 @@ impl Fleet {
 
     fn kill_all(&mut self) {
         match self {
+            Self::Single(node) => node.kill(),
             Self::Cluster(cluster) => cluster.kill_all(),
             Self::Sentinel(sentinel) => sentinel.kill_data(),
         }
@@ -146,6 +165,7 @@ impl Fleet {
 
     async fn restart_all(&mut self) {
         match self {
+            Self::Single(node) => node.restart().await,
             Self::Cluster(cluster) => cluster.restart_all().await,
             Self::Sentinel(sentinel) => sentinel.restart_data().await,
         }
@@ -153,6 +173,7 @@ impl Fleet {
 
     fn freeze(&self) {
         match self {
+            Self::Single(node) => node.freeze(),
             Self::Cluster(cluster) => cluster.freeze_all(),
             Self::Sentinel(sentinel) => sentinel.freeze_data(),
         }
@@ -160,6 +181,7 @@ impl Fleet {
 
     fn thaw(&self) {
         match self {
+            Self::Single(node) => node.thaw(),
             Self::Cluster(cluster) => cluster.thaw_all(),
             Self::Sentinel(sentinel) => sentinel.thaw_data(),
         }
@@ -190,7 +212,7 @@ async fn two_sites(
 }
 
 async fn healthy(what: &str, stores: &[&RedisStore]) {
-    eventually_within(what, SETTLE, async || {
+    isr_tests::eventually(what, SETTLE, async || {
         stores.iter().all(|store| store.is_healthy())
     })
     .await;
@@ -218,18 +240,19 @@ async fn share_purge_and_storms(topology: Topology) {
 
     // One purge, sent once after both instances subscribed, reaches B.
     let channel = format!("{prefix}:invalidations");
-    eventually_within("A and B subscribed", SETTLE, async || {
+    isr_tests::eventually("A and B subscribed", SETTLE, async || {
         fleet.subscribers(&channel).await >= 2
     })
     .await;
     a.isr.revalidator().revalidate_tag("p:/docs").await.unwrap();
     // Acknowledged once a replica holds the stamp too: a failover now would not lose it.
     let stamps = format!("{prefix}:stamps");
-    let on_replica = fleet.replica_stamps(&stamps).await;
-    assert!(
-        format!("{on_replica:?}").contains("p:/docs"),
-        "{on_replica:?}"
-    );
+    if let Some(on_replica) = fleet.replica_stamps(&stamps).await {
+        assert!(
+            format!("{on_replica:?}").contains("p:/docs"),
+            "{on_replica:?}"
+        );
+    }
     eventually("the purge reached B", async || {
         b.get("/docs").await;
         b.renders() == 1
@@ -308,14 +331,14 @@ async fn down_at_start_up(topology: Topology) {
     assert_eq!(store_a.status().outages, 1);
 
     fleet.create().await;
-    eventually_within("both instances reach the fleet", SETTLE, async || {
+    isr_tests::eventually("both instances reach the fleet", SETTLE, async || {
         a.get("/probe-a").await;
         b.get("/probe-b").await;
         store_a.is_healthy() && store_b.is_healthy()
     })
     .await;
     // Shared from now on: a page rendered on A is a hit on B, whichever node holds it.
-    eventually_within("pages are shared", SETTLE, async || {
+    isr_tests::eventually("pages are shared", SETTLE, async || {
         let page = format!("/shared-{}", a.renders());
         a.get(&page).await;
         b.get(&page).await.0 == "HIT"
@@ -351,7 +374,7 @@ async fn killed_and_restarted(topology: Topology) {
     healthy("both instances recovered", &[&store_a, &store_b]).await;
     // ...and is replayed into the fleet (which restarted empty: the stamp can only come from
     // A's queue of purges).
-    eventually_within(
+    isr_tests::eventually(
         "the purge made during the outage was replayed",
         SETTLE,
         async || fleet.stamps_hold(&prefix, "p:/a").await,
@@ -382,7 +405,7 @@ async fn paused(topology: Topology) {
     assert_eq!(fresh.0, "MISS", "rendered locally");
     assert!(!store.is_healthy());
     fleet.thaw();
-    eventually_within("recovered after the pause", SETTLE, async || {
+    isr_tests::eventually("recovered after the pause", SETTLE, async || {
         a.get("/y").await;
         store.is_healthy()
     })
@@ -467,7 +490,7 @@ async fn failover_under_load(topology: Topology) {
 
     // The purge made during the failover holds afterwards: replayed into the fleet, and B
     // never serves the copy from before it.
-    eventually_within("the purge was replayed", SETTLE, async || {
+    isr_tests::eventually("the purge was replayed", SETTLE, async || {
         fleet.stamps_hold(&prefix, "p:/p0").await
     })
     .await;
@@ -490,32 +513,47 @@ async fn failover_under_load(topology: Topology) {
     assert_eq!(a.renders() + b.renders(), before + 1, "no lock left behind");
 }
 
-/// One test per scenario and topology.
+/// One test per scenario, in a module per topology.
 macro_rules! scenarios {
-    ($($name:ident => $scenario:ident,)*) => {
-        mod cluster {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$scenario(super::Topology::Cluster).await;
-                }
-            )*
-        }
-        mod sentinel {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$scenario(super::Topology::Sentinel).await;
-                }
-            )*
+    ($topology:ident: $($name:ident => $scenario:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                super::$scenario(super::Topology::$topology).await;
+            }
+        )*
+    };
+}
+
+/// What every topology must do.
+macro_rules! shared_scenarios {
+    ($topology:ident) => {
+        scenarios! {
+            $topology:
+            pages_purges_and_storms_are_shared_by_two_instances => share_purge_and_storms,
+            down_at_start_up_never_fails_a_request_and_recovers => down_at_start_up,
+            killed_and_restarted_requests_keep_succeeding_and_purges_are_replayed => killed_and_restarted,
+            paused_requests_keep_succeeding_within_the_op_timeout => paused,
         }
     };
 }
 
-scenarios! {
-    pages_purges_and_storms_are_shared_by_two_instances => share_purge_and_storms,
-    down_at_start_up_never_fails_a_request_and_recovers => down_at_start_up,
-    killed_and_restarted_requests_keep_succeeding_and_purges_are_replayed => killed_and_restarted,
-    paused_requests_keep_succeeding_within_the_op_timeout => paused,
-    a_failover_under_load_fails_no_request_and_loses_no_purge => failover_under_load,
+mod single {
+    shared_scenarios!(Single);
+}
+
+mod cluster {
+    shared_scenarios!(Cluster);
+    scenarios! {
+        Cluster:
+        a_failover_under_load_fails_no_request_and_loses_no_purge => failover_under_load,
+    }
+}
+
+mod sentinel {
+    shared_scenarios!(Sentinel);
+    scenarios! {
+        Sentinel:
+        a_failover_under_load_fails_no_request_and_loses_no_purge => failover_under_load,
+    }
 }
