@@ -71,7 +71,7 @@ bench_start() {
             # A fresh cache each start: nginx would serve the last run's files from disk.
             rm -rf "$work/nginx-cache"
             mkdir -p "$work/nginx-cache"
-            sed -e "s#@WORK@#$work#g" -e "s#@PORT@#$port#g" -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" \
+            sed -e "s#@WORK@#$work#g" -e "s#@PORT@#$port#g" -e "s#@ORIGIN@#$origin#g" -e "s#@TTL@#$ttl#g" -e "s#@KEYS_ZONE@#${BENCH_NGINX_KEYS_ZONE:-16m}#g" \
                 -e "s#@GZIP_LEVEL@#${BENCH_NGINX_GZIP_LEVEL:-6}#g" \
                 "bench/peers/$conf" > "$work/nginx.conf"
             "${pin_server[@]}" nginx -c "$work/nginx.conf" -p "$work" > "$work/nginx.log" 2>&1 &
