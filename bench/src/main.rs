@@ -329,6 +329,10 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
             {
                 builder = builder.store(isr_layer::store::MemoryStore::new(mb * 1024 * 1024));
             }
+            // BENCH_COMPRESSION=off keeps identity bodies only (no encodings made at admission).
+            if std::env::var("BENCH_COMPRESSION").is_ok_and(|v| v == "off") {
+                builder = builder.compression(isr_layer::compression::Compression::off());
+            }
             let isr = builder.build()?;
             origin_router.layer(isr)
         }
