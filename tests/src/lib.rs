@@ -24,9 +24,15 @@ use tokio::task::JoinHandle;
 
 /// Waits until `done` holds, checking every 10 ms for at most `within`: for what travels
 /// through another process. Panics naming `what` otherwise.
-pub async fn eventually(
+pub async fn eventually(what: &str, within: std::time::Duration, done: impl AsyncFnMut() -> bool) {
+    eventually_every(what, within, std::time::Duration::from_millis(10), done).await;
+}
+
+/// [`eventually`], checking every `every` (for checks that are costly themselves).
+pub async fn eventually_every(
     what: &str,
     within: std::time::Duration,
+    every: std::time::Duration,
     mut done: impl AsyncFnMut() -> bool,
 ) {
     let deadline = tokio::time::Instant::now() + within;
@@ -34,7 +40,7 @@ pub async fn eventually(
         if done().await {
             return;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        tokio::time::sleep(every).await;
     }
     panic!("{what} did not happen within {within:?}");
 }

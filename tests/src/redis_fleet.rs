@@ -5,8 +5,12 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::eventually;
+use crate::eventually_every;
 use crate::redis_server::{PrivateRedis, free_port};
+
+/// How often a fleet's state is asked for while waiting: each check opens connections to
+/// several nodes.
+const POLL: Duration = Duration::from_millis(50);
 
 /// The text of a command's answer (an info page, a list of nodes), or an empty string.
 async fn text(node: &PrivateRedis, args: &[&str]) -> String {
@@ -107,9 +111,10 @@ impl RedisCluster {
     /// Waits until every running node says the cluster is up with all slots served, and every
     /// running replica follows its master.
     pub async fn wait_ok(&self) {
-        eventually(
+        eventually_every(
             "the cluster serves every slot",
             Duration::from_secs(30),
+            POLL,
             async || {
                 for node in self.nodes.iter().filter(|node| node.is_running()) {
                     let info = text(node, &["CLUSTER", "INFO"]).await;
@@ -173,18 +178,6 @@ impl RedisCluster {
             .position(|node| node.port == port && node.is_running())
     }
 
-    /// Kills the master of `key`'s slot and waits until its replica has taken over.
-    pub async fn fail_over(&mut self, key: &str) -> usize {
-        let master = self.master_of(key).await.expect("the slot has a master");
-        self.nodes[master].kill();
-        eventually("a replica took over", Duration::from_secs(30), async || {
-            self.master_of(key).await.is_some_and(|now| now != master)
-        })
-        .await;
-        self.wait_ok().await;
-        master
-    }
-
     /// Kills the master of `key`'s slot (as a crash would), without waiting.
     pub async fn kill_master_of(&mut self, key: &str) -> usize {
         let master = self.master_of(key).await.expect("the slot has a master");
@@ -194,9 +187,12 @@ impl RedisCluster {
 
     /// Waits until a replica serves `key`'s slot in place of the killed `master`.
     pub async fn wait_taken_over(&self, key: &str, master: usize) {
-        eventually("a replica took over", Duration::from_secs(30), async || {
-            self.master_of(key).await.is_some_and(|now| now != master)
-        })
+        eventually_every(
+            "a replica took over",
+            Duration::from_secs(30),
+            POLL,
+            async || self.master_of(key).await.is_some_and(|now| now != master),
+        )
         .await;
         self.wait_ok().await;
     }
@@ -318,9 +314,10 @@ impl RedisSentinel {
             node.restart().await;
         }
         self.wait_replica_follows().await;
-        eventually(
+        eventually_every(
             "the sentinels can fail over",
             Duration::from_secs(60),
+            POLL,
             async || {
                 for sentinel in &self.sentinels {
                     let quorum = text(sentinel, &["SENTINEL", "CKQUORUM", Self::MASTER]).await;
@@ -388,9 +385,10 @@ impl RedisSentinel {
     /// Waits until the sentinels have promoted another node in place of `old`, and it says
     /// it is a master.
     pub async fn wait_promoted(&self, old: usize) {
-        eventually(
+        eventually_every(
             "the sentinels promoted the replica",
             Duration::from_secs(60),
+            POLL,
             async || match self.primary().await {
                 Some(now) if now != old => {
                     text(&self.data[now], &["ROLE"]).await.contains("master")
@@ -416,9 +414,10 @@ impl RedisSentinel {
     }
 
     async fn wait_replica_follows(&self) {
-        eventually(
+        eventually_every(
             "the replica follows the primary",
             Duration::from_secs(30),
+            POLL,
             async || {
                 text(&self.data[1], &["INFO", "replication"])
                     .await

@@ -117,6 +117,8 @@ enum Way {
     },
     Cluster {
         connection: ClusterConnection,
+        /// The seed URLs (at least one: the cluster client refuses none).
+        seeds: Vec<String>,
     },
     Sentinel {
         sentinels: tokio::sync::Mutex<SentinelClient>,
@@ -164,6 +166,7 @@ impl Connector {
                     .set_response_timeout(timeout);
                 Way::Cluster {
                     connection: client.get_pending_async_connection_with_config(config),
+                    seeds: nodes.clone(),
                 }
             }
             Topology::Sentinel { master, sentinels } => {
@@ -196,21 +199,22 @@ impl Connector {
     pub(super) async fn connection(&self) -> RedisResult<Connection> {
         match &self.way {
             Way::Single { manager, .. } => Ok(Connection::Single(manager.clone())),
-            Way::Cluster { connection } => Ok(Connection::Cluster(connection.clone())),
-            Way::Sentinel { primary, .. } => match read(primary) {
+            Way::Cluster { connection, .. } => Ok(Connection::Cluster(connection.clone())),
+            Way::Sentinel { sentinels, primary } => match read(primary) {
                 Some(connection) => Ok(Connection::Sentinel(connection)),
-                None => self.find_primary().await,
+                None => self.find_primary(sentinels, primary).await,
             },
         }
     }
 
     /// Asks the sentinels for the primary and connects to it. Boxed: it runs only after a
     /// failure, and its future (the sentinel client's) is deep.
-    fn find_primary(&self) -> BoxFuture<'_, RedisResult<Connection>> {
+    fn find_primary<'a>(
+        &'a self,
+        sentinels: &'a tokio::sync::Mutex<SentinelClient>,
+        primary: &'a RwLock<Option<MultiplexedConnection>>,
+    ) -> BoxFuture<'a, RedisResult<Connection>> {
         Box::pin(async move {
-            let Way::Sentinel { sentinels, primary } = &self.way else {
-                unreachable!("only a sentinel connector looks for its primary")
-            };
             // One caller asks the sentinels; the others wait for its answer.
             let mut sentinels = sentinels.lock().await;
             if let Some(connection) = read(primary) {
@@ -250,22 +254,19 @@ impl Connector {
     async fn subscribe_now(&self, channel: &str) -> RedisResult<redis::aio::PubSub> {
         match &self.way {
             Way::Single { client, .. } => subscribed(client, channel).await,
-            Way::Cluster { connection } => {
-                let Topology::Cluster(nodes) = &self.topology else {
-                    unreachable!("a cluster connector has cluster seeds")
-                };
+            Way::Cluster { connection, seeds } => {
                 // Where `PUBLISH` of the channel goes: its slot's master. A subscriber there
                 // hears a purge without the hop over the cluster bus (which added up to 40 ms
                 // to one purge in fifty, measured); anywhere else it hears it all the same.
                 let owner = tokio::time::timeout(
                     self.timeout,
-                    subscribe_at_owner(connection.clone(), &nodes[0], channel),
+                    subscribe_at_owner(connection.clone(), seeds, channel),
                 );
                 if let Ok(Ok(pubsub)) = owner.await {
                     return Ok(pubsub);
                 }
                 let mut last = None;
-                for node in nodes {
+                for node in seeds {
                     let attempt = async {
                         let client = redis::Client::open(node.as_str())?;
                         subscribed(&client, channel).await
@@ -312,12 +313,18 @@ fn read(primary: &RwLock<Option<MultiplexedConnection>>) -> Option<MultiplexedCo
 }
 
 /// Subscribes to `channel` on the master of its slot, as `CLUSTER SLOTS` names it, reached with
-/// the settings (credentials, database) of the `seed` URL.
+/// the settings (credentials, database) of the first seed URL.
 async fn subscribe_at_owner(
     mut connection: ClusterConnection,
-    seed: &str,
+    seeds: &[String],
     channel: &str,
 ) -> RedisResult<redis::aio::PubSub> {
+    let seed = seeds.first().ok_or_else(|| {
+        redis::RedisError::from((
+            redis::ErrorKind::InvalidClientConfig,
+            "no cluster node given",
+        ))
+    })?;
     use redis::{ConnectionAddr, IntoConnectionInfo};
     let slots: Value = redis::cmd("CLUSTER")
         .arg("SLOTS")
@@ -330,6 +337,7 @@ async fn subscribe_at_owner(
         ))
     })?;
     let info = seed
+        .as_str()
         .into_connection_info()?
         .set_addr(ConnectionAddr::Tcp(host, port));
     subscribed(&redis::Client::open(info)?, channel).await
@@ -436,6 +444,7 @@ mod tests {
         for topology in [
             Topology::Single("not a url".into()),
             Topology::Cluster(vec!["redis://127.0.0.1:1".into(), "http://x".into()]),
+            Topology::Cluster(Vec::new()),
             Topology::Sentinel {
                 master: "m".into(),
                 sentinels: vec!["nope".into()],
