@@ -13,9 +13,22 @@ use crate::compression::ContentCoding;
 /// Encoder state is kept per thread and reused: a fresh Brotli, deflate or Zstandard encoder
 /// zeroes hundreds of kilobytes of tables, which cost more than compressing a page of a few
 /// kilobytes (BENCHMARKS.md, "Browser traffic": the miss cost).
+///
+/// The encoding is kept in an allocation of its own length: the encoders write into a buffer
+/// sized for the worst case (a third of the page or more), and a page that compresses well
+/// would otherwise keep several times its encoded size for as long as it is cached.
 pub(crate) fn compress(coding: ContentCoding, level: u32, body: &[u8]) -> Option<Bytes> {
     let encoded = encoder(coding, level, body)?;
-    (encoded.len() < body.len()).then(|| Bytes::from(encoded))
+    (encoded.len() < body.len()).then(|| exact(encoded))
+}
+
+/// `bytes` in an allocation of exactly its length.
+fn exact(bytes: Vec<u8>) -> Bytes {
+    if bytes.capacity() == bytes.len() {
+        Bytes::from(bytes)
+    } else {
+        Bytes::copy_from_slice(&bytes)
+    }
 }
 
 fn encoder(coding: ContentCoding, level: u32, body: &[u8]) -> Option<Vec<u8>> {
@@ -292,6 +305,20 @@ fn decoder<'a>(coding: &str, body: &'a [u8]) -> Result<Box<dyn Read + 'a>, Decod
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_encoding_is_kept_in_an_allocation_of_its_own_length() {
+        let mut roomy = Vec::with_capacity(4096);
+        roomy.extend_from_slice(b"compressed");
+        let at = roomy.as_ptr();
+        let kept = exact(roomy);
+        assert_eq!(&kept[..], b"compressed");
+        assert_ne!(kept.as_ptr(), at, "copied out of the roomy buffer");
+
+        let tight = b"exactly".to_vec().into_boxed_slice().into_vec();
+        let at = tight.as_ptr();
+        assert_eq!(exact(tight).as_ptr(), at, "already exact: not copied");
+    }
 
     fn page() -> Vec<u8> {
         "<p>Incremental Static Regeneration, once per render.</p>\n"
