@@ -156,8 +156,18 @@ impl Browser {
 
     /// The rendered text of the first element matching `css`, waiting (up to 5 s) for it.
     pub async fn text(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        bounded(&format!("read the text of {css}"), element.text()).await
+        // The element found may be replaced by a navigation still under way: read it again.
+        for _ in 0..attempts(ELEMENT_WAIT) {
+            let element = self.find(css).await;
+            match bounded_result(element.text()).await {
+                Ok(text) => return text,
+                Err(e) if retryable(&e) || e.to_string().contains("stale element") => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Err(e) => panic!("read the text of {css}: {e}"),
+            }
+        }
+        panic!("the text of {css} could not be read within {ELEMENT_WAIT:?}");
     }
 
     /// Clears the input matching `css` (waiting up to 5 s for it), then types `value` into it.
@@ -222,15 +232,22 @@ impl Browser {
         for _ in 0..attempts(ELEMENT_WAIT) {
             match bounded_result(self.client.find(Locator::Css(css))).await {
                 Ok(element) => return element,
-                Err(e) if e.is_no_such_element() && Instant::now() < deadline => {
+                Err(e) if retryable(&e) && Instant::now() < deadline => {
                     tokio::time::sleep(POLL).await;
                 }
-                Err(e) if e.is_no_such_element() => break,
+                Err(e) if retryable(&e) => break,
                 Err(e) => panic!("find {css}: {e}"),
             }
         }
         panic!("no element matches {css} within {ELEMENT_WAIT:?}");
     }
+}
+
+/// Whether a failed lookup may succeed when asked again: the element is not there yet, or the
+/// page was navigating (after a form's submit, Chromium answers a lookup made meanwhile with
+/// "aborted by navigation").
+fn retryable(error: &fantoccini::error::CmdError) -> bool {
+    error.is_no_such_element() || error.to_string().contains("aborted by navigation")
 }
 
 impl Drop for Browser {
