@@ -251,6 +251,10 @@ impl RedisSentinel {
                 "",
                 "--appendonly",
                 "no",
+                // The snapshot a replica's first sync writes goes here, not in the working
+                // directory.
+                "--dir",
+                &dir.path().display().to_string(),
             ]);
             if let Some(of) = replica_of {
                 args.extend(strings(&["--replicaof", "127.0.0.1", &of.to_string()]));

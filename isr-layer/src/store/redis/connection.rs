@@ -11,7 +11,8 @@
 //!   and follows a promoted replica.
 //!
 //! Invalidations are published with plain `PUBLISH`, which a Redis Cluster forwards to every
-//! node, so one subscription to any node hears every instance (see `subscriber`).
+//! node, so one subscription to any node hears every instance (see `subscriber`); each instance
+//! subscribes at the master of the channel's slot, where the `PUBLISH` goes, to spare the hop.
 
 use std::fmt;
 use std::future::Future;
@@ -241,9 +242,9 @@ impl Connector {
         }
     }
 
-    /// A new connection subscribed to `channel`, on the node, a node of the cluster, or the
-    /// primary. The first cluster seed that answers is used: a message published on any node
-    /// of a Redis Cluster reaches the subscribers of every node.
+    /// A new connection subscribed to `channel`, on the node, the primary, or in a cluster the
+    /// master of the channel's slot — else the first seed that answers: a message published on
+    /// any node of a Redis Cluster reaches the subscribers of every node.
     pub(super) fn subscribe<'a>(
         &'a self,
         channel: &'a str,
@@ -283,12 +284,7 @@ impl Connector {
                         }
                     }
                 }
-                Err(last.unwrap_or_else(|| {
-                    redis::RedisError::from((
-                        redis::ErrorKind::InvalidClientConfig,
-                        "no cluster node given",
-                    ))
-                }))
+                Err(last.unwrap_or_else(no_seed))
             }
             Way::Sentinel { sentinels, .. } => {
                 let client = sentinels.lock().await.async_get_client().await?;
@@ -312,6 +308,14 @@ fn read(primary: &RwLock<Option<MultiplexedConnection>>) -> Option<MultiplexedCo
         .clone()
 }
 
+/// The error of a cluster without seeds (which the cluster client refuses to build).
+fn no_seed() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "no cluster node given",
+    ))
+}
+
 /// Subscribes to `channel` on the master of its slot, as `CLUSTER SLOTS` names it, reached with
 /// the settings (credentials, database) of the first seed URL.
 async fn subscribe_at_owner(
@@ -319,12 +323,7 @@ async fn subscribe_at_owner(
     seeds: &[String],
     channel: &str,
 ) -> RedisResult<redis::aio::PubSub> {
-    let seed = seeds.first().ok_or_else(|| {
-        redis::RedisError::from((
-            redis::ErrorKind::InvalidClientConfig,
-            "no cluster node given",
-        ))
-    })?;
+    let seed = seeds.first().ok_or_else(no_seed)?;
     use redis::{ConnectionAddr, IntoConnectionInfo};
     let slots: Value = redis::cmd("CLUSTER")
         .arg("SLOTS")
