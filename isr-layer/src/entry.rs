@@ -3,7 +3,7 @@
 use std::any::Any;
 use std::fmt;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,8 +17,9 @@ use crate::policy::Revalidate;
 
 /// One cached page: the response as it is served, and when and how it was made.
 ///
-/// An entry holds the page as rendered (identity) and the encodings made of it once, when it
-/// was stored (see [`compression`](crate::compression)).
+/// An entry holds the page as rendered (identity) and the encodings it may be served in (see
+/// [`compression`](crate::compression)): each is made once, on the first request that accepts
+/// it, and kept with the entry from then on.
 ///
 /// Entries are immutable and shared (`Arc<Entry>`); a regeneration stores a new entry.
 #[derive(Debug)]
@@ -38,8 +39,8 @@ pub struct Entry {
     pub(crate) shared_with_authorization: bool,
     /// Failed regenerations of this entry, for the retry back-off.
     pub(crate) failures: Failures,
-    /// The page's encodings, in the server's order of preference.
-    pub(crate) encoded: Box<[Representation]>,
+    /// The page's encodings, made or to be made, in the server's order of preference.
+    pub(crate) encoded: Box<[Encoding]>,
     /// `Last-Modified` in seconds since the Unix epoch, for `If-Modified-Since`.
     pub(crate) last_modified: Option<u64>,
     /// The identity page's headers in an adapter's own types (see [`ConvertedHeaders`]).
@@ -103,10 +104,9 @@ impl Failures {
     }
 }
 
-/// One encoding of a page, with the headers it is served with.
+/// One encoding of a page as made, with the headers it is served with.
 #[derive(Debug)]
 pub(crate) struct Representation {
-    pub(crate) coding: ContentCoding,
     /// The identity page's headers with this representation's `Content-Encoding`,
     /// `Content-Length` and `ETag`, and places for the per-answer `Age` and `x-isr-cache`.
     pub(crate) headers: HeaderMap,
@@ -139,11 +139,74 @@ impl Representation {
             crate::status::CacheStatus::Hit.header_value(),
         );
         Self {
-            coding,
             headers,
             body,
             etag,
             converted: ConvertedHeaders::default(),
+        }
+    }
+}
+
+/// One encoding a page may be served in: planned when the page is stored (its content type and
+/// size call for it), made on the first request that accepts it, once per entry.
+///
+/// Concurrent requests for an encoding not made yet are coalesced: one makes it, the others
+/// wait for it (small pages) or are served another representation meanwhile (large pages,
+/// whose encoding runs on the blocking pool, see `engine::respond`).
+#[derive(Debug)]
+pub(crate) struct Encoding {
+    pub(crate) coding: ContentCoding,
+    /// The level to make it at, from the layer's [`Compression`](crate::compression::Compression).
+    pub(crate) level: u8,
+    /// A background task has been asked to make it (large pages).
+    pub(crate) started: AtomicBool,
+    /// `Some(None)`: made, and no smaller than the page, so the page is served as identity.
+    pub(crate) made: OnceLock<Option<Box<Representation>>>,
+}
+
+impl Encoding {
+    /// An encoding to make when it is first asked for.
+    pub(crate) fn planned(coding: ContentCoding, level: u32) -> Self {
+        Self {
+            coding,
+            level: u8::try_from(level).unwrap_or(u8::MAX),
+            started: AtomicBool::new(false),
+            made: OnceLock::new(),
+        }
+    }
+
+    /// An encoding made already (read with its entry from a store).
+    pub(crate) fn made(
+        coding: ContentCoding,
+        level: u8,
+        representation: Option<Representation>,
+    ) -> Self {
+        Self {
+            coding,
+            level,
+            started: AtomicBool::new(true),
+            made: OnceLock::from(representation.map(Box::new)),
+        }
+    }
+
+    /// The representation, if it has been made and is smaller than the page.
+    pub(crate) fn representation(&self) -> Option<&Representation> {
+        self.made.get()?.as_deref()
+    }
+
+    /// Whether the page may be served in this encoding: not made yet, or made and smaller.
+    pub(crate) fn is_offered(&self) -> bool {
+        !matches!(self.made.get(), Some(None))
+    }
+}
+
+impl Representation {
+    pub(crate) fn served(&self) -> Served<'_> {
+        Served {
+            headers: &self.headers,
+            body: &self.body,
+            etag: &self.etag,
+            converted: &self.converted,
         }
     }
 }
@@ -226,6 +289,9 @@ pub(crate) const ENTRY_OVERHEAD: usize = 1280;
 /// 74.5 and 75.3 MiB of RSS, as identity-only pages do; at 512 bytes it held 97.9 MiB.
 pub(crate) const REPRESENTATION_OVERHEAD: usize = 1408;
 
+/// Bytes an encoding to be made costs before it is made: its place in the entry.
+pub(crate) const ENCODING_OVERHEAD: usize = 32;
+
 impl Entry {
     /// The cache key.
     pub fn key(&self) -> &str {
@@ -306,15 +372,29 @@ impl Entry {
         if coding == ContentCoding::Identity {
             return Some(&self.body);
         }
-        self.encoded
-            .iter()
-            .find(|r| r.coding == coding)
-            .map(|r| &r.body)
+        Some(&self.encoding(coding)?.representation()?.body)
     }
 
-    /// The encodings the entry holds besides identity, in the server's order of preference.
+    /// The encodings the entry holds besides identity (those made so far), in the server's
+    /// order of preference.
     pub fn encodings(&self) -> impl Iterator<Item = ContentCoding> + '_ {
-        self.encoded.iter().map(|r| r.coding)
+        self.encoded
+            .iter()
+            .filter(|e| e.representation().is_some())
+            .map(|e| e.coding)
+    }
+
+    /// The encodings the page may be served in besides identity: made, or to be made when
+    /// first asked for.
+    pub(crate) fn offered(&self) -> impl Iterator<Item = ContentCoding> + '_ {
+        self.encoded
+            .iter()
+            .filter(|e| e.is_offered())
+            .map(|e| e.coding)
+    }
+
+    pub(crate) fn encoding(&self, coding: ContentCoding) -> Option<&Encoding> {
+        self.encoded.iter().find(|e| e.coding == coding)
     }
 
     /// What a visitor who gets `coding` is sent (`None` if the entry does not hold it).
@@ -322,13 +402,7 @@ impl Entry {
         if coding == ContentCoding::Identity {
             return Some(self.identity());
         }
-        let r = self.encoded.iter().find(|r| r.coding == coding)?;
-        Some(Served {
-            headers: &r.headers,
-            body: &r.body,
-            etag: &r.etag,
-            converted: &r.converted,
-        })
+        Some(self.encoding(coding)?.representation()?.served())
     }
 
     /// What a visitor who gets the identity page is sent.
@@ -354,7 +428,12 @@ impl Entry {
         let encoded: usize = self
             .encoded
             .iter()
-            .map(|r| REPRESENTATION_OVERHEAD + headers_weight(&r.headers) + r.body.len())
+            .map(|e| {
+                ENCODING_OVERHEAD
+                    + e.representation().map_or(0, |r| {
+                        REPRESENTATION_OVERHEAD + headers_weight(&r.headers) + r.body.len()
+                    })
+            })
             .sum();
         ENTRY_OVERHEAD
             + self.key.len()
@@ -384,14 +463,17 @@ mod tests {
         let identity_only = entry.weight();
         assert!(identity_only >= ENTRY_OVERHEAD + 10_000);
         let etag = HeaderValue::from_static("\"t\"");
-        entry.encoded = vec![Representation::new(
+        entry.encoded = vec![Encoding::planned(ContentCoding::Gzip, 6)].into_boxed_slice();
+        let planned = entry.weight();
+        assert_eq!(planned, identity_only + ENCODING_OVERHEAD);
+        let made = Representation::new(
             &entry.headers,
             &etag,
             ContentCoding::Gzip,
             Bytes::from(vec![b'g'; 700]),
-        )]
-        .into_boxed_slice();
-        assert!(entry.weight() >= identity_only + REPRESENTATION_OVERHEAD + 700);
+        );
+        entry.encoded[0].made.set(Some(Box::new(made))).unwrap();
+        assert!(entry.weight() >= planned + REPRESENTATION_OVERHEAD + 700);
     }
 
     #[test]

@@ -387,7 +387,7 @@ async fn fs_an_entry_of_the_older_format_is_dropped_and_rendered_again() {
         path
     };
     let mut bytes = std::fs::read(&path).unwrap();
-    bytes[3] = 1; // the format's version byte: 1 had no encodings
+    bytes[3] = 2; // the format's version byte: 2 made every encoding at once
     std::fs::write(&path, &bytes).unwrap();
 
     let site = site(FsStore::open(dir.path()).unwrap(), Duration::ZERO);
@@ -395,7 +395,7 @@ async fn fs_an_entry_of_the_older_format_is_dropped_and_rendered_again() {
     assert_eq!(site.renders(), 1);
     assert_eq!(
         std::fs::read(&path).unwrap()[3],
-        2,
+        3,
         "the old file was replaced by the new render"
     );
 }

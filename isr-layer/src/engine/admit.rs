@@ -22,7 +22,7 @@ use crate::body::IsrBody;
 use crate::clock::Micros;
 use crate::compression::Compression;
 use crate::decimal::integer_value;
-use crate::entry::{Entry, Representation, last_modified_secs};
+use crate::entry::{Encoding, Entry, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
 use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY, validate_tag};
 use crate::policy::{CacheTags, Collection, PolicySource, Resolved, Revalidate};
@@ -277,13 +277,10 @@ where
     }
 }
 
-/// Bodies larger than this are compressed on the blocking pool rather than on the runtime's
-/// worker (BENCHMARKS.md, "Compression levels": about 1 ms of CPU at the default levels).
-const COMPRESS_INLINE_MAX: usize = 64 * 1024;
-
 impl PendingEntry {
-    /// The entry with its body: the application's encoding read, the tag and `Last-Modified`
-    /// set, and the encodings made. `Err` when an encoded body cannot be read.
+    /// The entry with its body: the application's encoding read (on the blocking pool for a
+    /// large body), the tag and `Last-Modified` set, and the encodings planned. `Err` when an
+    /// encoded body cannot be read.
     pub(crate) async fn finish(
         self,
         engine: &Engine,
@@ -293,7 +290,8 @@ impl PendingEntry {
         let compression = engine.config.compression.clone();
         let limit = engine.config.max_body_bytes;
         let size = body.len();
-        let mut entry = if size > COMPRESS_INLINE_MAX
+        let mut entry = if size > encode::INLINE_MAX
+            && self.encoded_by_app.is_some()
             && tokio::runtime::Handle::try_current().is_ok()
         {
             match tokio::task::spawn_blocking(move || self.build(&compression, limit, body)).await {
@@ -369,17 +367,13 @@ impl PendingEntry {
         headers.insert(CONTENT_LENGTH, integer_value(body.len() as u64));
 
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-        let made: Vec<_> = compression
+        let encoded: Box<[Encoding]> = compression
             .plan(content_type, body.len())
-            .filter_map(|(coding, level)| Some((coding, encode::compress(coding, level, &body)?)))
+            .map(|(coding, level)| Encoding::planned(coding, level))
             .collect();
-        if !made.is_empty() {
+        if !encoded.is_empty() {
             add_vary_accept_encoding(&mut headers);
         }
-        let encoded = made
-            .into_iter()
-            .map(|(coding, bytes)| Representation::new(&headers, &etag, coding, bytes))
-            .collect();
 
         Ok(Entry {
             key,

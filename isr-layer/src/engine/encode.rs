@@ -7,6 +7,11 @@ use http::HeaderValue;
 
 use crate::compression::ContentCoding;
 
+/// Bodies larger than this are compressed (and decoded) on the blocking pool rather than on a
+/// worker of the runtime (BENCHMARKS.md, "Compression levels": up to about 4 ms of CPU at the
+/// default levels below it).
+pub(crate) const INLINE_MAX: usize = 64 * 1024;
+
 /// `body` in `coding` at `level`; `None` when the coding is not built in, fails, or would not
 /// make the page smaller (then only identity is kept for it).
 ///

@@ -57,12 +57,26 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         match engine.freshness(&entry, now) {
             EntryState::Fresh => {
                 engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
-                let answer = serve_entry(&entry, CacheStatus::Hit, now, class.head, conditions);
+                let answer = serve_entry(
+                    &engine.store,
+                    &entry,
+                    CacheStatus::Hit,
+                    now,
+                    class.head,
+                    conditions,
+                );
                 return Lookup::Hit(answer);
             }
             EntryState::Stale => {
                 engine.trace_request(CacheStatus::Stale, &entry.key, entry.route(), None);
-                let answer = serve_entry(&entry, CacheStatus::Stale, now, class.head, conditions);
+                let answer = serve_entry(
+                    &engine.store,
+                    &entry,
+                    CacheStatus::Stale,
+                    now,
+                    class.head,
+                    conditions,
+                );
                 let regeneration = Regeneration::due(engine, &entry, key.path_rewritten, || {
                     (
                         render_target(&key, request, class.authorized, false),

@@ -7,18 +7,21 @@ use http::header::{
 };
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body::Body;
 
+use super::encode;
 use super::negotiate::negotiate;
 use crate::body::IsrBody;
 use crate::clock::Micros;
 use crate::compression::ContentCoding;
 use crate::decimal::integer_value;
-use crate::entry::{Entry, Served};
+use crate::entry::{Encoding, Entry, Representation, Served};
 use crate::status::CacheStatus;
+use crate::store::Store;
 
 /// The request headers that shape an answer from the cache, borrowed from the request.
 #[derive(Clone, Copy, Debug, Default)]
@@ -185,22 +188,21 @@ impl Page {
 
 /// The answer for a visitor served from `entry`.
 ///
-/// The representation is the one `Accept-Encoding` prefers among those the entry holds
-/// (`406 Not Acceptable` if the visitor refuses them all, identity included). A `HEAD` visitor
-/// gets the headers with an empty body. A visitor whose `If-None-Match` matches the
-/// representation's tag, or (without `If-None-Match`, RFC 9110 §13.2.2) whose
-/// `If-Modified-Since` is not before the page's `Last-Modified`, gets `304 Not Modified` with
-/// the headers RFC 9110 §15.4.5 lists.
+/// The representation is the one `Accept-Encoding` prefers among those the entry offers
+/// (`406 Not Acceptable` if the visitor refuses them all, identity included); an encoding not
+/// made yet is made now (see [`choose`]). A `HEAD` visitor gets the headers with an empty
+/// body. A visitor whose `If-None-Match` matches the representation's tag, or (without
+/// `If-None-Match`, RFC 9110 §13.2.2) whose `If-Modified-Since` is not before the page's
+/// `Last-Modified`, gets `304 Not Modified` with the headers RFC 9110 §15.4.5 lists.
 pub(crate) fn serve_entry<B: Body>(
+    store: &Arc<dyn Store>,
     entry: &Arc<Entry>,
     status: CacheStatus,
     now: Micros,
     head: bool,
     conditions: Conditions<'_>,
 ) -> Answer<B> {
-    let chosen = negotiate(conditions.accept_encoding, entry.encodings())
-        .and_then(|coding| Some((coding, entry.representation(coding)?)));
-    let Some((coding, served)) = chosen else {
+    let Some((coding, served)) = choose(store, entry, conditions.accept_encoding) else {
         return Answer::NoPage(not_acceptable(entry, status, now));
     };
     // RFC 9110 §13.2.1: conditions apply only to what would be a 2xx answer.
@@ -231,6 +233,103 @@ pub(crate) fn serve_entry<B: Body>(
         age_secs: entry.age_secs_at(now),
         head,
     })
+}
+
+/// The representation `Accept-Encoding` prefers among those `entry` offers, ties going to the
+/// server's preference; `None` when the visitor accepts none of them, identity included.
+///
+/// Encodings are made when first asked for, once per entry: concurrent requests for the same
+/// encoding wait for the one that makes it. A page larger than [`encode::INLINE_MAX`] is
+/// encoded on the blocking pool instead, and served in the next best representation it holds
+/// until then — identity at worst, unless the visitor refused identity: then this request waits
+/// for the encoding. An encoding no smaller than the page is not offered again.
+///
+/// Making an encoding changes what the entry weighs: the store is told, so that its byte
+/// bound counts it.
+fn choose<'e>(
+    store: &Arc<dyn Store>,
+    entry: &'e Arc<Entry>,
+    accept_encoding: Option<&HeaderValue>,
+) -> Option<(ContentCoding, Served<'e>)> {
+    let mut passed = [false; 4];
+    let mut deferred = None;
+    loop {
+        let offered = entry.offered().filter(|coding| !passed[coding.index()]);
+        let Some(coding) = negotiate(accept_encoding, offered) else {
+            // Everything acceptable is being made in the background, identity refused: wait.
+            let encoding = entry.encoding(deferred?)?;
+            let served = made(store, entry, encoding, false)?;
+            return Some((encoding.coding, served));
+        };
+        let Some(encoding) = entry.encoding(coding) else {
+            return Some((coding, entry.representation(coding)?));
+        };
+        match made(store, entry, encoding, true) {
+            Some(served) => return Some((coding, served)),
+            None => {
+                passed[coding.index()] = true;
+                if encoding.made.get().is_none() {
+                    deferred.get_or_insert(coding);
+                }
+            }
+        }
+    }
+}
+
+/// `encoding` of `entry`, made now if it is not yet (`None`: no smaller than the page, or
+/// `defer`red to the blocking pool because the page is large).
+fn made<'e>(
+    store: &Arc<dyn Store>,
+    entry: &'e Arc<Entry>,
+    encoding: &'e Encoding,
+    defer: bool,
+) -> Option<Served<'e>> {
+    if let Some(made) = encoding.made.get() {
+        return made.as_deref().map(Representation::served);
+    }
+    if defer
+        && entry.body.len() > encode::INLINE_MAX
+        && tokio::runtime::Handle::try_current().is_ok()
+    {
+        if !encoding.started.swap(true, Ordering::AcqRel) {
+            let (store, entry, coding) = (Arc::clone(store), Arc::clone(entry), encoding.coding);
+            tokio::task::spawn_blocking(move || {
+                if let Some(encoding) = entry.encoding(coding) {
+                    make(&store, &entry, encoding);
+                }
+            });
+        }
+        return None;
+    }
+    make(store, entry, encoding).map(Representation::served)
+}
+
+/// Makes `encoding` of `entry` unless it is made already (waiting while another thread makes
+/// it), and has the store weigh the entry again when this call made it.
+fn make<'e>(
+    store: &Arc<dyn Store>,
+    entry: &Arc<Entry>,
+    encoding: &'e Encoding,
+) -> Option<&'e Representation> {
+    let mut made_here = false;
+    let made = encoding.made.get_or_init(|| {
+        made_here = true;
+        let body = encode::compress(encoding.coding, u32::from(encoding.level), &entry.body)?;
+        let representation =
+            Representation::new(&entry.headers, &entry.etag, encoding.coding, body);
+        Some(Box::new(representation))
+    });
+    if made_here {
+        tracing::debug!(
+            target: "isr",
+            key = &*entry.key,
+            coding = encoding.coding.as_str(),
+            bytes = made.as_ref().map_or(0, |r| r.body.len()),
+            "encoding made"
+        );
+        store.reweigh(entry);
+    }
+    made.as_deref()
 }
 
 /// `406 Not Acceptable`: the visitor refused identity and every encoding the entry holds.
@@ -333,7 +432,9 @@ mod tests {
     }
 
     fn answer(entry: &Arc<Entry>, head: bool, headers: &HeaderMap) -> Answer<Empty<Bytes>> {
+        let store: Arc<dyn Store> = Arc::new(crate::store::MemoryStore::default());
         serve_entry(
+            &store,
             entry,
             CacheStatus::Stale,
             43_000_000,

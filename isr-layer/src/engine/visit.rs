@@ -246,6 +246,7 @@ impl Reply {
         self.engine
             .trace_request(status, &entry.key, entry.route(), None);
         serve_entry(
+            &self.engine.store,
             entry,
             status,
             self.engine.clock.now(),

@@ -8,14 +8,17 @@
 //! revalidate: u8 (0 dynamic, 1 after, 2 never) + u64 micros
 //! tags: u32 count, each u16 length + bytes   shared_with_authorization:u8
 //! body: u32 length + bytes
-//! encodings: u8 count, each coding:u8 (1 gzip, 2 br, 3 zstd) + etag (u16 length + bytes)
-//!            + body (u32 length + bytes)
+//! encodings: u8 count, each coding:u8 (1 gzip, 2 br, 3 zstd) + level:u8
+//!            + state:u8 (0 to be made, 1 made, 2 made and no smaller than the page)
+//!            [state 1: etag (u16 length + bytes) + body (u32 length + bytes)]
 //! checksum: u64 xxh3 of everything before it
 //! ```
 //!
-//! Version 2 added the encodings; an entry of version 1 is refused as
-//! [`DecodeError::Version`], and the stores drop it as they drop any entry they cannot read:
-//! the page renders again, it is never served wrong.
+//! Version 2 added the encodings, all made when the page was stored; version 3 keeps the
+//! encodings planned for the page and those made so far (each is made on the first request
+//! that accepts it). An entry of an earlier version is refused as [`DecodeError::Version`],
+//! and the stores drop it as they drop any entry they cannot read: the page renders again, it
+//! is never served wrong.
 //!
 //! All integers are little-endian. Decoding checks every length against what is left and the
 //! checksum over the whole record, so a truncated or corrupted entry is rejected, never served.
@@ -28,11 +31,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::clock::saturating_micros;
 use crate::compression::ContentCoding;
-use crate::entry::{Entry, Representation, last_modified_secs};
+use crate::entry::{Encoding, Entry, Representation, last_modified_secs};
 use crate::policy::Revalidate;
 
 const MAGIC: &[u8; 3] = b"ISR";
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
 
 /// Why bytes could not be decoded into an entry.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -94,10 +97,18 @@ impl Entry {
         out.put_u8(u8::from(self.shared_with_authorization));
         put_long(&mut out, &self.body);
         out.put_u8(u8::try_from(self.encoded.len()).unwrap_or(u8::MAX));
-        for r in self.encoded.iter().take(usize::from(u8::MAX)) {
-            out.put_u8(r.coding.index() as u8);
-            put_short(&mut out, r.etag.as_bytes());
-            put_long(&mut out, &r.body);
+        for e in self.encoded.iter().take(usize::from(u8::MAX)) {
+            out.put_u8(e.coding.index() as u8);
+            out.put_u8(e.level);
+            match e.made.get() {
+                None => out.put_u8(0),
+                Some(Some(r)) => {
+                    out.put_u8(1);
+                    put_short(&mut out, r.etag.as_bytes());
+                    put_long(&mut out, &r.body);
+                }
+                Some(None) => out.put_u8(2),
+            }
         }
         let checksum = xxhash_rust::xxh3::xxh3_64(&out);
         out.put_u64_le(checksum);
@@ -170,14 +181,23 @@ impl Entry {
             let coding = ContentCoding::from_code(r.u8()?)
                 .filter(|c| *c != ContentCoding::Identity)
                 .ok_or(DecodeError::Invalid("content coding"))?;
-            let tag = HeaderValue::from_bytes(r.short()?)
-                .map_err(|_| DecodeError::Invalid("representation etag"))?;
-            let bytes = Bytes::copy_from_slice(r.long()?);
-            let representation = Representation::new(&headers, &etag, coding, bytes);
-            if representation.etag != tag {
-                return Err(DecodeError::Invalid("representation etag"));
-            }
-            encoded.push(representation);
+            let level = r.u8()?;
+            let encoding = match r.u8()? {
+                0 => Encoding::planned(coding, u32::from(level)),
+                1 => {
+                    let tag = HeaderValue::from_bytes(r.short()?)
+                        .map_err(|_| DecodeError::Invalid("representation etag"))?;
+                    let bytes = Bytes::copy_from_slice(r.long()?);
+                    let representation = Representation::new(&headers, &etag, coding, bytes);
+                    if representation.etag != tag {
+                        return Err(DecodeError::Invalid("representation etag"));
+                    }
+                    Encoding::made(coding, level, Some(representation))
+                }
+                2 => Encoding::made(coding, level, None),
+                _ => return Err(DecodeError::Invalid("encoding state")),
+            };
+            encoded.push(encoding);
         }
         if !r.rest.is_empty() {
             return Err(DecodeError::Invalid("trailing bytes"));
@@ -337,22 +357,30 @@ mod tests {
         entry.body = Bytes::from(page.clone());
         let gzip = Bytes::from_static(b"\x1f\x8b pretend gzip bytes");
         let br = Bytes::from_static(b"pretend brotli bytes");
+        let made = |coding, bytes: &Bytes| {
+            let r = Representation::new(&entry.headers, &entry.etag, coding, bytes.clone());
+            Encoding::made(coding, 5, Some(r))
+        };
         entry.encoded = vec![
-            Representation::new(
-                &entry.headers,
-                &entry.etag,
-                ContentCoding::Brotli,
-                br.clone(),
-            ),
-            Representation::new(
-                &entry.headers,
-                &entry.etag,
-                ContentCoding::Gzip,
-                gzip.clone(),
-            ),
+            made(ContentCoding::Brotli, &br),
+            Encoding::planned(ContentCoding::Zstd, 3),
+            made(ContentCoding::Gzip, &gzip),
         ]
         .into_boxed_slice();
         let decoded = Entry::decode(&entry.encode()).unwrap();
+        // Made, to be made: each kept as it was, with its level.
+        assert_eq!(
+            decoded.offered().collect::<Vec<_>>(),
+            [
+                ContentCoding::Brotli,
+                ContentCoding::Zstd,
+                ContentCoding::Gzip
+            ]
+        );
+        assert_eq!(
+            decoded.encoded.iter().map(|e| e.level).collect::<Vec<_>>(),
+            [5, 3, 5]
+        );
         assert_eq!(decoded.body, entry.body);
         assert_eq!(
             decoded.encodings().collect::<Vec<_>>(),
@@ -377,11 +405,26 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_of_the_first_format_is_refused_by_its_version() {
-        // Version 1 had no encodings: it is refused by number, and the stores drop it.
-        let mut bytes = sample().encode().to_vec();
-        bytes[3] = 1;
-        assert_eq!(Entry::decode(&bytes).unwrap_err(), DecodeError::Version(1));
+    fn an_encoding_no_smaller_than_the_page_stays_unoffered() {
+        let mut entry = sample();
+        entry.encoded = vec![Encoding::made(ContentCoding::Gzip, 6, None)].into_boxed_slice();
+        let decoded = Entry::decode(&entry.encode()).unwrap();
+        assert_eq!(decoded.offered().count(), 0);
+        assert_eq!(decoded.encoded.len(), 1);
+    }
+
+    #[test]
+    fn entries_of_earlier_formats_are_refused_by_their_version() {
+        // Version 1 had no encodings, version 2 only made ones: each is refused by number, and
+        // the stores drop it (the page renders again).
+        for version in [1, 2] {
+            let mut bytes = sample().encode().to_vec();
+            bytes[3] = version;
+            assert_eq!(
+                Entry::decode(&bytes).unwrap_err(),
+                DecodeError::Version(version)
+            );
+        }
     }
 
     #[test]

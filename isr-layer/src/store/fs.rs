@@ -328,6 +328,10 @@ impl Store for FsStore {
         false
     }
 
+    fn reweigh(&self, entry: &Arc<Entry>) {
+        self.inner.memory.reweigh_local(entry);
+    }
+
     fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             // In memory first: a failing disk still serves the page from this process.

@@ -56,6 +56,19 @@ impl MemoryStore {
         self.cache.insert(entry.key.clone(), entry);
     }
 
+    /// Weighs `entry` again if it is what the cache holds under its key (a newer render or a
+    /// removal since is left alone).
+    pub(crate) fn reweigh_local(&self, entry: &Arc<Entry>) {
+        self.cache
+            .entry(Arc::clone(&entry.key))
+            .and_compute_with(|held| match held {
+                Some(held) if Arc::ptr_eq(held.value(), entry) => {
+                    moka::ops::compute::Op::Put(Arc::clone(entry))
+                }
+                _ => moka::ops::compute::Op::Nop,
+            });
+    }
+
     /// Keeps an entry read from a shared tier. When memory already holds that very entry (same
     /// render), the copy in memory stays: it carries this process's retry back-off state.
     #[cfg_attr(not(any(feature = "fs", feature = "redis")), allow(dead_code))]
@@ -107,6 +120,10 @@ impl Store for MemoryStore {
     fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
         self.insert(entry);
         super::done()
+    }
+
+    fn reweigh(&self, entry: &Arc<Entry>) {
+        self.reweigh_local(entry);
     }
 
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {

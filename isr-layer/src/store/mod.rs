@@ -161,6 +161,13 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
     /// Stores `entry` under its key, replacing what was there.
     fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()>;
 
+    /// `entry` grew while it was held: an encoding of its page was made for a visitor. A
+    /// store that bounds the bytes it keeps in memory weighs the entry again, if it still holds
+    /// that very entry under its key. Must not block or wait. Default: nothing.
+    fn reweigh(&self, entry: &Arc<Entry>) {
+        let _ = entry;
+    }
+
     /// Removes the entry under `key`, if any.
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
 

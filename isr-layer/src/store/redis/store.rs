@@ -355,6 +355,10 @@ impl Store for RedisStore {
         false
     }
 
+    fn reweigh(&self, entry: &Arc<Entry>) {
+        self.inner.memory.reweigh_local(entry);
+    }
+
     fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let inner = &self.inner;
