@@ -110,6 +110,22 @@ bench_stop() {
     pids=()
 }
 
+# bench_rss_mib FIRST: resident memory of the processes started by bench_start from index
+# FIRST of pids (a peer's origin is pids[0]) and their children, in MiB.
+bench_rss_mib() {
+    local queue=("${pids[@]:$1}") pid child total=0 kib
+    while [ "${#queue[@]}" -gt 0 ]; do
+        pid=${queue[0]}
+        queue=("${queue[@]:1}")
+        kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        total=$((total + ${kib:-0}))
+        for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
+            queue+=("$child")
+        done
+    done
+    awk -v k="$total" 'BEGIN {printf "%.1f", k / 1024}'
+}
+
 bench_renders() {
     curl -s "$renders_url"
 }

@@ -22,22 +22,6 @@ trap bench_cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 export BENCH_STORE_MB=256 BENCH_NGINX_KEYS_ZONE=256m
 
-# rss_mib FIRST: resident memory of the started processes from index FIRST of pids (the
-# peers' origin is pids[0]) and their children, in MiB.
-rss_mib() {
-    local queue=("${pids[@]:$1}") pid child total=0 kib
-    while [ "${#queue[@]}" -gt 0 ]; do
-        pid=${queue[0]}
-        queue=("${queue[@]:1}")
-        kib=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-        total=$((total + ${kib:-0}))
-        for child in $(cat "/proc/$pid/task/"*/children 2>/dev/null); do
-            queue+=("$child")
-        done
-    done
-    awk -v k="$total" 'BEGIN {printf "%.1f", k / 1024}'
-}
-
 echo "Zipf over $pages pages, $secs s a run, wrk -t2 -c64, 256 MiB of cache each"
 echo
 echo "| system | s | requests | req/s | origin renders | renders/s | hit ratio | RSS at the end (MiB) |"
@@ -56,7 +40,7 @@ for s in 1.0 0.8; do
         requests=$(echo "$out" | awk '/requests in/ {print $1}')
         rps=$(echo "$out" | awk '/Requests\/sec/ {printf "%d", $2}')
         case "$mode" in isr-*) first=0 ;; *) first=1 ;; esac
-        rss=$(rss_mib "$first")
+        rss=$(bench_rss_mib "$first")
         label=${mode%-*}
         [ "$run" = isr-miss-identity ] && label="isr (compression off)"
         echo "| $label | $s | $requests | $rps | $renders | $((renders / secs)) | $(awk -v r="$renders" -v n="$requests" 'BEGIN {printf "%.3f", 1 - r / n}') | $rss |"

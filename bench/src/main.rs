@@ -329,7 +329,7 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
             {
                 builder = builder.store(isr_layer::store::MemoryStore::new(mb * 1024 * 1024));
             }
-            // BENCH_COMPRESSION=off keeps identity bodies only (no encodings made at admission).
+            // BENCH_COMPRESSION=off: no encodings planned (identity bodies only).
             if std::env::var("BENCH_COMPRESSION").is_ok_and(|v| v == "off") {
                 builder = builder.compression(isr_layer::compression::Compression::off());
             }
@@ -337,8 +337,26 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
             origin_router.layer(isr)
         }
         "isr-fs-hit" | "isr-fs-l2" => {
-            let dir = std::env::temp_dir().join(format!("isr-bench-fs-{}", std::process::id()));
+            // BENCH_FS_DIR: where the files go (default: a new directory under the temporary
+            // directory); BENCH_STORE_MB bounds the files' bytes, BENCH_MEMORY_MB the copies
+            // kept in memory.
+            let dir = std::env::var_os("BENCH_FS_DIR").map_or_else(
+                || std::env::temp_dir().join(format!("isr-bench-fs-{}", std::process::id())),
+                std::path::PathBuf::from,
+            );
+            let mb = |name| {
+                std::env::var(name)
+                    .ok()
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(|mb| mb * 1024 * 1024)
+            };
             let mut store = isr_layer::store::FsStore::builder(&dir);
+            if let Some(bytes) = mb("BENCH_STORE_MB") {
+                store = store.max_bytes(bytes);
+            }
+            if let Some(bytes) = mb("BENCH_MEMORY_MB") {
+                store = store.memory_bytes(bytes);
+            }
             if mode == "isr-fs-l2" {
                 // Smaller than any page: nothing stays in memory.
                 store = store.memory_bytes(1);

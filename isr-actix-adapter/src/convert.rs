@@ -173,7 +173,7 @@ pub(crate) fn to_actix_answer<B: MessageBody>(
     };
     let mut headers = match page.converted_headers(ActixHeaders::of) {
         Some(converted) => converted.0.clone(),
-        None => ActixHeaders::of(page.headers()).0,
+        None => ActixHeaders::of(&page.headers()).0,
     };
     let age = match page.age_text() {
         Cow::Borrowed(text) => header::HeaderValue::from_static(text),

@@ -201,7 +201,8 @@ impl IsrBuilder {
     /// Which pages are kept compressed, in which encodings and levels (default:
     /// [`Compression::new`](crate::compression::Compression::new), every encoding this build
     /// has; [`Compression::off`](crate::compression::Compression::off) for none). Each encoding
-    /// is made once per render and served to the visitors whose `Accept-Encoding` prefers it.
+    /// is made at most once per render, by the first visitor whose `Accept-Encoding` prefers it,
+    /// and served to the next ones.
     pub fn compression(mut self, compression: crate::compression::Compression) -> Self {
         self.config.compression = compression;
         self

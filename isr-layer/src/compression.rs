@@ -2,8 +2,12 @@
 //!
 //! The cache keeps one rendered page per key and serves it as identity, gzip, Brotli or
 //! Zstandard, whichever the visitor's `Accept-Encoding` prefers (RFC 9110 §12.5.3). Each
-//! encoding is made **once per render**, when the page is stored, never per request: a hit only
-//! picks the bytes. Answers carry `Vary: Accept-Encoding`, `Content-Encoding`, the length of the
+//! encoding is made **at most once per render**, on the first request that accepts it, and kept
+//! with the page: the next hits only pick the bytes. Concurrent first requests for an encoding
+//! share one compression (they wait for it); a page over 64 KiB is compressed on tokio's
+//! blocking pool, and served in another representation it holds (identity at worst) until then.
+//! A page only crawlers and scripts ask for (no `Accept-Encoding`) keeps no encoding at all, so
+//! a byte-bounded store holds pages, not encodings nobody asked for. Answers carry `Vary: Accept-Encoding`, `Content-Encoding`, the length of the
 //! bytes sent and an `ETag` of their own, so `If-None-Match` and `304` work per representation.
 //!
 //! The raw `Accept-Encoding` header never enters a cache key, so a page is rendered once however

@@ -8,11 +8,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::header::{AGE, CONTENT_ENCODING, CONTENT_LENGTH, ETAG, LAST_MODIFIED};
+use http::header::{AGE, LAST_MODIFIED};
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::clock::{Micros, saturating_micros};
 use crate::compression::ContentCoding;
+use crate::decimal::integer_value;
+use crate::head::Head;
 use crate::policy::Revalidate;
 
 /// One cached page: the response as it is served, and when and how it was made.
@@ -29,9 +31,15 @@ pub struct Entry {
     pub(crate) path: Range<usize>,
     pub(crate) route: Option<Arc<str>>,
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    /// The headers this entry shares with others (see [`Head`]).
+    pub(crate) head: Arc<Head>,
+    /// Whether `head` was in use by another entry when this one was made: its bytes are then
+    /// charged to that entry, not to this one.
+    pub(crate) head_shared: bool,
     pub(crate) body: Bytes,
     pub(crate) etag: HeaderValue,
+    /// `Content-Length` of the identity page.
+    pub(crate) content_length: HeaderValue,
     pub(crate) rendered_at: Micros,
     pub(crate) stored_at: Micros,
     pub(crate) revalidate: Revalidate,
@@ -43,6 +51,8 @@ pub struct Entry {
     pub(crate) encoded: Box<[Encoding]>,
     /// `Last-Modified` in seconds since the Unix epoch, for `If-Modified-Since`.
     pub(crate) last_modified: Option<u64>,
+    /// `Last-Modified` as served.
+    pub(crate) last_modified_value: Option<HeaderValue>,
     /// The identity page's headers in an adapter's own types (see [`ConvertedHeaders`]).
     pub(crate) converted: ConvertedHeaders,
 }
@@ -59,12 +69,9 @@ pub(crate) struct ConvertedHeaders(OnceLock<Box<dyn Any + Send + Sync>>);
 impl ConvertedHeaders {
     pub(crate) fn get_or_convert<T: Any + Send + Sync>(
         &self,
-        headers: &HeaderMap,
-        convert: impl FnOnce(&HeaderMap) -> T,
+        convert: impl FnOnce() -> T,
     ) -> Option<&T> {
-        self.0
-            .get_or_init(|| Box::new(convert(headers)))
-            .downcast_ref()
+        self.0.get_or_init(|| Box::new(convert())).downcast_ref()
     }
 }
 
@@ -104,44 +111,23 @@ impl Failures {
     }
 }
 
-/// One encoding of a page as made, with the headers it is served with.
+/// One encoding of a page as made. It is served with the entry's head for its coding, and
+/// its own `Content-Length` and `ETag`.
 #[derive(Debug)]
 pub(crate) struct Representation {
-    /// The identity page's headers with this representation's `Content-Encoding`,
-    /// `Content-Length` and `ETag`, and places for the per-answer `Age` and `x-isr-cache`.
-    pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) etag: HeaderValue,
+    pub(crate) content_length: HeaderValue,
     pub(crate) converted: ConvertedHeaders,
 }
 
 impl Representation {
-    /// `body` (the page in `coding`) served with the identity page's headers, adjusted.
-    pub(crate) fn new(
-        identity: &HeaderMap,
-        identity_etag: &HeaderValue,
-        coding: ContentCoding,
-        body: Bytes,
-    ) -> Self {
-        let etag = representation_etag(identity_etag, coding);
-        let mut headers = identity.clone();
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(coding.as_str()));
-        headers.insert(
-            CONTENT_LENGTH,
-            crate::decimal::integer_value(body.len() as u64),
-        );
-        headers.insert(ETAG, etag.clone());
-        // Every answer sets these two; with a place for them already in the map, the copy a hit
-        // makes of it takes their values in place instead of growing.
-        headers.insert(AGE, HeaderValue::from_static("0"));
-        headers.insert(
-            crate::status::CacheStatus::HEADER,
-            crate::status::CacheStatus::Hit.header_value(),
-        );
+    /// `body`, the page in `coding`, whose identity is tagged `identity_etag`.
+    pub(crate) fn new(identity_etag: &HeaderValue, coding: ContentCoding, body: Bytes) -> Self {
         Self {
-            headers,
+            etag: representation_etag(identity_etag, coding),
+            content_length: integer_value(body.len() as u64),
             body,
-            etag,
             converted: ConvertedHeaders::default(),
         }
     }
@@ -200,17 +186,6 @@ impl Encoding {
     }
 }
 
-impl Representation {
-    pub(crate) fn served(&self) -> Served<'_> {
-        Served {
-            headers: &self.headers,
-            body: &self.body,
-            etag: &self.etag,
-            converted: &self.converted,
-        }
-    }
-}
-
 /// The `ETag` of a representation: the identity page's tag with a suffix per coding inside the
 /// quotes (`"abc"` → `"abc-br"`), weak if the page's tag is weak.
 fn representation_etag(etag: &HeaderValue, coding: ContentCoding) -> HeaderValue {
@@ -228,10 +203,28 @@ fn representation_etag(etag: &HeaderValue, coding: ContentCoding) -> HeaderValue
 /// A view of what one visitor is sent: the identity page or one of its encodings.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Served<'a> {
-    pub(crate) headers: &'a HeaderMap,
+    /// The head's map for this representation, with places for the values below.
+    pub(crate) head: &'a HeaderMap,
     pub(crate) body: &'a Bytes,
     pub(crate) etag: &'a HeaderValue,
+    pub(crate) content_length: &'a HeaderValue,
+    pub(crate) last_modified: Option<&'a HeaderValue>,
     pub(crate) converted: &'a ConvertedHeaders,
+}
+
+impl Served<'_> {
+    /// The representation's headers: the head's, with the entry's own values in their places
+    /// (and places for the answer's `Age` and `x-isr-cache`).
+    pub(crate) fn headers(&self) -> HeaderMap {
+        let mut headers = self.head.clone();
+        crate::head::set_own(
+            &mut headers,
+            self.content_length,
+            self.etag,
+            self.last_modified,
+        );
+        headers
+    }
 }
 
 /// `Last-Modified` of `headers`, in seconds since the Unix epoch.
@@ -259,7 +252,9 @@ impl Entry {
             path: 0..0,
             route: None,
             status,
-            headers,
+            content_length: integer_value(body.len() as u64),
+            head: Head::plain(headers),
+            head_shared: false,
             body,
             etag: HeaderValue::from_static("\"\""),
             rendered_at,
@@ -270,24 +265,24 @@ impl Entry {
             failures: Default::default(),
             encoded: Box::default(),
             last_modified: None,
+            last_modified_value: None,
             converted: ConvertedHeaders::default(),
         }
     }
 }
 
-/// Bytes an entry costs besides its key, headers and body: the struct and its `Arc`, the header
-/// map's tables, one allocation per header value, the memory store's records (moka's node and
-/// its place in the access and write orders) and the allocator's rounding. Measured: with this
-/// charge a 64 MiB store holds about 64 MiB of live memory for 300-byte and 2.5 KB pages alike
-/// (BENCHMARKS.md, "Memory under a cap"); at 256 bytes, small pages held 2.3× the cap.
-pub(crate) const ENTRY_OVERHEAD: usize = 1280;
+/// Bytes an entry costs besides its key, body, own header values, tags and encodings: the
+/// struct and its `Arc`, the memory store's records (moka's node, its places in the access and
+/// write orders, about 330 bytes of it) and the allocator's rounding. The headers it shares
+/// with other entries (its [`Head`]) are charged to the first entry that used them. Measured
+/// with `bench/scale.sh` (BENCHMARKS.md, "Scale"): 988 bytes of resident memory per entry of a
+/// 2 KB page besides body and key, and as much charged.
+pub(crate) const ENTRY_OVERHEAD: usize = 784;
 
-/// Bytes an encoding costs besides its headers and body: the struct, its header map (a clone of
-/// the page's, with its tables and one allocation per header value), its ETag and the
-/// allocator's rounding (counted like the entry's, see [`ENTRY_OVERHEAD`]). Measured the same
-/// way: with 2 KB and 8 KB pages stored in identity, gzip, Brotli and zstd, a 64 MiB store holds
-/// 74.5 and 75.3 MiB of RSS, as identity-only pages do; at 512 bytes it held 97.9 MiB.
-pub(crate) const REPRESENTATION_OVERHEAD: usize = 1408;
+/// Bytes an encoding costs besides its body and tag: the struct and its box, the tag's bytes
+/// and the allocator's rounding, measured the same way (458 bytes per Brotli encoding of a
+/// 2 KB page, its ~100 bytes of body included).
+pub(crate) const REPRESENTATION_OVERHEAD: usize = 320;
 
 /// Bytes an encoding to be made costs before it is made: its place in the entry.
 pub(crate) const ENCODING_OVERHEAD: usize = 32;
@@ -313,9 +308,16 @@ impl Entry {
         self.status
     }
 
-    /// The response headers as served (without `Age` and `x-isr-cache`, which are per request).
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    /// The response headers as served in identity (without `Age` and `x-isr-cache`, which are
+    /// per answer). Made from the head the entry shares and the entry's own values.
+    pub fn headers(&self) -> HeaderMap {
+        if !self.head.is_page() {
+            return self.head.map(ContentCoding::Identity).clone();
+        }
+        let mut headers = self.identity().headers();
+        headers.remove(AGE);
+        headers.remove(crate::status::CacheStatus::HEADER);
+        headers
     }
 
     /// The response body.
@@ -402,45 +404,55 @@ impl Entry {
         if coding == ContentCoding::Identity {
             return Some(self.identity());
         }
-        Some(self.encoding(coding)?.representation()?.served())
+        let r = self.encoding(coding)?.representation()?;
+        Some(Served {
+            head: self.head.map(coding),
+            body: &r.body,
+            etag: &r.etag,
+            content_length: &r.content_length,
+            last_modified: self.last_modified_value.as_ref(),
+            converted: &r.converted,
+        })
     }
 
     /// What a visitor who gets the identity page is sent.
     pub(crate) fn identity(&self) -> Served<'_> {
         Served {
-            headers: &self.headers,
+            head: self.head.map(ContentCoding::Identity),
             body: &self.body,
             etag: &self.etag,
+            content_length: &self.content_length,
+            last_modified: self.last_modified_value.as_ref(),
             converted: &self.converted,
         }
     }
 
     /// The bytes this entry holds in memory, for byte-bounded stores: every representation
-    /// counts.
+    /// made counts, and the head its headers share with other entries counts for the first
+    /// entry that used it.
     pub fn weight(&self) -> usize {
-        fn headers_weight(headers: &HeaderMap) -> usize {
-            headers
-                .iter()
-                .map(|(name, value)| name.as_str().len() + value.len() + 32)
-                .sum()
-        }
+        let head = if self.head_shared {
+            0
+        } else {
+            self.head.weight()
+        };
+        let own = self.etag.len()
+            + self.content_length.len()
+            + self
+                .last_modified_value
+                .as_ref()
+                .map_or(0, HeaderValue::len);
         let tags: usize = self.tags.iter().map(|t| t.len() + 16).sum();
         let encoded: usize = self
             .encoded
             .iter()
             .map(|e| {
                 ENCODING_OVERHEAD
-                    + e.representation().map_or(0, |r| {
-                        REPRESENTATION_OVERHEAD + headers_weight(&r.headers) + r.body.len()
-                    })
+                    + e.representation()
+                        .map_or(0, |r| REPRESENTATION_OVERHEAD + r.etag.len() + r.body.len())
             })
             .sum();
-        ENTRY_OVERHEAD
-            + self.key.len()
-            + headers_weight(&self.headers)
-            + tags
-            + self.body.len()
-            + encoded
+        ENTRY_OVERHEAD + self.key.len() + head + own + tags + self.body.len() + encoded
     }
 }
 
@@ -466,12 +478,7 @@ mod tests {
         entry.encoded = vec![Encoding::planned(ContentCoding::Gzip, 6)].into_boxed_slice();
         let planned = entry.weight();
         assert_eq!(planned, identity_only + ENCODING_OVERHEAD);
-        let made = Representation::new(
-            &entry.headers,
-            &etag,
-            ContentCoding::Gzip,
-            Bytes::from(vec![b'g'; 700]),
-        );
+        let made = Representation::new(&etag, ContentCoding::Gzip, Bytes::from(vec![b'g'; 700]));
         entry.encoded[0].made.set(Some(Box::new(made))).unwrap();
         assert!(entry.weight() >= planned + REPRESENTATION_OVERHEAD + 700);
     }

@@ -98,9 +98,11 @@ mod engine;
 mod entry;
 mod filters;
 mod future;
+mod head;
 #[cfg(feature = "inspector")]
 #[cfg_attr(docsrs, doc(cfg(feature = "inspector")))]
 pub mod inspector;
+mod intern;
 pub mod invalidate;
 pub mod key;
 mod layer;

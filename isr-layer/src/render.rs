@@ -111,7 +111,7 @@ pub const RENDER_DROPS_HEADERS: [HeaderName; 6] = [
 /// Prepares a render's request headers: removes [`RENDER_DROPS_HEADERS`] and `Cookie` (a page
 /// for everyone is rendered without one visitor's cookies; a route gets them back by asking,
 /// see [`RenderContext`](crate::RenderContext)), and asks for the page as identity
-/// (`Accept-Encoding: identity`): the cache makes the encodings itself, once per render,
+/// (`Accept-Encoding: identity`): the cache makes the encodings itself, at most once per render,
 /// whatever the visitor accepts.
 pub fn prepare_headers(headers: &mut HeaderMap) {
     headers.remove(COOKIE);

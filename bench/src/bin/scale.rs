@@ -3,13 +3,16 @@
 //! bookkeeping an entry costs — beside what the store charges for them ([`Entry::weight`]).
 //!
 //! ```text
-//! scale [entries = 1000000] [page bytes = 2000]
+//! scale [entries = 1000000] [page bytes = 2000] [accept-encoding]
 //! ```
 //!
 //! Page `n` is `/p/{n / 1000}/{n}`, a distinct HTML page with the tags `page` and
 //! `group-{n % 100}`, rendered once for a client that sends no `Accept-Encoding` (as a crawler
 //! or the Zipf run's load generator does), through the layer's default configuration. The store
-//! is large enough that nothing is evicted. Prints the figures, then `bytes per entry: N`.
+//! is large enough that nothing is evicted. With `accept-encoding` (e.g. `br`), each page is
+//! asked for once more with that header, so that each entry also holds that encoding. Prints
+//! the figures — the resident memory and what the store charged, per entry, side by side — and
+//! last `bytes per entry: N` (the bookkeeping: resident memory less bodies and keys).
 //!
 //! [`Entry::weight`]: isr_layer::store::Entry::weight
 
@@ -53,6 +56,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let entries: usize = args.next().map_or(Ok(1_000_000), |n| n.parse())?;
     let size: usize = args.next().map_or(Ok(2000), |n| n.parse())?;
+    let accept = args.next();
     let isr = IsrLayer::builder()
         .revalidate(Revalidate::secs(86_400))
         .store(MemoryStore::new(64 << 30))
@@ -79,6 +83,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Warm the allocator and the layer's own tables before the baseline.
     let request = |n: usize| Request::get(path(n)).body(Full::default()).unwrap();
+    let encoded = |n: usize, accept: &str| {
+        Request::get(path(n))
+            .header("accept-encoding", accept)
+            .body(Full::default())
+            .unwrap()
+    };
     service.clone().oneshot(request(usize::MAX)).await?;
     let before = rss_bytes();
     let started = Instant::now();
@@ -86,6 +96,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for n in 0..entries {
         payload += (page(n, size).len() + path(n).len()) as u64;
         service.clone().oneshot(request(n)).await?;
+        if let Some(accept) = &accept {
+            service.clone().oneshot(encoded(n, accept)).await?;
+        }
     }
     let filled = started.elapsed();
     let after = rss_bytes();
@@ -94,6 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resident = after.saturating_sub(before);
     let per_entry = resident.saturating_sub(payload) / entries as u64;
     let charged = stats.bytes.saturating_sub(payload) / (entries as u64 + 1);
+    let per = |bytes: u64| bytes / entries as u64;
     println!(
         "{entries} pages of ~{size} bytes filled in {:.1} s",
         filled.as_secs_f64()
@@ -106,6 +120,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "charged by the store: {:.1} MiB ({charged} bytes per entry besides body and key)",
         stats.bytes as f64 / 1048576.0
+    );
+    println!(
+        "per entry: {} bytes resident, {} charged",
+        per(resident),
+        per(stats.bytes)
     );
     println!("bytes per entry: {per_entry}");
     Ok(())

@@ -212,7 +212,7 @@ where
                 Served::Entry(entry, status) => {
                     let mut response = Response::new(IsrBody::full(entry.body.clone()));
                     *response.status_mut() = entry.status;
-                    *response.headers_mut() = entry.headers.clone();
+                    *response.headers_mut() = entry.headers();
                     response
                         .headers_mut()
                         .insert(DATA_CACHE_HEADER, status.header_value());

@@ -139,7 +139,7 @@ impl Middleware for DataCacheMiddleware {
             Served::Entry(entry, status) => {
                 let mut response = http::Response::new(entry.body.clone());
                 *response.status_mut() = entry.status;
-                *response.headers_mut() = entry.headers.clone();
+                *response.headers_mut() = entry.headers();
                 response
                     .headers_mut()
                     .insert(DATA_CACHE_HEADER, status.header_value());

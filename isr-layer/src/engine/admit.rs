@@ -24,6 +24,7 @@ use crate::compression::Compression;
 use crate::decimal::integer_value;
 use crate::entry::{Encoding, Entry, last_modified_secs};
 use crate::filters::{self, BypassReason, Directives};
+use crate::head::Head;
 use crate::invalidate::{MAX_TAG_LEN, MAX_TAGS_PER_ENTRY, validate_tag};
 use crate::policy::{CacheTags, Collection, PolicySource, Resolved, Revalidate};
 use crate::status::CacheStatus;
@@ -222,7 +223,7 @@ where
         vary: (!variance.is_empty()).then(|| Arc::new(variance)),
         key,
         path: target.path.clone(),
-        route: collected.route,
+        route: collected.route.as_deref().map(crate::intern::string),
         status: parts.status,
         headers,
         encoded_by_app,
@@ -357,15 +358,10 @@ impl PendingEntry {
             Some(secs) => secs,
             None => {
                 let secs = rendered_at / 1_000_000;
-                let time = std::time::UNIX_EPOCH + Duration::from_secs(secs);
-                if let Ok(value) = HeaderValue::try_from(httpdate::fmt_http_date(time)) {
-                    headers.insert(LAST_MODIFIED, value);
-                }
+                headers.insert(LAST_MODIFIED, crate::head::http_date(secs));
                 secs
             }
         };
-        headers.insert(CONTENT_LENGTH, integer_value(body.len() as u64));
-
         let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
         let encoded: Box<[Encoding]> = compression
             .plan(content_type, body.len())
@@ -374,13 +370,17 @@ impl PendingEntry {
         if !encoded.is_empty() {
             add_vary_accept_encoding(&mut headers);
         }
+        let last_modified_value = headers.get(LAST_MODIFIED).cloned();
+        let (head, head_shared) = Head::of_page(headers);
 
         Ok(Entry {
             key,
             path,
             route,
             status,
-            headers,
+            head,
+            head_shared,
+            content_length: integer_value(body.len() as u64),
             body,
             etag,
             rendered_at,
@@ -391,6 +391,7 @@ impl PendingEntry {
             failures: Default::default(),
             encoded,
             last_modified: Some(last_modified),
+            last_modified_value,
             converted: Default::default(),
         })
     }
@@ -639,7 +640,7 @@ pub(crate) fn checked_tags(tags: Vec<Arc<str>>, key: &str) -> Box<[Arc<str>]> {
         } else if kept.len() >= MAX_TAGS_PER_ENTRY {
             tracing::warn!(target: "isr", key, tag = %tag, "dropped a tag past the limit of {MAX_TAGS_PER_ENTRY} per entry");
         } else {
-            kept.push(tag);
+            kept.push(crate::intern::string(&tag));
         }
     }
     kept.into_boxed_slice()

@@ -1,4 +1,5 @@
-//! Making a page's encodings once per render, and reading a body the application encoded.
+//! Making a page's encodings (at most once per render, see `respond`), and reading a body the
+//! application encoded.
 
 use std::io::Read;
 

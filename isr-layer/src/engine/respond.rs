@@ -123,8 +123,8 @@ impl Page {
     /// `Content-Length`, `ETag`, `Vary`, …). The answer also carries `Age` and `x-isr-cache`
     /// ([`age_secs`](Self::age_secs), [`cache_status`](Self::cache_status)), which replace
     /// any value of theirs found here.
-    pub fn headers(&self) -> &HeaderMap {
-        self.served().headers
+    pub fn headers(&self) -> HeaderMap {
+        self.served().headers()
     }
 
     /// [`headers`](Self::headers) converted by `convert` into an adapter's own type: made on
@@ -139,7 +139,9 @@ impl Page {
         convert: impl FnOnce(&HeaderMap) -> T,
     ) -> Option<&T> {
         let served = self.served();
-        served.converted.get_or_convert(served.headers, convert)
+        served
+            .converted
+            .get_or_convert(|| convert(&served.headers()))
     }
 
     /// The page's bytes in the chosen representation; the answer to a `HEAD` request sends
@@ -178,8 +180,14 @@ impl Page {
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.entry.status;
-        *response.headers_mut() = served.headers.clone();
         let headers = response.headers_mut();
+        *headers = served.head.clone();
+        crate::head::set_own(
+            headers,
+            served.content_length,
+            served.etag,
+            served.last_modified,
+        );
         headers.insert(AGE, integer_value(self.age_secs));
         headers.insert(CacheStatus::HEADER, self.cache_status.header_value());
         response
@@ -217,11 +225,12 @@ pub(crate) fn serve_entry<B: Body>(
         let mut response = Response::new(IsrBody::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
         let headers = response.headers_mut();
-        for name in [CACHE_CONTROL, CONTENT_LOCATION, DATE, ETAG, EXPIRES, VARY] {
-            for value in served.headers.get_all(&name) {
+        for name in [CACHE_CONTROL, CONTENT_LOCATION, DATE, EXPIRES, VARY] {
+            for value in served.head.get_all(&name) {
                 headers.append(name.clone(), value.clone());
             }
         }
+        headers.insert(ETAG, served.etag.clone());
         headers.insert(AGE, integer_value(entry.age_secs_at(now)));
         headers.insert(CacheStatus::HEADER, status.header_value());
         return Answer::NoPage(response);
@@ -257,35 +266,30 @@ fn choose<'e>(
         let offered = entry.offered().filter(|coding| !passed[coding.index()]);
         let Some(coding) = negotiate(accept_encoding, offered) else {
             // Everything acceptable is being made in the background, identity refused: wait.
-            let encoding = entry.encoding(deferred?)?;
-            let served = made(store, entry, encoding, false)?;
-            return Some((encoding.coding, served));
+            let coding = deferred?;
+            made(store, entry, entry.encoding(coding)?, false);
+            return Some((coding, entry.representation(coding)?));
         };
         let Some(encoding) = entry.encoding(coding) else {
             return Some((coding, entry.representation(coding)?));
         };
-        match made(store, entry, encoding, true) {
-            Some(served) => return Some((coding, served)),
-            None => {
-                passed[coding.index()] = true;
-                if encoding.made.get().is_none() {
-                    deferred.get_or_insert(coding);
-                }
-            }
+        if made(store, entry, encoding, true)
+            && let Some(served) = entry.representation(coding)
+        {
+            return Some((coding, served));
+        }
+        passed[coding.index()] = true;
+        if encoding.made.get().is_none() {
+            deferred.get_or_insert(coding);
         }
     }
 }
 
-/// `encoding` of `entry`, made now if it is not yet (`None`: no smaller than the page, or
-/// `defer`red to the blocking pool because the page is large).
-fn made<'e>(
-    store: &Arc<dyn Store>,
-    entry: &'e Arc<Entry>,
-    encoding: &'e Encoding,
-    defer: bool,
-) -> Option<Served<'e>> {
+/// Whether `encoding` of `entry` is made and smaller than the page, making it now if it is
+/// not made yet (unless `defer`red to the blocking pool because the page is large).
+fn made(store: &Arc<dyn Store>, entry: &Arc<Entry>, encoding: &Encoding, defer: bool) -> bool {
     if let Some(made) = encoding.made.get() {
-        return made.as_deref().map(Representation::served);
+        return made.is_some();
     }
     if defer
         && entry.body.len() > encode::INLINE_MAX
@@ -299,24 +303,19 @@ fn made<'e>(
                 }
             });
         }
-        return None;
+        return false;
     }
-    make(store, entry, encoding).map(Representation::served)
+    make(store, entry, encoding)
 }
 
 /// Makes `encoding` of `entry` unless it is made already (waiting while another thread makes
 /// it), and has the store weigh the entry again when this call made it.
-fn make<'e>(
-    store: &Arc<dyn Store>,
-    entry: &Arc<Entry>,
-    encoding: &'e Encoding,
-) -> Option<&'e Representation> {
+fn make(store: &Arc<dyn Store>, entry: &Arc<Entry>, encoding: &Encoding) -> bool {
     let mut made_here = false;
     let made = encoding.made.get_or_init(|| {
         made_here = true;
         let body = encode::compress(encoding.coding, u32::from(encoding.level), &entry.body)?;
-        let representation =
-            Representation::new(&entry.headers, &entry.etag, encoding.coding, body);
+        let representation = Representation::new(&entry.etag, encoding.coding, body);
         Some(Box::new(representation))
     });
     if made_here {
@@ -329,7 +328,7 @@ fn make<'e>(
         );
         store.reweigh(entry);
     }
-    made.as_deref()
+    made.is_some()
 }
 
 /// `406 Not Acceptable`: the visitor refused identity and every encoding the entry holds.

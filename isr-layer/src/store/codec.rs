@@ -27,11 +27,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use http::header::LAST_MODIFIED;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::clock::saturating_micros;
 use crate::compression::ContentCoding;
+use crate::decimal::integer_value;
 use crate::entry::{Encoding, Entry, Representation, last_modified_secs};
+use crate::head::Head;
 use crate::policy::Revalidate;
 
 const MAGIC: &[u8; 3] = b"ISR";
@@ -75,8 +78,9 @@ impl Entry {
             None => out.put_u8(0),
         }
         out.put_u16_le(self.status.as_u16());
-        out.put_u32_le(u32::try_from(self.headers.len()).unwrap_or(u32::MAX));
-        for (name, value) in &self.headers {
+        let headers = self.headers();
+        out.put_u32_le(u32::try_from(headers.len()).unwrap_or(u32::MAX));
+        for (name, value) in &headers {
             put_short(&mut out, name.as_str().as_bytes());
             put_long(&mut out, value.as_bytes());
         }
@@ -141,7 +145,7 @@ impl Entry {
         let path = path_range(key, path).ok_or(DecodeError::Invalid("path outside the key"))?;
         let route = match r.u8()? {
             0 => None,
-            1 => Some(Arc::from(r.string_long("route")?)),
+            1 => Some(crate::intern::string(r.string_long("route")?)),
             _ => return Err(DecodeError::Invalid("route flag")),
         };
         let status = StatusCode::from_u16(r.u16()?).map_err(|_| DecodeError::Invalid("status"))?;
@@ -167,7 +171,7 @@ impl Entry {
         let mut tags = Vec::with_capacity(count.min(crate::invalidate::MAX_TAGS_PER_ENTRY));
         for _ in 0..count {
             let tag = std::str::from_utf8(r.short()?).map_err(|_| DecodeError::Invalid("tag"))?;
-            tags.push(Arc::from(tag));
+            tags.push(crate::intern::string(tag));
         }
         let shared_with_authorization = match r.u8()? {
             0 => false,
@@ -188,7 +192,7 @@ impl Entry {
                     let tag = HeaderValue::from_bytes(r.short()?)
                         .map_err(|_| DecodeError::Invalid("representation etag"))?;
                     let bytes = Bytes::copy_from_slice(r.long()?);
-                    let representation = Representation::new(&headers, &etag, coding, bytes);
+                    let representation = Representation::new(&etag, coding, bytes);
                     if representation.etag != tag {
                         return Err(DecodeError::Invalid("representation etag"));
                     }
@@ -202,11 +206,20 @@ impl Entry {
         if !r.rest.is_empty() {
             return Err(DecodeError::Invalid("trailing bytes"));
         }
+        let last_modified_value = headers.get(LAST_MODIFIED).cloned();
+        let last_modified = last_modified_secs(&headers);
+        // A page has a path; fetched data (the data cache) keeps its headers as they came.
+        let (head, head_shared) = if path.is_empty() {
+            (Head::plain(headers), false)
+        } else {
+            Head::of_page(headers)
+        };
         Ok(Self {
             key: Arc::from(key),
             path,
             route,
             status,
+            content_length: integer_value(body.len() as u64),
             body,
             etag,
             rendered_at,
@@ -215,9 +228,11 @@ impl Entry {
             tags: tags.into_boxed_slice(),
             shared_with_authorization,
             failures: Default::default(),
-            last_modified: last_modified_secs(&headers),
+            last_modified,
+            last_modified_value,
             encoded: encoded.into_boxed_slice(),
-            headers,
+            head,
+            head_shared,
             converted: Default::default(),
         })
     }
@@ -315,7 +330,9 @@ mod tests {
             path: 11..18,
             route: Some(Arc::from("/docs/{slug}")),
             status: StatusCode::OK,
-            headers,
+            head: Head::of_page(headers).0,
+            head_shared: false,
+            content_length: integer_value(14),
             body: Bytes::from_static(b"<h1>hello</h1>"),
             etag: HeaderValue::from_static("\"abc\""),
             rendered_at: 1_700_000_000_000_000,
@@ -326,6 +343,7 @@ mod tests {
             failures: Default::default(),
             encoded: Box::default(),
             last_modified: None,
+            last_modified_value: None,
             converted: Default::default(),
         }
     }
@@ -338,7 +356,11 @@ mod tests {
         assert_eq!(decoded.path(), "/docs/a");
         assert_eq!(decoded.route, entry.route);
         assert_eq!(decoded.status, entry.status);
-        assert_eq!(decoded.headers, entry.headers);
+        assert_eq!(decoded.headers(), entry.headers());
+        assert_eq!(decoded.headers()["etag"], "\"abc\"");
+        assert_eq!(decoded.headers()["content-length"], "14");
+        assert_eq!(decoded.headers().get_all("x-multi").iter().count(), 2);
+        assert!(Arc::ptr_eq(&decoded.head, &entry.head), "one head for both");
         assert_eq!(decoded.body, entry.body);
         assert_eq!(decoded.etag, entry.etag);
         assert_eq!(
@@ -355,10 +377,11 @@ mod tests {
         let mut entry = sample();
         let page = b"<p>page</p>".repeat(100);
         entry.body = Bytes::from(page.clone());
+        entry.content_length = integer_value(page.len() as u64);
         let gzip = Bytes::from_static(b"\x1f\x8b pretend gzip bytes");
         let br = Bytes::from_static(b"pretend brotli bytes");
         let made = |coding, bytes: &Bytes| {
-            let r = Representation::new(&entry.headers, &entry.etag, coding, bytes.clone());
+            let r = Representation::new(&entry.etag, coding, bytes.clone());
             Encoding::made(coding, 5, Some(r))
         };
         entry.encoded = vec![
@@ -389,19 +412,21 @@ mod tests {
         for (coding, bytes) in [(ContentCoding::Brotli, &br), (ContentCoding::Gzip, &gzip)] {
             let served = decoded.representation(coding).unwrap();
             assert_eq!(served.body, bytes);
-            assert_eq!(served.headers["content-encoding"], coding.as_str());
+            assert_eq!(served.headers()["content-encoding"], coding.as_str());
             assert_eq!(
-                served.headers["content-length"],
+                served.headers()["content-length"],
                 bytes.len().to_string().as_str()
             );
-            assert_eq!(served.headers["etag"], served.etag);
+            assert_eq!(served.headers()["etag"], served.etag);
             assert_eq!(
                 served.etag,
                 format!("\"abc{}\"", coding.etag_suffix()).as_str()
             );
         }
         assert!(decoded.representation(ContentCoding::Zstd).is_none());
-        assert_eq!(decoded.weight(), entry.weight());
+        // The head is the original's, charged to it.
+        assert!(decoded.head_shared && Arc::ptr_eq(&decoded.head, &entry.head));
+        assert_eq!(decoded.weight(), entry.weight() - entry.head.weight());
     }
 
     #[test]
