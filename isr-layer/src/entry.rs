@@ -210,20 +210,47 @@ pub(crate) struct Served<'a> {
     pub(crate) content_length: &'a HeaderValue,
     pub(crate) last_modified: Option<&'a HeaderValue>,
     pub(crate) converted: &'a ConvertedHeaders,
+    /// Whether `head` is a page's, with places for the values above (see [`Head`]).
+    pub(crate) is_page: bool,
 }
 
 impl Served<'_> {
-    /// The representation's headers: the head's, with the entry's own values in their places
-    /// (and places for the answer's `Age` and `x-isr-cache`).
-    pub(crate) fn headers(&self) -> HeaderMap {
+    /// The representation's headers as answered with `age` and `cache_status`: the head's,
+    /// with the entry's own values and the answer's in the places the head keeps.
+    pub(crate) fn answer_headers(
+        &self,
+        age: HeaderValue,
+        cache_status: crate::status::CacheStatus,
+    ) -> HeaderMap {
         let mut headers = self.head.clone();
-        crate::head::set_own(
-            &mut headers,
-            self.content_length,
-            self.etag,
-            self.last_modified,
-        );
+        if self.is_page {
+            crate::head::fill(
+                &mut headers,
+                crate::head::Placed {
+                    content_length: self.content_length,
+                    etag: self.etag,
+                    last_modified: self.last_modified,
+                    age,
+                    cache_status: cache_status.header_value(),
+                },
+            );
+        } else {
+            headers.insert(AGE, age);
+            headers.insert(
+                crate::status::CacheStatus::HEADER,
+                cache_status.header_value(),
+            );
+        }
         headers
+    }
+
+    /// The representation's headers, with places for the answer's `Age` (0) and `x-isr-cache`
+    /// (`HIT`).
+    pub(crate) fn headers(&self) -> HeaderMap {
+        self.answer_headers(
+            HeaderValue::from_static("0"),
+            crate::status::CacheStatus::Hit,
+        )
     }
 }
 
@@ -412,6 +439,7 @@ impl Entry {
             content_length: &r.content_length,
             last_modified: self.last_modified_value.as_ref(),
             converted: &r.converted,
+            is_page: self.head.is_page(),
         })
     }
 
@@ -424,6 +452,7 @@ impl Entry {
             content_length: &self.content_length,
             last_modified: self.last_modified_value.as_ref(),
             converted: &self.converted,
+            is_page: self.head.is_page(),
         }
     }
 

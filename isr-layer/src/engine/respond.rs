@@ -180,16 +180,8 @@ impl Page {
         };
         let mut response = Response::new(body);
         *response.status_mut() = self.entry.status;
-        let headers = response.headers_mut();
-        *headers = served.head.clone();
-        crate::head::set_own(
-            headers,
-            served.content_length,
-            served.etag,
-            served.last_modified,
-        );
-        headers.insert(AGE, integer_value(self.age_secs));
-        headers.insert(CacheStatus::HEADER, self.cache_status.header_value());
+        *response.headers_mut() =
+            served.answer_headers(integer_value(self.age_secs), self.cache_status);
         response
     }
 }
