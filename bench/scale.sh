@@ -66,9 +66,10 @@ for s in 1.0 0.8; do
         done
         last=$(tail -n 1 "$csv" | cut -d, -f6)
         echo "| $system | $s | $requests | $((requests / secs)) | $((renders)) | $(awk -v r="$renders" -v n="$requests" 'BEGIN {printf "%.3f", 1 - r / n}') | $last | $rss |"
-        if [ "$system" = isr-files ]; then
-            echo "|   (files on disk at the end: $(du -sm "$work/files" | cut -f1) MiB) |||||||"
-        fi
+        case "$system" in
+            isr-files) echo "|   (its files on disk at the end: $(du -sm --apparent-size "$work/files" | cut -f1) MiB, $(du -sm "$work/files" | cut -f1) MiB in blocks) |||||||" ;;
+            nginx) echo "|   (its cache files at the end: $(du -sm --apparent-size "$work/nginx-cache" | cut -f1) MiB, $(du -sm "$work/nginx-cache" | cut -f1) MiB in blocks) |||||||" ;;
+        esac
         bench_stop
     done
 done
