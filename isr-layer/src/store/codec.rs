@@ -64,8 +64,10 @@ pub enum DecodeError {
 impl Entry {
     /// The entry in the byte format that file and Redis stores keep (see the `store` module).
     pub fn encode(&self) -> Bytes {
-        // The weight less the in-memory bookkeeping is about what the encoding takes.
-        let mut out = BytesMut::with_capacity(self.weight() - crate::entry::ENTRY_OVERHEAD + 64);
+        // The weight less the in-memory bookkeeping, with the headers shared with other entries
+        // (which the weight may leave to them), is about what the encoding takes.
+        let size = self.weight() - crate::entry::ENTRY_OVERHEAD + self.head.weight() + 64;
+        let mut out = BytesMut::with_capacity(size);
         out.put_slice(MAGIC);
         out.put_u8(VERSION);
         put_long(&mut out, self.key.as_bytes());
