@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing of the engine, invalidation, key, filters and store modules of isr-layer with
+# Mutation testing of the engine, invalidation, key, filters, entry and store modules of isr-layer with
 # cargo-mutants: each mutant (a changed operator, a function body replaced by a default, ...)
 # is built and the isr-layer suite is run against it; a mutant the suite does not catch is a
 # behaviour no test pins down. Not part of CI: it takes hours for every mutant on two cores.
@@ -31,6 +31,9 @@ files=(
     -f isr-layer/src/invalidate.rs
     -f isr-layer/src/key.rs
     -f isr-layer/src/filters.rs
+    -f isr-layer/src/entry.rs
+    -f isr-layer/src/head.rs
+    -f isr-layer/src/intern.rs
     -f isr-layer/src/store/codec.rs
     -f isr-layer/src/store/invalidation_log.rs
     -f isr-layer/src/store/lock.rs
