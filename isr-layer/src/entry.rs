@@ -513,6 +513,49 @@ mod tests {
     }
 
     #[test]
+    fn fetched_data_keeps_its_headers_as_they_came() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.insert("x-upstream", HeaderValue::from_static("1"));
+        let entry = Entry::fetched(
+            Arc::from("GET https://api.example/items"),
+            StatusCode::OK,
+            headers.clone(),
+            Bytes::from_static(b"[]"),
+            0,
+            0,
+            Revalidate::Never,
+            Box::default(),
+        );
+        assert!(!entry.head.is_page());
+        assert_eq!(entry.headers(), headers, "no tag, length or date added");
+    }
+
+    #[test]
+    fn a_shared_head_is_charged_to_the_first_entry_only() {
+        let page = || {
+            let mut entry = Entry::fetched(
+                Arc::from("/page"),
+                StatusCode::OK,
+                HeaderMap::new(),
+                Bytes::from_static(b"<p>page</p>"),
+                0,
+                0,
+                Revalidate::Never,
+                Box::default(),
+            );
+            let mut headers = HeaderMap::new();
+            headers.insert("x-shared", HeaderValue::from_static("weight-share-test"));
+            (entry.head, entry.head_shared) = Head::of_page(headers);
+            entry
+        };
+        let (first, second) = (page(), page());
+        assert!(!first.head_shared && second.head_shared);
+        assert!(first.head.weight() > 0);
+        assert_eq!(first.weight() - second.weight(), first.head.weight());
+    }
+
+    #[test]
     fn representation_tags_stay_strong_or_weak() {
         let tag = |v: &'static str, c| representation_etag(&HeaderValue::from_static(v), c);
         assert_eq!(tag("\"abc\"", ContentCoding::Brotli), "\"abc-br\"");

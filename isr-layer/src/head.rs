@@ -320,4 +320,33 @@ mod tests {
         assert_eq!(moved["x-late"], "1");
         assert_eq!(moved.get_all(ETAG).iter().count(), 1);
     }
+
+    #[test]
+    fn a_head_weighs_its_names_values_and_a_fixed_cost_each() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/html"));
+        headers.insert("x-a", HeaderValue::from_static("12345"));
+        assert_eq!(headers_weight(&headers), (12 + 9 + 32) + (3 + 5 + 32));
+        let head = Head::plain(headers);
+        assert_eq!(head.weight(), 93);
+        // A page's head counts its places too (five names, one-byte values).
+        let (page, _) = Head::of_page(page_headers("\"w\"", Some("weight-test")));
+        let places: usize = PLACES.iter().map(|name| name.as_str().len() + 1 + 32).sum();
+        assert_eq!(page.weight(), (12 + 9 + 32) + (7 + 11 + 32) + places);
+    }
+
+    #[test]
+    fn dates_are_shared_within_a_second_and_right_across_seconds() {
+        let second = 1_764_720_000; // Wed, 03 Dec 2025 00:00:00 GMT
+        let a = http_date(second);
+        assert_eq!(a, "Wed, 03 Dec 2025 00:00:00 GMT");
+        let b = http_date(second);
+        assert_eq!(
+            a.as_bytes().as_ptr(),
+            b.as_bytes().as_ptr(),
+            "one allocation"
+        );
+        assert_eq!(http_date(second + 61), "Wed, 03 Dec 2025 00:01:01 GMT");
+        assert_eq!(http_date(second), a);
+    }
 }
