@@ -23,7 +23,8 @@ use crate::policy::Revalidate;
 /// [`compression`](crate::compression)): each is made once, on the first request that accepts
 /// it, and kept with the entry from then on.
 ///
-/// Entries are immutable and shared (`Arc<Entry>`); a regeneration stores a new entry.
+/// Entries are shared (`Arc<Entry>`) and never change what they serve; a regeneration stores a
+/// new entry. What is filled in later is each encoding, once, and the retry back-off's count.
 #[derive(Debug)]
 pub struct Entry {
     pub(crate) key: Arc<str>,
