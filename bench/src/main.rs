@@ -56,6 +56,15 @@ use isr_layer::{IsrLayer, Revalidate};
 
 mod actix;
 
+/// The environment variable `name`, a number of MiB, in bytes.
+fn env_mib(name: &str) -> Option<u64> {
+    std::env::var(name)
+        .ok()?
+        .parse::<u64>()
+        .ok()
+        .map(|mib| mib * 1024 * 1024)
+}
+
 /// A page of about 2 KB (`BENCH_PAGE_BYTES` to change it, e.g. small pages for the memory run).
 fn page(n: u64) -> String {
     static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -323,11 +332,8 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
         "isr-hit" | "isr-miss" => {
             let mut builder = IsrLayer::builder().revalidate(revalidate_from_env());
             // BENCH_STORE_MB bounds the memory store (default: the layer's 256 MiB).
-            if let Some(mb) = std::env::var("BENCH_STORE_MB")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                builder = builder.store(isr_layer::store::MemoryStore::new(mb * 1024 * 1024));
+            if let Some(bytes) = env_mib("BENCH_STORE_MB") {
+                builder = builder.store(isr_layer::store::MemoryStore::new(bytes));
             }
             // BENCH_COMPRESSION=off: no encodings planned (identity bodies only).
             if std::env::var("BENCH_COMPRESSION").is_ok_and(|v| v == "off") {
@@ -344,17 +350,11 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
                 || std::env::temp_dir().join(format!("isr-bench-fs-{}", std::process::id())),
                 std::path::PathBuf::from,
             );
-            let mb = |name| {
-                std::env::var(name)
-                    .ok()
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .map(|mb| mb * 1024 * 1024)
-            };
             let mut store = isr_layer::store::FsStore::builder(&dir);
-            if let Some(bytes) = mb("BENCH_STORE_MB") {
+            if let Some(bytes) = env_mib("BENCH_STORE_MB") {
                 store = store.max_bytes(bytes);
             }
-            if let Some(bytes) = mb("BENCH_MEMORY_MB") {
+            if let Some(bytes) = env_mib("BENCH_MEMORY_MB") {
                 store = store.memory_bytes(bytes);
             }
             if mode == "isr-fs-l2" {

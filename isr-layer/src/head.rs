@@ -118,7 +118,7 @@ fn with_places(mut headers: HeaderMap) -> HeaderMap {
 }
 
 /// What headers weigh in a store: names, values and a fixed cost each.
-pub(crate) fn headers_weight(headers: &HeaderMap) -> usize {
+fn headers_weight(headers: &HeaderMap) -> usize {
     headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 32)

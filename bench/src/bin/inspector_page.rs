@@ -7,16 +7,20 @@
 //! inspector-page [entries = 100000] [rounds = 5]
 //! ```
 
+#[path = "../origin.rs"]
+mod origin;
+
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, Uri};
+use http::{HeaderMap, Method, Request, Uri};
 use http_body_util::Full;
 use isr_layer::inspector::Inspector;
 use isr_layer::purge::PurgeAuth;
 use isr_layer::store::MemoryStore;
-use isr_layer::{CacheTags, IsrLayer, Revalidate};
+use isr_layer::{IsrLayer, Revalidate};
+use origin::{page_number, tagged_page};
 use tower::{Layer, ServiceExt};
 
 const SECRET: &str = "inspector-bench-secret";
@@ -32,16 +36,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .store(MemoryStore::new(4 << 30))
         .build()?;
     let service = isr.layer(tower::service_fn(|req: Request<Full<Bytes>>| async move {
-        let n: usize = req.uri().path()[3..].parse().unwrap_or(0);
+        let n = page_number(&req);
         let body = "<p>a line of a page of about two kilobytes</p>\n".repeat(44);
-        let mut res = Response::new(Full::new(Bytes::from(body)));
-        res.headers_mut()
-            .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
-        res.extensions_mut().insert(CacheTags::new([
-            "page".to_owned(),
-            format!("group-{}", n % 100),
-        ]));
-        Ok::<_, Infallible>(res)
+        Ok::<_, Infallible>(tagged_page(n, body))
     }));
     let filled = Instant::now();
     for n in 0..entries {

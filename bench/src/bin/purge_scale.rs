@@ -10,17 +10,21 @@
 //! page purge one page. After the purges, a sample of the pages (every 97th) is visited: the
 //! renders counted must be exactly the sampled pages the purges covered.
 
+#[path = "../origin.rs"]
+mod origin;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Full;
 use isr_layer::invalidate::{InvalidationMode, PathScope};
 use isr_layer::store::{Entry, MemoryStore, Store, StoreFuture, StoreStatus, StoreUsage};
-use isr_layer::{CacheTags, IsrLayer, Revalidate};
+use isr_layer::{IsrLayer, Revalidate};
+use origin::{group, page_number, tagged_page};
 use tower::{Layer, ServiceExt};
 
 /// A memory store that counts the calls made to it.
@@ -61,10 +65,6 @@ impl Store for Counting {
     }
 }
 
-fn group(n: usize) -> usize {
-    n % 100
-}
-
 fn path(n: usize) -> String {
     format!("/p/{}/{n}", n / 1000)
 }
@@ -91,23 +91,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let counted = Arc::clone(&counted);
         async move {
             counted.fetch_add(1, Ordering::Relaxed);
-            let n: usize = req
-                .uri()
-                .path()
-                .rsplit('/')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            let mut res = Response::new(Full::new(Bytes::from(
-                format!("<p>page {n}: a few hundred bytes of HTML</p>\n").repeat(8),
-            )));
-            res.headers_mut()
-                .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
-            res.extensions_mut().insert(CacheTags::new([
-                "page".to_owned(),
-                format!("group-{}", group(n)),
-            ]));
-            Ok::<_, Infallible>(res)
+            let n = page_number(&req);
+            let body = format!("<p>page {n}: a few hundred bytes of HTML</p>\n").repeat(8);
+            Ok::<_, Infallible>(tagged_page(n, body))
         }
     }));
     let visit = |n: usize| {

@@ -16,14 +16,18 @@
 //!
 //! [`Entry::weight`]: isr_layer::store::Entry::weight
 
+#[path = "../origin.rs"]
+mod origin;
+
 use std::convert::Infallible;
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Full;
 use isr_layer::store::MemoryStore;
-use isr_layer::{CacheTags, IsrLayer, Revalidate};
+use isr_layer::{IsrLayer, Revalidate};
+use origin::{page_number, tagged_page};
 use tower::{Layer, ServiceExt};
 
 /// Resident memory of this process, in bytes (Linux).
@@ -63,21 +67,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let service = isr.layer(tower::service_fn(
         move |req: Request<Full<Bytes>>| async move {
-            let n: usize = req
-                .uri()
-                .path()
-                .rsplit('/')
-                .next()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(0);
-            let mut res = Response::new(Full::new(Bytes::from(page(n, size))));
-            res.headers_mut()
-                .insert("content-type", "text/html; charset=utf-8".parse().unwrap());
-            res.extensions_mut().insert(CacheTags::new([
-                "page".to_owned(),
-                format!("group-{}", n % 100),
-            ]));
-            Ok::<_, Infallible>(res)
+            let n = page_number(&req);
+            Ok::<_, Infallible>(tagged_page(n, page(n, size)))
         },
     ));
 
