@@ -34,6 +34,11 @@
 //!   stream-nocache the article in two chunks: the first at once, the rest 200 ms later, every
 //!                  request rendered
 //!   stream-isr     stream-nocache behind IsrLayer (a new path per request: every one a MISS)
+//!
+//!   same-process   the article three ways in one process, for hits across cores
+//!                  (`bench/cores.sh`): `/static` its fixed bytes, `/hit` origin-html behind
+//!                  IsrLayer on HIT, `/stale` the same past its revalidate with regenerations
+//!                  failing and backed off (every request STALE)
 //! ```
 
 use std::convert::Infallible;
@@ -239,10 +244,50 @@ async fn render(State(origin): State<Origin>) -> Response {
 }
 
 /// The article's origin: a simulated 5 ms render, like [`render`].
-async fn render_html(State(origin): State<Origin>) -> Html<String> {
+async fn render_html(State(origin): State<Origin>) -> Response {
     tokio::time::sleep(Duration::from_millis(5)).await;
     let n = origin.renders.fetch_add(1, Ordering::Relaxed) + 1;
-    Html(html_page(n))
+    if origin.fail_after_first && n > 1 {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Html(html_page(n)).into_response()
+}
+
+/// The `same-process` mode: the article as fixed bytes (`/static`), on HIT (`/hit`) and
+/// STALE (`/stale`), side by side in one process and one runtime, so that the three are
+/// measured on the same threads. `/__renders` counts the renders of `/hit`; `/stale` has an
+/// origin of its own, whose renders after the first fail.
+fn same_process(origin: &Origin) -> Result<Router, Box<dyn std::error::Error>> {
+    let failing = Origin {
+        fail_after_first: true,
+        ..Origin::default()
+    };
+    let body = Bytes::from(html_page(1));
+    let hit = IsrLayer::builder().revalidate(Revalidate::Never).build()?;
+    let stale = IsrLayer::builder()
+        .revalidate(Revalidate::After(Duration::from_secs(1)))
+        .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
+        .build()?;
+    Ok(Router::new()
+        .route(
+            "/static",
+            get(move || {
+                let body = body.clone();
+                async move { Html(body) }
+            }),
+        )
+        .merge(
+            Router::new()
+                .route("/hit", get(render_html))
+                .with_state(origin.clone())
+                .layer(hit),
+        )
+        .merge(
+            Router::new()
+                .route("/stale", get(render_html))
+                .with_state(failing)
+                .layer(stale),
+        ))
 }
 
 /// How long the streaming origin waits between its first chunk and the rest.
@@ -277,7 +322,7 @@ async fn renders(State(origin): State<Origin>) -> String {
     origin.renders.load(Ordering::Relaxed).to_string()
 }
 
-const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-isr-hit|static-br|static-gzip|origin-html|isr-hit-html|compress-outside|compress-outside-identity|compress-outside-identity-br|actix-isr-hit-html|stream-nocache|stream-isr> <port>";
+const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-isr-hit|static-br|static-gzip|origin-html|isr-hit-html|compress-outside|compress-outside-identity|compress-outside-identity-br|actix-isr-hit-html|stream-nocache|stream-isr|same-process> <port>";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -312,7 +357,7 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
         .with_state(origin.clone());
     let stats = Router::new()
         .route("/__renders", get(renders))
-        .with_state(origin);
+        .with_state(origin.clone());
 
     let app = match mode.as_str() {
         "static" => {
@@ -412,6 +457,7 @@ async fn serve(mode: String, port: u16) -> Result<(), Box<dyn std::error::Error>
             }
             html_router.layer(builder.build()?).layer(compression)
         }
+        "same-process" => same_process(&origin)?,
         "stream-nocache" => stream_router,
         "stream-isr" => {
             let isr = IsrLayer::builder().revalidate(Revalidate::Never).build()?;

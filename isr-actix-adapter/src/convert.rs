@@ -18,7 +18,14 @@ use crate::body::{ActixBody, HttpBody};
 /// does not translate (the request then bypasses the cache).
 pub(crate) fn request_head(head: &RequestHead) -> Option<http::Request<()>> {
     let mut request = http::Request::new(());
-    *request.method_mut() = http::Method::from_bytes(head.method.as_str().as_bytes()).ok()?;
+    // The methods the cache answers are matched, not parsed; any other is carried over by name.
+    *request.method_mut() = if head.method == Method::GET {
+        http::Method::GET
+    } else if head.method == Method::HEAD {
+        http::Method::HEAD
+    } else {
+        http::Method::from_bytes(head.method.as_str().as_bytes()).ok()?
+    };
     // The usual origin-form URI is its path and query: parsed as it is, without formatting.
     *request.uri_mut() = match (head.uri.scheme(), head.uri.path_and_query()) {
         (None, Some(path_and_query)) => http::Uri::try_from(path_and_query.as_str()),
@@ -175,16 +182,21 @@ pub(crate) fn to_actix_answer<B: MessageBody>(
         Some(converted) => converted.0.clone(),
         None => ActixHeaders::of(&page.headers()).0,
     };
-    let age = match page.age_text() {
-        Cow::Borrowed(text) => header::HeaderValue::from_static(text),
-        Cow::Owned(text) => header::HeaderValue::from_str(&text)
-            .unwrap_or_else(|_| header::HeaderValue::from_static("0")),
-    };
-    headers.insert(header::AGE, age);
-    headers.insert(
-        CACHE_STATUS,
-        header::HeaderValue::from_static(page.cache_status().as_str()),
-    );
+    // The copy holds `Age: 0` and `x-isr-cache: HIT`: their values are replaced in place.
+    if page.age_secs() != 0
+        && let Some(value) = headers.get_mut(header::AGE)
+    {
+        *value = match page.age_text() {
+            Cow::Borrowed(text) => header::HeaderValue::from_static(text),
+            Cow::Owned(text) => header::HeaderValue::from_str(&text)
+                .unwrap_or_else(|_| header::HeaderValue::from_static("0")),
+        };
+    }
+    if page.cache_status() != CacheStatus::Hit
+        && let Some(value) = headers.get_mut(CACHE_STATUS)
+    {
+        *value = header::HeaderValue::from_static(page.cache_status().as_str());
+    }
     let (body, declared) = if page.is_head() {
         (IsrBody::empty(), Some(page.body().len() as u64))
     } else {
