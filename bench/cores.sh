@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Hits across cores: the same ~8 KB article as fixed bytes (`/static`), on HIT (`/hit`) and on
-# STALE (`/stale`), served by ONE process (`bench-server same-process`), so the three share its
+# Hits across cores: the same ~8 KB article as fixed bytes (`/static`), as fixed bytes with the
+# hit's nine headers (`/static-head`: the limit for the hit's answer), on HIT (`/hit`) and on
+# STALE (`/stale`), served by ONE process (`bench-server same-process`), so all four share its
 # threads. Measured twice: unpinned (the runtime's default worker threads, wrk -t2 sharing both
 # cores with them, as a new user would run it) and pinned (server on CPU 0, wrk on CPU 1).
 # Prints req/s and the server's CPU per request (user + system time of the process / requests)
@@ -20,7 +21,7 @@ duration=${1:-10}
 rounds=${2:-3}
 connections=${3:-64}
 port=${BENCH_PORT:-18080}
-routes=(static hit stale)
+routes=(static static-head hit stale)
 
 . bench/lib.sh
 bench_prepare

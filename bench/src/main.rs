@@ -36,7 +36,8 @@
 //!   stream-isr     stream-nocache behind IsrLayer (a new path per request: every one a MISS)
 //!
 //!   same-process   the article three ways in one process, for hits across cores
-//!                  (`bench/cores.sh`): `/static` its fixed bytes, `/hit` origin-html behind
+//!                  (`bench/cores.sh`): `/static` its fixed bytes, `/static-head` the same
+//!                  with the hit's nine headers (a fixed map, copied per answer), `/hit` origin-html behind
 //!                  IsrLayer on HIT, `/stale` the same past its revalidate with regenerations
 //!                  failing and backed off (every request STALE)
 //! ```
@@ -268,12 +269,38 @@ fn same_process(origin: &Origin) -> Result<Router, Box<dyn std::error::Error>> {
         .revalidate(Revalidate::After(Duration::from_secs(1)))
         .retry_backoff(Duration::from_secs(3600), Duration::from_secs(3600))
         .build()?;
+    // The hit's head as fixed values: what the hit answers, without the cache.
+    let mut head = axum::http::HeaderMap::new();
+    for (name, value) in [
+        ("content-type", "text/html; charset=utf-8"),
+        ("cache-control", "s-maxage=31536000"),
+        ("vary", "accept-encoding"),
+        ("etag", "\"7a5dc2cfa2f9e59e04a02860dc1443ab\""),
+        ("last-modified", "Thu, 03 Dec 2026 10:49:27 GMT"),
+        ("age", "0"),
+        ("x-isr-cache", "HIT"),
+    ] {
+        head.insert(name, HeaderValue::from_static(value));
+    }
+    head.insert(
+        axum::http::header::CONTENT_LENGTH,
+        HeaderValue::from(body.len()),
+    );
+    let head_body = body.clone();
     Ok(Router::new()
         .route(
             "/static",
             get(move || {
                 let body = body.clone();
                 async move { Html(body) }
+            }),
+        )
+        .route(
+            "/static-head",
+            get(move || {
+                let mut response = Response::new(Body::from(head_body.clone()));
+                *response.headers_mut() = head.clone();
+                async move { response }
             }),
         )
         .merge(
