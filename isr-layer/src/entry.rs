@@ -514,6 +514,27 @@ mod tests {
     }
 
     #[test]
+    fn the_weight_adds_the_entrys_own_values_tags_key_and_body() {
+        let mut entry = Entry::fetched(
+            Arc::from("/page"),
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from_static(b"<p>page</p>"),
+            0,
+            0,
+            Revalidate::Never,
+            vec![Arc::from("t1")].into_boxed_slice(),
+        );
+        entry.etag = HeaderValue::from_static("\"abc\"");
+        entry.last_modified_value = Some(HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        let own = "\"abc\"".len() + "11".len() + "Wed, 21 Oct 2015 07:28:00 GMT".len();
+        assert_eq!(
+            entry.weight(),
+            ENTRY_OVERHEAD + "/page".len() + entry.head.weight() + own + ("t1".len() + 16) + 11
+        );
+    }
+
+    #[test]
     fn fetched_data_keeps_its_headers_as_they_came() {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -554,6 +575,78 @@ mod tests {
         assert!(!first.head_shared && second.head_shared);
         assert!(first.head.weight() > 0);
         assert_eq!(first.weight() - second.weight(), first.head.weight());
+    }
+
+    #[test]
+    fn an_entry_answers_with_the_status_it_was_stored_with() {
+        let entry = Entry::fetched(
+            Arc::from("/missing"),
+            StatusCode::NOT_FOUND,
+            HeaderMap::new(),
+            Bytes::from_static(b"not here"),
+            0,
+            0,
+            Revalidate::Never,
+            Box::default(),
+        );
+        assert_eq!(entry.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn the_public_accessors_read_times_freshness_and_bodies() {
+        let mut entry = Entry::fetched(
+            Arc::from("/page"),
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from_static(b"<p>page</p>"),
+            1_000_000,
+            3_000_000,
+            Revalidate::After(Duration::from_secs(10)),
+            Box::default(),
+        );
+        let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
+        assert_eq!(entry.rendered_at(), at(1));
+        assert_eq!(entry.stored_at(), at(3));
+        assert!(entry.is_fresh_at(at(12)), "stored at 3 s, fresh for 10 s");
+        assert!(!entry.is_fresh_at(at(13)));
+        assert_eq!(
+            entry.encoded_body(ContentCoding::Identity).map(|b| &b[..]),
+            Some(&b"<p>page</p>"[..])
+        );
+        assert_eq!(
+            entry.encoded_body(ContentCoding::Gzip),
+            None,
+            "none planned"
+        );
+        entry.encoded = vec![Encoding::planned(ContentCoding::Gzip, 6)].into_boxed_slice();
+        assert_eq!(
+            entry.encoded_body(ContentCoding::Gzip),
+            None,
+            "planned, not made"
+        );
+        let made = Representation::new(
+            &HeaderValue::from_static("\"t\""),
+            ContentCoding::Gzip,
+            Bytes::from_static(b"gz"),
+        );
+        entry.encoded[0].made.set(Some(Box::new(made))).unwrap();
+        assert_eq!(
+            entry.encoded_body(ContentCoding::Gzip).map(|b| &b[..]),
+            Some(&b"gz"[..])
+        );
+    }
+
+    #[test]
+    fn last_modified_is_read_in_whole_seconds() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(last_modified_secs(&headers), None);
+        headers.insert(
+            LAST_MODIFIED,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(last_modified_secs(&headers), Some(1_445_412_480));
+        headers.insert(LAST_MODIFIED, HeaderValue::from_static("yesterday"));
+        assert_eq!(last_modified_secs(&headers), None);
     }
 
     #[test]

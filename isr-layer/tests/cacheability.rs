@@ -504,3 +504,69 @@ async fn a_waiter_never_gets_another_variant_of_a_page() {
     assert_eq!(de.await.unwrap().body, "lang=de");
     assert_eq!(fr.await.unwrap().body, "lang=fr");
 }
+
+fn conditional(target: &str, name: &str, value: &str) -> Request<Full<Bytes>> {
+    let mut req = request("GET", target);
+    req.headers_mut().insert(
+        http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+        value.parse().unwrap(),
+    );
+    req
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_apps_own_last_modified_is_served_and_compared() {
+    // The application dates its page itself: that date is served, and `If-Modified-Since`
+    // is compared with it (RFC 9110 §13.1.3); `If-None-Match` takes precedence (§13.2.2).
+    const DATE: &str = "Wed, 21 Oct 2015 07:28:00 GMT";
+    const SECOND_BEFORE: &str = "Wed, 21 Oct 2015 07:27:59 GMT";
+    let origin = Origin::new();
+    origin.on_response(|_, res| {
+        res.headers_mut()
+            .insert(http::header::LAST_MODIFIED, DATE.parse().unwrap());
+    });
+    let app = origin.behind(&isr());
+    let first = get(&app, "/dated").await;
+    assert_eq!(first.cache(), "MISS");
+    assert_eq!(first.header("last-modified"), Some(DATE));
+    let etag = first.header("etag").unwrap().to_owned();
+
+    let same = send(&app, conditional("/dated", "if-modified-since", DATE)).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(same.cache(), "HIT");
+    let later = send(
+        &app,
+        conditional(
+            "/dated",
+            "if-modified-since",
+            "Thu, 22 Oct 2015 00:00:00 GMT",
+        ),
+    )
+    .await;
+    assert_eq!(later.status, StatusCode::NOT_MODIFIED);
+    let before = send(
+        &app,
+        conditional("/dated", "if-modified-since", SECOND_BEFORE),
+    )
+    .await;
+    assert_eq!(
+        before.status,
+        StatusCode::OK,
+        "changed since a second before its date"
+    );
+    assert_eq!(before.header("last-modified"), Some(DATE));
+    assert_eq!(before.body, first.body);
+
+    let mut other_tag = conditional("/dated", "if-none-match", "\"another\"");
+    other_tag
+        .headers_mut()
+        .insert(http::header::IF_MODIFIED_SINCE, DATE.parse().unwrap());
+    assert_eq!(
+        send(&app, other_tag).await.status,
+        StatusCode::OK,
+        "If-None-Match decides when both are sent"
+    );
+    let same_tag = send(&app, conditional("/dated", "if-none-match", &etag)).await;
+    assert_eq!(same_tag.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(origin.renders(), 1);
+}
