@@ -490,17 +490,27 @@ impl Entry {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_weight_counts_every_representation() {
-        let mut entry = Entry::fetched(
-            Arc::from("/page"),
-            StatusCode::OK,
-            HeaderMap::new(),
-            Bytes::from(vec![b'x'; 10_000]),
+    /// An entry as the data cache stores one: rendered and stored at 0, never stale, no tags.
+    fn fetched(key: &str, status: StatusCode, headers: HeaderMap, body: Bytes) -> Entry {
+        Entry::fetched(
+            Arc::from(key),
+            status,
+            headers,
+            body,
             0,
             0,
             Revalidate::Never,
             Box::default(),
+        )
+    }
+
+    #[test]
+    fn the_weight_counts_every_representation() {
+        let mut entry = fetched(
+            "/page",
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from(vec![b'x'; 10_000]),
         );
         let identity_only = entry.weight();
         assert!(identity_only >= ENTRY_OVERHEAD + 10_000);
@@ -515,16 +525,13 @@ mod tests {
 
     #[test]
     fn the_weight_adds_the_entrys_own_values_tags_key_and_body() {
-        let mut entry = Entry::fetched(
-            Arc::from("/page"),
+        let mut entry = fetched(
+            "/page",
             StatusCode::OK,
             HeaderMap::new(),
             Bytes::from_static(b"<p>page</p>"),
-            0,
-            0,
-            Revalidate::Never,
-            vec![Arc::from("t1")].into_boxed_slice(),
         );
+        entry.tags = vec![Arc::from("t1")].into_boxed_slice();
         entry.etag = HeaderValue::from_static("\"abc\"");
         entry.last_modified_value = Some(HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
         let own = "\"abc\"".len() + "11".len() + "Wed, 21 Oct 2015 07:28:00 GMT".len();
@@ -539,15 +546,11 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         headers.insert("x-upstream", HeaderValue::from_static("1"));
-        let entry = Entry::fetched(
-            Arc::from("GET https://api.example/items"),
+        let entry = fetched(
+            "GET https://api.example/items",
             StatusCode::OK,
             headers.clone(),
             Bytes::from_static(b"[]"),
-            0,
-            0,
-            Revalidate::Never,
-            Box::default(),
         );
         assert!(!entry.head.is_page());
         assert_eq!(entry.headers(), headers, "no tag, length or date added");
@@ -556,15 +559,11 @@ mod tests {
     #[test]
     fn a_shared_head_is_charged_to_the_first_entry_only() {
         let page = || {
-            let mut entry = Entry::fetched(
-                Arc::from("/page"),
+            let mut entry = fetched(
+                "/page",
                 StatusCode::OK,
                 HeaderMap::new(),
                 Bytes::from_static(b"<p>page</p>"),
-                0,
-                0,
-                Revalidate::Never,
-                Box::default(),
             );
             let mut headers = HeaderMap::new();
             headers.insert("x-shared", HeaderValue::from_static("weight-share-test"));
@@ -579,31 +578,26 @@ mod tests {
 
     #[test]
     fn an_entry_answers_with_the_status_it_was_stored_with() {
-        let entry = Entry::fetched(
-            Arc::from("/missing"),
+        let entry = fetched(
+            "/missing",
             StatusCode::NOT_FOUND,
             HeaderMap::new(),
             Bytes::from_static(b"not here"),
-            0,
-            0,
-            Revalidate::Never,
-            Box::default(),
         );
         assert_eq!(entry.status(), StatusCode::NOT_FOUND);
     }
 
     #[test]
     fn the_public_accessors_read_times_freshness_and_bodies() {
-        let mut entry = Entry::fetched(
-            Arc::from("/page"),
+        let mut entry = fetched(
+            "/page",
             StatusCode::OK,
             HeaderMap::new(),
             Bytes::from_static(b"<p>page</p>"),
-            1_000_000,
-            3_000_000,
-            Revalidate::After(Duration::from_secs(10)),
-            Box::default(),
         );
+        entry.rendered_at = 1_000_000;
+        entry.stored_at = 3_000_000;
+        entry.revalidate = Revalidate::After(Duration::from_secs(10));
         let at = |secs| UNIX_EPOCH + Duration::from_secs(secs);
         assert_eq!(entry.rendered_at(), at(1));
         assert_eq!(entry.stored_at(), at(3));
