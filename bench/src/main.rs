@@ -35,11 +35,11 @@
 //!                  request rendered
 //!   stream-isr     stream-nocache behind IsrLayer (a new path per request: every one a MISS)
 //!
-//!   same-process   the article three ways in one process, for hits across cores
+//!   same-process   the article four ways in one process, for hits across cores
 //!                  (`bench/cores.sh`): `/static` its fixed bytes, `/static-head` the same
-//!                  with the hit's nine headers (a fixed map, copied per answer), `/hit` origin-html behind
-//!                  IsrLayer on HIT, `/stale` the same past its revalidate with regenerations
-//!                  failing and backed off (every request STALE)
+//!                  with the hit's nine headers (a fixed map, copied per answer), `/hit`
+//!                  origin-html behind IsrLayer on HIT, `/stale` the same past its revalidate
+//!                  with regenerations failing and backed off (every request STALE)
 //! ```
 
 use std::convert::Infallible;
@@ -254,9 +254,9 @@ async fn render_html(State(origin): State<Origin>) -> Response {
     Html(html_page(n)).into_response()
 }
 
-/// The `same-process` mode: the article as fixed bytes (`/static`), on HIT (`/hit`) and
-/// STALE (`/stale`), side by side in one process and one runtime, so that the three are
-/// measured on the same threads. `/__renders` counts the renders of `/hit`; `/stale` has an
+/// The `same-process` mode: the article as fixed bytes (`/static`), as fixed bytes with the
+/// hit's headers (`/static-head`), on HIT (`/hit`) and STALE (`/stale`), side by side in one
+/// process and one runtime, so that the four are measured on the same threads. `/__renders` counts the renders of `/hit`; `/stale` has an
 /// origin of its own, whose renders after the first fail.
 fn same_process(origin: &Origin) -> Result<Router, Box<dyn std::error::Error>> {
     let failing = Origin {
