@@ -12,7 +12,8 @@
 #
 #   bench/cores.sh [duration-seconds = 10] [rounds = 3] [connections = 64]
 #
-# Installs wrk with apt-get when missing. Every process started is stopped by its PID; every
+# Installs wrk (and the harness's nginx and Varnish) with apt-get when missing; the profiles
+# need `perf` and are left out without it. Every process started is stopped by its PID; every
 # load is bounded by its duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +49,8 @@ start() {
         || { echo "the stale route is not STALE; logs in $work" >&2; exit 1; }
 }
 
-# load ROUTE CLIENT-PIN...: one wrk window on ROUTE; appends req/s and CPU per request.
+# load ROUTE KEY CLIENT-PIN...: one wrk window on ROUTE; appends req/s and CPU per request to
+# the figures of KEY (unpinned or pinned).
 declare -A rps cpu
 load() {
     local route=$1 key=$2
