@@ -29,24 +29,21 @@ bench_prepare
 trap bench_cleanup EXIT
 ticks_per_s=$(getconf CLK_TCK)
 
-# start PIN...: the same-process server under the pinning given; the stale route is made stale
-# (its first regeneration fails and backs off for an hour) before any load.
+# start PIN...: the same-process server under the pinning given (the harness's bench_start);
+# the stale route is made stale (its first regeneration fails and backs off for an hour)
+# before any load.
 start() {
-    "$@" "$server" same-process "$port" > "$work/server.log" 2>&1 &
-    pids=($!)
-    for _ in $(seq 1 200); do
-        curl -s -o /dev/null "http://127.0.0.1:$port/__renders" && break
-        sleep 0.05
-    done
+    pin_server=("$@")
+    bench_start same-process "$port"
     curl -s -o /dev/null "http://127.0.0.1:$port/hit"
     curl -s -o /dev/null "http://127.0.0.1:$port/stale"
     sleep 1.2
     curl -s -o /dev/null "http://127.0.0.1:$port/stale"
     sleep 0.2
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/stale")" = 200 ] \
-        || { echo "the stale route does not answer; logs in $work" >&2; exit 1; }
+        || { echo "the stale route does not answer" >&2; exit 1; }
     curl -s -D - -o /dev/null "http://127.0.0.1:$port/stale" | grep -qi '^x-isr-cache: *STALE' \
-        || { echo "the stale route is not STALE; logs in $work" >&2; exit 1; }
+        || { echo "the stale route is not STALE" >&2; exit 1; }
 }
 
 # load ROUTE KEY CLIENT-PIN...: one wrk window on ROUTE; appends req/s and CPU per request to

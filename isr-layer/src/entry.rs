@@ -504,6 +504,16 @@ mod tests {
         )
     }
 
+    /// A small page with no headers, built as [`fetched`] builds one.
+    fn page() -> Entry {
+        fetched(
+            "/page",
+            StatusCode::OK,
+            HeaderMap::new(),
+            Bytes::from_static(b"<p>page</p>"),
+        )
+    }
+
     #[test]
     fn the_weight_counts_every_representation() {
         let mut entry = fetched(
@@ -525,12 +535,7 @@ mod tests {
 
     #[test]
     fn the_weight_adds_the_entrys_own_values_tags_key_and_body() {
-        let mut entry = fetched(
-            "/page",
-            StatusCode::OK,
-            HeaderMap::new(),
-            Bytes::from_static(b"<p>page</p>"),
-        );
+        let mut entry = page();
         entry.tags = vec![Arc::from("t1")].into_boxed_slice();
         entry.etag = HeaderValue::from_static("\"abc\"");
         entry.last_modified_value = Some(HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
@@ -558,19 +563,14 @@ mod tests {
 
     #[test]
     fn a_shared_head_is_charged_to_the_first_entry_only() {
-        let page = || {
-            let mut entry = fetched(
-                "/page",
-                StatusCode::OK,
-                HeaderMap::new(),
-                Bytes::from_static(b"<p>page</p>"),
-            );
+        let with_shared_head = || {
+            let mut entry = page();
             let mut headers = HeaderMap::new();
             headers.insert("x-shared", HeaderValue::from_static("weight-share-test"));
             (entry.head, entry.head_shared) = Head::of_page(headers);
             entry
         };
-        let (first, second) = (page(), page());
+        let (first, second) = (with_shared_head(), with_shared_head());
         assert!(!first.head_shared && second.head_shared);
         assert!(first.head.weight() > 0);
         assert_eq!(first.weight() - second.weight(), first.head.weight());
@@ -589,12 +589,7 @@ mod tests {
 
     #[test]
     fn the_public_accessors_read_times_freshness_and_bodies() {
-        let mut entry = fetched(
-            "/page",
-            StatusCode::OK,
-            HeaderMap::new(),
-            Bytes::from_static(b"<p>page</p>"),
-        );
+        let mut entry = page();
         entry.rendered_at = 1_000_000;
         entry.stored_at = 3_000_000;
         entry.revalidate = Revalidate::After(Duration::from_secs(10));

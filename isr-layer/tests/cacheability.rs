@@ -170,11 +170,15 @@ fn varies_by_language(origin: &Origin) {
     });
 }
 
-fn in_language(target: &str, lang: &'static str) -> Request<Full<Bytes>> {
+/// `GET target` with one header.
+fn get_with(target: &str, name: &'static str, value: &str) -> Request<Full<Bytes>> {
     let mut req = request("GET", target);
-    req.headers_mut()
-        .insert("accept-language", lang.parse().unwrap());
+    req.headers_mut().insert(name, value.parse().unwrap());
     req
+}
+
+fn in_language(target: &str, lang: &'static str) -> Request<Full<Bytes>> {
+    get_with(target, "accept-language", lang)
 }
 
 #[tokio::test(start_paused = true)]
@@ -505,15 +509,6 @@ async fn a_waiter_never_gets_another_variant_of_a_page() {
     assert_eq!(fr.await.unwrap().body, "lang=fr");
 }
 
-fn conditional(target: &str, name: &str, value: &str) -> Request<Full<Bytes>> {
-    let mut req = request("GET", target);
-    req.headers_mut().insert(
-        http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-        value.parse().unwrap(),
-    );
-    req
-}
-
 #[tokio::test(start_paused = true)]
 async fn the_apps_own_last_modified_is_served_and_compared() {
     // The application dates its page itself: that date is served, and `If-Modified-Since`
@@ -531,12 +526,12 @@ async fn the_apps_own_last_modified_is_served_and_compared() {
     assert_eq!(first.header("last-modified"), Some(DATE));
     let etag = first.header("etag").unwrap().to_owned();
 
-    let same = send(&app, conditional("/dated", "if-modified-since", DATE)).await;
+    let same = send(&app, get_with("/dated", "if-modified-since", DATE)).await;
     assert_eq!(same.status, StatusCode::NOT_MODIFIED);
     assert_eq!(same.cache(), "HIT");
     let later = send(
         &app,
-        conditional(
+        get_with(
             "/dated",
             "if-modified-since",
             "Thu, 22 Oct 2015 00:00:00 GMT",
@@ -544,11 +539,7 @@ async fn the_apps_own_last_modified_is_served_and_compared() {
     )
     .await;
     assert_eq!(later.status, StatusCode::NOT_MODIFIED);
-    let before = send(
-        &app,
-        conditional("/dated", "if-modified-since", SECOND_BEFORE),
-    )
-    .await;
+    let before = send(&app, get_with("/dated", "if-modified-since", SECOND_BEFORE)).await;
     assert_eq!(
         before.status,
         StatusCode::OK,
@@ -557,7 +548,7 @@ async fn the_apps_own_last_modified_is_served_and_compared() {
     assert_eq!(before.header("last-modified"), Some(DATE));
     assert_eq!(before.body, first.body);
 
-    let mut other_tag = conditional("/dated", "if-none-match", "\"another\"");
+    let mut other_tag = get_with("/dated", "if-none-match", "\"another\"");
     other_tag
         .headers_mut()
         .insert(http::header::IF_MODIFIED_SINCE, DATE.parse().unwrap());
@@ -566,7 +557,7 @@ async fn the_apps_own_last_modified_is_served_and_compared() {
         StatusCode::OK,
         "If-None-Match decides when both are sent"
     );
-    let same_tag = send(&app, conditional("/dated", "if-none-match", &etag)).await;
+    let same_tag = send(&app, get_with("/dated", "if-none-match", &etag)).await;
     assert_eq!(same_tag.status, StatusCode::NOT_MODIFIED);
     assert_eq!(origin.renders(), 1);
 }
