@@ -169,8 +169,8 @@ pub(crate) fn to_actix_response<B: MessageBody>(
 }
 
 /// An answer from the cache as an actix response. A page's headers are converted to actix's
-/// types once per entry and representation (then cloned on every hit); a `304` or `406` is
-/// converted as it comes.
+/// types once per entry and representation (then appended to the response's pooled map on every
+/// hit); a `304` or `406` is converted as it comes.
 pub(crate) fn to_actix_answer<B: MessageBody>(
     answer: Answer<HttpBody<B>>,
 ) -> HttpResponse<ActixBody<B>> {
@@ -178,25 +178,6 @@ pub(crate) fn to_actix_answer<B: MessageBody>(
         Answer::Page(page) => page,
         Answer::NoPage(response) => return to_actix_response(response, false),
     };
-    let mut headers = match page.converted_headers(ActixHeaders::of) {
-        Some(converted) => converted.0.clone(),
-        None => ActixHeaders::of(&page.headers()).0,
-    };
-    // The copy holds `Age: 0` and `x-isr-cache: HIT`: their values are replaced in place.
-    if page.age_secs() != 0
-        && let Some(value) = headers.get_mut(header::AGE)
-    {
-        *value = match page.age_text() {
-            Cow::Borrowed(text) => header::HeaderValue::from_static(text),
-            Cow::Owned(text) => header::HeaderValue::from_str(&text)
-                .unwrap_or_else(|_| header::HeaderValue::from_static("0")),
-        };
-    }
-    if page.cache_status() != CacheStatus::Hit
-        && let Some(value) = headers.get_mut(CACHE_STATUS)
-    {
-        *value = header::HeaderValue::from_static(page.cache_status().as_str());
-    }
     let (body, declared) = if page.is_head() {
         (IsrBody::empty(), Some(page.body().len() as u64))
     } else {
@@ -205,24 +186,45 @@ pub(crate) fn to_actix_answer<B: MessageBody>(
     let status =
         StatusCode::from_u16(page.status().as_u16()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = HttpResponse::with_body(status, ActixBody::isr(body, declared));
-    *out.headers_mut() = headers;
+    // The response's own map comes from actix's pool, emptied with its room kept: the page's
+    // headers are appended to it, which costs less than cloning a map (a table and a vector per
+    // header) and dropping the pooled one.
+    let headers = out.headers_mut();
+    match page.converted_headers(ActixHeaders::of) {
+        Some(converted) => converted.append_to(headers),
+        None => ActixHeaders::of(&page.headers()).append_to(headers),
+    }
+    let age = match page.age_text() {
+        Cow::Borrowed(text) => header::HeaderValue::from_static(text),
+        Cow::Owned(text) => header::HeaderValue::from_str(&text)
+            .unwrap_or_else(|_| header::HeaderValue::from_static("0")),
+    };
+    headers.insert(header::AGE, age);
+    headers.insert(
+        CACHE_STATUS,
+        header::HeaderValue::from_static(page.cache_status().as_str()),
+    );
     out
 }
 
-/// A page's headers in actix's types, kept with the entry.
-struct ActixHeaders(header::HeaderMap);
+/// A page's headers in actix's types, kept with the entry: every header but the two each
+/// answer sets (`Age`, `x-isr-cache`), in the page's order.
+struct ActixHeaders(Box<[(header::HeaderName, header::HeaderValue)]>);
 
 impl ActixHeaders {
     fn of(headers: &http::HeaderMap) -> Self {
-        // Room for the two headers every answer sets, so that a hit's copy does not grow.
-        let mut converted = header::HeaderMap::with_capacity(headers.len() + 2);
-        append_actix_headers(headers, &mut converted);
-        converted.insert(header::AGE, header::HeaderValue::from_static("0"));
-        converted.insert(
-            CACHE_STATUS,
-            header::HeaderValue::from_static(CacheStatus::Hit.as_str()),
-        );
+        let converted = headers
+            .iter()
+            .filter(|(name, _)| **name != http::header::AGE && **name != CacheStatus::HEADER)
+            .filter_map(|(name, value)| actix_header(name, value))
+            .collect();
         Self(converted)
+    }
+
+    fn append_to(&self, headers: &mut header::HeaderMap) {
+        for (name, value) in &self.0 {
+            headers.append(name.clone(), value.clone());
+        }
     }
 }
 
@@ -245,13 +247,21 @@ pub(crate) fn to_actix_reply(
 /// Appends `from` (`http` 1) to an actix header map, leaving out headers that do not translate.
 pub(crate) fn append_actix_headers(from: &http::HeaderMap, to: &mut header::HeaderMap) {
     for (name, value) in from {
-        if let (Ok(name), Ok(value)) = (
-            header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+        if let Some((name, value)) = actix_header(name, value) {
             to.append(name, value);
         }
     }
+}
+
+/// One header in actix's types; `None` when it does not translate.
+fn actix_header(
+    name: &http::HeaderName,
+    value: &http::HeaderValue,
+) -> Option<(header::HeaderName, header::HeaderValue)> {
+    Some((
+        header::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+        header::HeaderValue::from_bytes(value.as_bytes()).ok()?,
+    ))
 }
 
 #[cfg(test)]

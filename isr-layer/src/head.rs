@@ -37,7 +37,7 @@ pub(crate) struct Head {
 /// The headers set on every answer of a page: the entry's own values (`Content-Length`,
 /// `ETag`, `Last-Modified`) and the answer's (`Age`, `x-isr-cache`). A page's head keeps a place
 /// for each, as its last headers, in this order.
-const PLACES: [HeaderName; 5] = [
+static PLACES: [HeaderName; 5] = [
     CONTENT_LENGTH,
     ETAG,
     LAST_MODIFIED,
