@@ -207,15 +207,21 @@ pub(crate) fn to_actix_answer<B: MessageBody>(
     out
 }
 
-/// A page's headers in actix's types, kept with the entry: every header but the two each
-/// answer sets (`Age`, `x-isr-cache`), in the page's order.
+/// A page's headers in actix's types, kept with the entry, in the page's order: every header
+/// but the two each answer sets (`Age`, `x-isr-cache`) and `Content-Length`, which actix
+/// writes from the body's size (the page's, or the length a `HEAD` answer declares) and leaves
+/// out of the map when it encodes a sized body.
 struct ActixHeaders(Box<[(header::HeaderName, header::HeaderValue)]>);
 
 impl ActixHeaders {
     fn of(headers: &http::HeaderMap) -> Self {
         let converted = headers
             .iter()
-            .filter(|(name, _)| **name != http::header::AGE && **name != CacheStatus::HEADER)
+            .filter(|(name, _)| {
+                **name != http::header::AGE
+                    && **name != CacheStatus::HEADER
+                    && **name != http::header::CONTENT_LENGTH
+            })
             .filter_map(|(name, value)| actix_header(name, value))
             .collect();
         Self(converted)

@@ -552,6 +552,39 @@ pub(crate) fn cookie_in<'l>(line: &'l str, name: &str) -> Option<&'l str> {
 mod tests {
     use super::*;
 
+    /// The reason a request bypasses the cache (logged, and listed by the inspector) says
+    /// which part of the target is wrong.
+    #[test]
+    fn a_bad_target_bypasses_with_the_reason_of_its_error() {
+        let reason = |target: &str, opts: &KeyOptions| {
+            let uri: Uri = target.parse().unwrap();
+            let error = request_key(opts, &uri, &HeaderMap::new()).unwrap_err();
+            crate::filters::BypassReason::from_key_error(error).to_string()
+        };
+        let defaults = KeyOptions::default();
+        assert_eq!(
+            reason("*", &defaults),
+            "request target is not an absolute path"
+        );
+        assert_eq!(
+            reason("/a%zz", &defaults),
+            "malformed percent-encoding in the request target"
+        );
+        let short = KeyOptions {
+            max_len: 8,
+            ..KeyOptions::default()
+        };
+        assert_eq!(
+            reason("/a-long-path", &short),
+            "cache key longer than the limit"
+        );
+        let by_host = KeyOptions {
+            include_host: true,
+            ..KeyOptions::default()
+        };
+        assert_eq!(reason("/", &by_host), "missing or malformed Host header");
+    }
+
     #[test]
     fn vary_keys_follow_rfc_9111() {
         let names = [HeaderName::from_static("x-theme")];

@@ -76,6 +76,33 @@ async fn cached_answers_carry_age_etag_and_downstream_cache_control() {
     assert_eq!(hit.header("etag"), Some(etag.as_str()));
 }
 
+/// The downstream `Cache-Control` is made once per policy and reused while pages of the same
+/// policy follow each other: pages of two policies, one after the other, each get their own.
+#[tokio::test(start_paused = true)]
+async fn pages_of_two_policies_in_turn_each_carry_their_own_cache_control() {
+    let origin = Origin::new();
+    origin.on_response(|req, res| {
+        let secs = if req.uri().path().starts_with("/news") {
+            10
+        } else {
+            60
+        };
+        res.extensions_mut().insert(Revalidate::secs(secs));
+    });
+    let app = origin.behind(&isr(60));
+    for path in ["/docs/a", "/news/a", "/news/b", "/docs/b", "/news/c"] {
+        let expected = if path.starts_with("/news") {
+            "s-maxage=10, stale-while-revalidate=86400"
+        } else {
+            "s-maxage=60, stale-while-revalidate=86400"
+        };
+        let miss = get(&app, path).await;
+        assert_eq!(miss.header("cache-control"), Some(expected), "{path}");
+        let hit = get(&app, path).await;
+        assert_eq!(hit.header("cache-control"), Some(expected), "{path}");
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn downstream_cache_control_can_be_turned_off() {
     let origin = Origin::new();
