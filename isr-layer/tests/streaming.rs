@@ -154,6 +154,29 @@ async fn past_the_size_limit_the_stream_passes_through_whole_and_nothing_is_kept
     assert_eq!(site.isr.stats().entries, 0);
 }
 
+/// A stream that declares a `Content-Length` over the limit goes past the cache before any of
+/// it is read: `BYPASS` from the first byte, where a stream that only grows past the limit
+/// starts as a `MISS` (above).
+#[tokio::test(start_paused = true)]
+async fn a_declared_length_over_the_limit_bypasses_a_stream_from_the_first_byte() {
+    let isr = IsrLayer::builder().max_body_bytes(100).build().unwrap();
+    let origin = service_fn(|_req: Request<Full<Bytes>>| async move {
+        let sixty: &'static str = "0123456789".repeat(6).leak();
+        let steps = [Step::Chunk(sixty), ms(100), Step::Chunk(sixty)].into();
+        let mut response = Response::new(Scripted { steps, sleep: None });
+        response
+            .headers_mut()
+            .insert("content-length", "120".parse().unwrap());
+        Ok::<_, std::convert::Infallible>(response)
+    });
+    let request = Request::get("/declared").body(Full::default()).unwrap();
+    let response = isr.layer(origin).oneshot(request).await.unwrap();
+    assert_eq!(response.headers()["x-isr-cache"], "BYPASS");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body.len(), 120, "the visitor got every byte");
+    assert_eq!(isr.stats().entries, 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_streamed_body_of_exactly_the_limit_is_kept() {
     let site = Site::new(16);
