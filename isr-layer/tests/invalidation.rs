@@ -54,6 +54,12 @@ async fn revalidate_path_purges_one_page_in_any_spelling() {
         .await
         .unwrap();
     assert_eq!(report.affected, Some(1));
+    let never_cached = isr
+        .revalidator()
+        .revalidate_path("/docs/never")
+        .await
+        .unwrap();
+    assert_eq!(never_cached.affected, Some(0), "a page never cached");
     let purged = get(&app, "/docs/a").await;
     assert_eq!(
         (purged.cache(), purged.body.as_str()),
