@@ -132,6 +132,76 @@ async fn a_page_for_one_user_is_never_served_to_another() {
     assert_eq!(get(&app, "/account").await.cache(), "HIT");
 }
 
+/// Signed-in visitors of one page at the same moment are not coalesced into one render: each
+/// renders with its own credentials.
+#[tokio::test(start_paused = true)]
+async fn signed_in_visitors_at_the_same_moment_each_render_their_own_page() {
+    let origin = Origin::new();
+    origin.set_delay(std::time::Duration::from_millis(100));
+    origin.on_response(|req, res| {
+        let who = req
+            .headers()
+            .get("authorization")
+            .map_or("anonymous", |v| v.to_str().unwrap());
+        *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
+    });
+    let app = origin.behind(&isr());
+    let (alice, bob) = tokio::join!(send(&app, with_auth("alice")), send(&app, with_auth("bob")));
+    assert_eq!(alice.body, "hello Bearer alice");
+    assert_eq!(bob.body, "hello Bearer bob");
+    assert_eq!(origin.renders(), 2);
+}
+
+/// A page another instance stored in a shared tier (here a file store two layers share) is
+/// not served to a signed-in visitor either, unless its route opted in.
+#[cfg(feature = "fs")]
+#[tokio::test]
+async fn a_page_from_the_shared_tier_is_not_served_to_a_signed_in_visitor() {
+    use isr_layer::store::FsStore;
+    let dir = std::env::temp_dir().join(format!(
+        "isr-shared-tier-authorization-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || {
+        let store = FsStore::builder(&dir).open().unwrap();
+        IsrLayer::builder()
+            .revalidate(Revalidate::secs(60))
+            .store(store)
+            .build()
+            .unwrap()
+    };
+    let origin = Origin::new();
+    origin.on_response(|req, res| {
+        let who = req
+            .headers()
+            .get("authorization")
+            .map_or("anonymous", |v| v.to_str().unwrap());
+        *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
+    });
+    let (first, second) = (open(), open());
+    let anonymous = get(&origin.behind(&first), "/account").await;
+    assert_eq!(
+        (anonymous.cache(), anonymous.body.as_str()),
+        ("MISS", "hello anonymous")
+    );
+    let other = origin.behind(&second);
+    let carol = send(&other, with_auth("carol")).await;
+    assert_eq!(
+        (carol.cache(), carol.body.as_str()),
+        ("BYPASS", "hello Bearer carol")
+    );
+    assert_eq!(origin.renders(), 2);
+    // The same page is the other instance's to serve from the shared tier without credentials.
+    let shared = get(&other, "/account").await;
+    assert_eq!(
+        (shared.cache(), shared.body.as_str()),
+        ("HIT", "hello anonymous")
+    );
+    assert_eq!(origin.renders(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_route_may_opt_in_to_caching_with_authorization() {
     let origin = Origin::new();

@@ -107,7 +107,10 @@ async fn run<X: Executor<R>, R: Render>(job: RenderJob<R>) -> Rendered<R::Body, 
     } = job;
     let _permit = permit;
     let mut lock_token = None;
-    if !engine.store.is_local_only() {
+    // A render for a request with `Authorization` is that visitor's own: it neither takes the
+    // shared lock nor adopts what another instance stored (a page for visitors without
+    // credentials), as a single instance renders it on its own (see `Visit::serve`).
+    if !engine.store.is_local_only() && !target.authorized {
         match cluster_turn(&engine, &lookup, replaces.as_deref(), background).await {
             Turn::Render(token) => lock_token = token,
             Turn::Adopt(entry) => {
