@@ -178,6 +178,27 @@ mod tests {
     }
 
     #[test]
+    fn the_bound_is_the_one_asked_for_and_256_mib_by_default() {
+        assert_eq!(MemoryStore::new(1234).max_bytes(), 1234);
+        assert_eq!(MemoryStore::default().max_bytes(), 256 * 1024 * 1024);
+    }
+
+    /// An encoding made for a render that has been replaced since (a newer render, or a
+    /// removal) must not bring the old render back when the store weighs it again.
+    #[test]
+    fn weighing_a_replaced_render_again_leaves_the_newer_one() {
+        let store = MemoryStore::new(1 << 20);
+        let old = Arc::new(render(1, 2));
+        store.insert(Arc::clone(&old));
+        let newer = Arc::new(render(3, 4));
+        store.insert(Arc::clone(&newer));
+        store.reweigh_local(&old);
+        assert!(Arc::ptr_eq(&store.get_local("/k").unwrap(), &newer));
+        store.reweigh_local(&newer);
+        assert!(Arc::ptr_eq(&store.get_local("/k").unwrap(), &newer));
+    }
+
+    #[test]
     fn keeping_the_same_render_again_keeps_the_copy_in_memory() {
         let store = MemoryStore::new(1 << 20);
         let first = store.keep(render(1, 2));
