@@ -103,9 +103,8 @@ fn with_auth(user: &str) -> Request<Full<Bytes>> {
     req
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_page_for_one_user_is_never_served_to_another() {
-    let origin = Origin::new();
+/// The origin answers `hello <Authorization>`, or `hello anonymous` without credentials.
+fn greets_by_authorization(origin: &Origin) {
     origin.on_response(|req, res| {
         let who = req
             .headers()
@@ -113,6 +112,12 @@ async fn a_page_for_one_user_is_never_served_to_another() {
             .map_or("anonymous", |v| v.to_str().unwrap());
         *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
     });
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_for_one_user_is_never_served_to_another() {
+    let origin = Origin::new();
+    greets_by_authorization(&origin);
     let app = origin.behind(&isr());
     let alice = send(&app, with_auth("alice")).await;
     assert_eq!(
@@ -138,13 +143,7 @@ async fn a_page_for_one_user_is_never_served_to_another() {
 async fn signed_in_visitors_at_the_same_moment_each_render_their_own_page() {
     let origin = Origin::new();
     origin.set_delay(std::time::Duration::from_millis(100));
-    origin.on_response(|req, res| {
-        let who = req
-            .headers()
-            .get("authorization")
-            .map_or("anonymous", |v| v.to_str().unwrap());
-        *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
-    });
+    greets_by_authorization(&origin);
     let app = origin.behind(&isr());
     let (alice, bob) = tokio::join!(send(&app, with_auth("alice")), send(&app, with_auth("bob")));
     assert_eq!(alice.body, "hello Bearer alice");
@@ -172,13 +171,7 @@ async fn a_page_from_the_shared_tier_is_not_served_to_a_signed_in_visitor() {
             .unwrap()
     };
     let origin = Origin::new();
-    origin.on_response(|req, res| {
-        let who = req
-            .headers()
-            .get("authorization")
-            .map_or("anonymous", |v| v.to_str().unwrap());
-        *res.body_mut() = Full::new(Bytes::from(format!("hello {who}")));
-    });
+    greets_by_authorization(&origin);
     let (first, second) = (open(), open());
     let anonymous = get(&origin.behind(&first), "/account").await;
     assert_eq!(
