@@ -14,24 +14,62 @@ use isr_layer::{CacheStatus, CacheTags, Revalidate, service::IsrBody};
 
 use crate::body::{ActixBody, HttpBody};
 
-/// The head of an actix request in `http` 1 types, for the engine's lookup. `None` when a part
-/// does not translate (the request then bypasses the cache).
+/// An actix request's head as the engine's lookup reads it, in place: its method, its target
+/// and the few headers the lookup asks for (a hit converts nothing else); every header is
+/// converted only for a render.
+///
+/// A header that does not translate to `http` 1 is left out (`http` 0.2, which actix-web 4 is
+/// built on, accepts the same names and values, so none is in practice).
+pub(crate) struct ActixHead<'a>(pub(crate) &'a RequestHead);
+
+impl isr_layer::adapter::RequestHead for ActixHead<'_> {
+    fn method(&self) -> &str {
+        self.0.method.as_str()
+    }
+
+    fn path(&self) -> &str {
+        self.0.uri.path()
+    }
+
+    fn query(&self) -> Option<&str> {
+        self.0.uri.query()
+    }
+
+    fn path_and_query(&self) -> Option<&str> {
+        self.0.uri.path_and_query().map(|pq| pq.as_str())
+    }
+
+    fn authority(&self) -> Option<&str> {
+        self.0.uri.authority().map(|authority| authority.as_str())
+    }
+
+    fn copy_headers(&self, wanted: &dyn Fn(&str) -> bool, to: &mut http::HeaderMap) {
+        for (name, value) in self.0.headers.iter() {
+            if wanted(name.as_str())
+                && let Some((name, value)) = http_header(name, value)
+            {
+                to.append(name, value);
+            }
+        }
+    }
+
+    fn header_map(&self) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::with_capacity(self.0.headers.len());
+        for (name, value) in self.0.headers.iter() {
+            if let Some((name, value)) = http_header(name, value) {
+                headers.append(name, value);
+            }
+        }
+        headers
+    }
+}
+
+/// The head of an actix request in `http` 1 types, for the endpoints beside the cache (the
+/// purge endpoint, the inspector), which read it whole. `None` when a part does not translate.
 pub(crate) fn request_head(head: &RequestHead) -> Option<http::Request<()>> {
     let mut request = http::Request::new(());
-    // The methods the cache answers are matched, not parsed; any other is carried over by name.
-    *request.method_mut() = if head.method == Method::GET {
-        http::Method::GET
-    } else if head.method == Method::HEAD {
-        http::Method::HEAD
-    } else {
-        http::Method::from_bytes(head.method.as_str().as_bytes()).ok()?
-    };
-    // The usual origin-form URI is its path and query: parsed as it is, without formatting.
-    *request.uri_mut() = match (head.uri.scheme(), head.uri.path_and_query()) {
-        (None, Some(path_and_query)) => http::Uri::try_from(path_and_query.as_str()),
-        _ => http::Uri::try_from(head.uri.to_string()),
-    }
-    .ok()?;
+    *request.method_mut() = http::Method::from_bytes(head.method.as_str().as_bytes()).ok()?;
+    *request.uri_mut() = http::Uri::try_from(head.uri.to_string()).ok()?;
     *request.version_mut() = match head.version {
         Version::HTTP_09 => http::Version::HTTP_09,
         Version::HTTP_10 => http::Version::HTTP_10,
@@ -42,44 +80,34 @@ pub(crate) fn request_head(head: &RequestHead) -> Option<http::Request<()>> {
     let headers = request.headers_mut();
     headers.reserve(head.headers.len());
     for (name, value) in head.headers.iter() {
-        headers.append(
-            http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
-            http::HeaderValue::from_bytes(value.as_bytes()).ok()?,
-        );
+        let (name, value) = http_header(name, value)?;
+        headers.append(name, value);
     }
     Some(request)
 }
 
-/// A request of its own with the same head as the visitor's, to answer a visitor whose request
-/// went to a background regeneration.
+/// One header in `http` 1 types; `None` when it does not translate.
+fn http_header(
+    name: &header::HeaderName,
+    value: &header::HeaderValue,
+) -> Option<(http::HeaderName, http::HeaderValue)> {
+    Some((
+        http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?,
+        http::HeaderValue::from_bytes(value.as_bytes()).ok()?,
+    ))
+}
+
+/// A request of its own with the visitor's head (taken before a render changed it), to answer a
+/// visitor whose request went to a background regeneration.
 ///
 /// actix answers with the request a response belongs to, and an `HttpRequest` cannot be shared
 /// with a render (routing needs it unshared), so the answer gets a copy of the head. Middleware
 /// outside the cache that reads the answer's request sees the visitor's method, URI, version,
 /// headers and peer address, but not its extensions, `app_data` or connection data.
-pub(crate) fn detached_request(
-    head: &http::Request<()>,
-    peer: Option<std::net::SocketAddr>,
-) -> HttpRequest {
+pub(crate) fn detached_request(head: RequestHead) -> HttpRequest {
     let mut copy = actix_web::test::TestRequest::default().to_srv_request();
-    let copied = copy.head_mut();
-    if let Ok(method) = Method::from_bytes(head.method().as_str().as_bytes()) {
-        copied.method = method;
-    }
-    // Set as a value, not parsed by the test builder (which would panic on a URI it rejects).
-    if let Ok(uri) = Uri::try_from(head.uri().to_string()) {
-        copied.uri = uri;
-    }
-    copied.version = match head.version() {
-        http::Version::HTTP_09 => Version::HTTP_09,
-        http::Version::HTTP_10 => Version::HTTP_10,
-        http::Version::HTTP_2 => Version::HTTP_2,
-        http::Version::HTTP_3 => Version::HTTP_3,
-        _ => Version::HTTP_11,
-    };
-    copied.peer_addr = peer;
-    append_actix_headers(head.headers(), &mut copied.headers);
-    let uri = copied.uri.clone();
+    let uri = head.uri.clone();
+    *copy.head_mut() = head;
     copy.match_info_mut().get_mut().update(&uri);
     copy.into_parts().0
 }
@@ -322,20 +350,54 @@ mod tests {
 
     #[test]
     fn a_detached_request_copies_the_visible_head() {
-        let head = http::Request::builder()
-            .method("GET")
-            .uri("/p?q=1")
-            .header("x-one", "1")
-            .body(())
-            .unwrap();
-        let peer = "127.0.0.1:9".parse().ok();
-        let copy = detached_request(&head, peer);
+        let peer = "127.0.0.1:9".parse().unwrap();
+        let visitor = TestRequest::with_uri("/p?q=1")
+            .method(Method::HEAD)
+            .version(Version::HTTP_10)
+            .insert_header(("x-one", "1"))
+            .peer_addr(peer)
+            .to_http_request();
+        let copy = detached_request(visitor.head().clone());
         assert_eq!(
-            (copy.method(), copy.uri().to_string()),
-            (&Method::GET, "/p?q=1".into())
+            (copy.method(), copy.uri().to_string(), copy.version()),
+            (&Method::HEAD, "/p?q=1".into(), Version::HTTP_10)
         );
         assert_eq!(copy.headers().get("x-one").unwrap(), "1");
-        assert_eq!(copy.peer_addr(), peer);
+        assert_eq!(copy.peer_addr(), Some(peer));
+        assert_eq!(copy.match_info().as_str(), "/p");
+    }
+
+    #[test]
+    fn the_lookup_reads_the_target_in_place_and_copies_only_the_headers_asked_for() {
+        use isr_layer::adapter::RequestHead as _;
+        let request = TestRequest::with_uri("http://example.com/docs/a?x=1")
+            .insert_header(("accept-encoding", "br"))
+            .insert_header(("user-agent", "test"))
+            .append_header(("x-multi", "one"))
+            .append_header(("x-multi", "two"))
+            .to_http_request();
+        let head = ActixHead(request.head());
+        assert_eq!(head.method(), "GET");
+        assert_eq!(head.path(), "/docs/a");
+        assert_eq!(head.query(), Some("x=1"));
+        assert_eq!(head.path_and_query(), Some("/docs/a?x=1"));
+        assert_eq!(head.authority(), Some("example.com"));
+        assert!(head.http_headers().is_none());
+
+        let mut copied = http::HeaderMap::new();
+        head.copy_headers(
+            &|name| name == "accept-encoding" || name == "x-multi",
+            &mut copied,
+        );
+        assert_eq!(copied.len(), 3);
+        assert_eq!(copied["accept-encoding"], "br");
+        let multi: Vec<_> = copied.get_all("x-multi").iter().collect();
+        assert_eq!(multi, ["one", "two"]);
+
+        // A render takes every header.
+        let all = head.header_map();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all["user-agent"], "test");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use isr_layer::adapter::{Lookup, Served};
 
 use crate::body::{ActixBody, HttpBody};
 use crate::convert::{
-    detached_request, prepare_render, request_head, to_actix_answer, to_actix_response,
+    ActixHead, detached_request, prepare_render, to_actix_answer, to_actix_response,
 };
 use crate::future::IsrActixFuture;
 use crate::render::{ActixRender, Returned};
@@ -81,12 +81,10 @@ where
     forward_ready!(service);
 
     fn call(&self, mut request: ServiceRequest) -> Self::Future {
-        let Some(head) = request_head(request.head()) else {
-            tracing::debug!(target: "isr", path = request.path(), "request head does not translate; bypassing the cache");
-            return IsrActixFuture::bypass(self.service.call(request));
-        };
-        let head_request = head.method() == http::Method::HEAD;
-        match self.isr.lookup::<_, HttpBody<B>>(&head) {
+        match self
+            .isr
+            .lookup::<_, HttpBody<B>>(&ActixHead(request.head()))
+        {
             Lookup::Hit(answer)
             | Lookup::Stale {
                 answer,
@@ -98,7 +96,7 @@ where
             } => {
                 // The visitor's request renders the page in the background; the visitor is
                 // answered now, with a copy of its request's head.
-                let visitor = detached_request(&head, request.peer_addr());
+                let visitor = detached_request(request.head().clone());
                 prepare_render(&mut request, regeneration.rewrite());
                 regeneration.spawn_local(ActixRender {
                     service: Rc::clone(&self.service),
@@ -109,7 +107,8 @@ where
             }
             Lookup::Bypass(_) => IsrActixFuture::bypass(self.service.call(request)),
             Lookup::Render(visit) => {
-                let peer = request.peer_addr();
+                let head_request = request.method() == actix_web::http::Method::HEAD;
+                let head = request.head().clone();
                 prepare_render(&mut request, visit.rewrite());
                 let returned = Returned::default();
                 let render = ActixRender {
@@ -123,9 +122,7 @@ where
                     // a copy if it went to a background regeneration.
                     let request = match unused {
                         Some(render) => render.request.into_parts().0,
-                        None => returned
-                            .take()
-                            .unwrap_or_else(|| detached_request(&head, peer)),
+                        None => returned.take().unwrap_or_else(|| detached_request(head)),
                     };
                     Ok(ServiceResponse::new(
                         request,

@@ -4,8 +4,8 @@
 //! middleware answers actix requests with the same ones: every decision about what is served,
 //! stored and regenerated is made here, so both give the same answers. An adapter only translates:
 //!
-//! 1. [`IsrLayer::lookup`](crate::IsrLayer::lookup) with the request head (`http` types) says
-//!    what to do: answer from the cache ([`Lookup::Hit`], [`Lookup::Stale`]), call the
+//! 1. [`IsrLayer::lookup`](crate::IsrLayer::lookup) with the request's head (an `http::Request`,
+//!    or the adapter's own [`RequestHead`]) says what to do: answer from the cache ([`Lookup::Hit`], [`Lookup::Stale`]), call the
 //!    application as if there were no cache ([`Lookup::Bypass`]), or render ([`Lookup::Render`]).
 //! 2. A render is the adapter's [`Render`]: its application and the visitor's request, prepared
 //!    with [`prepare_headers`] and the canonical URI of [`Visit::rewrite`].
@@ -17,11 +17,10 @@
 //! [`LocalSet`](tokio::task::LocalSet), for applications that are not `Send` (actix-web runs
 //! every worker on one); they panic outside a `LocalSet`.
 
-use http::Request;
 use http_body::Body;
 
 use crate::IsrLayer;
-pub use crate::engine::{Answer, Lookup, Page, Regeneration, Served, Visit};
+pub use crate::engine::{Answer, Lookup, Page, Regeneration, RequestHead, Served, Visit};
 pub use crate::filters::BypassReason;
 pub use crate::policy::PolicySource;
 pub use crate::policy_layer::Restored;
@@ -57,9 +56,10 @@ impl IsrLayer {
     /// Looks a request up: the first step of every request, for adapters of other frameworks
     /// (see [the module](crate::adapter)).
     ///
-    /// Only the head of `request` is read. Answers from the cache are built here; their body
-    /// type `B` is the adapter's choice.
-    pub fn lookup<A, B: Body>(&self, request: &Request<A>) -> Lookup<B> {
-        crate::engine::lookup(self.engine(), request)
+    /// Only the head of the request is read: an `http::Request` of any body, or an adapter's
+    /// own [`RequestHead`], which a hit reads without converting anything. Answers from the
+    /// cache are built here; their body type `B` is the adapter's choice.
+    pub fn lookup<H: RequestHead + ?Sized, B: Body>(&self, head: &H) -> Lookup<B> {
+        crate::engine::lookup(self.engine(), head)
     }
 }

@@ -101,12 +101,13 @@ pub(crate) struct RequestClass {
 
 /// Whether a request may be answered from the cache.
 pub(crate) fn classify_request(
-    method: &Method,
+    method: &str,
     headers: &HeaderMap,
 ) -> Result<RequestClass, BypassReason> {
-    let head = if method == Method::GET {
+    // Methods are case-sensitive (RFC 9110 §9.1).
+    let head = if method == Method::GET.as_str() {
         false
-    } else if method == Method::HEAD {
+    } else if method == Method::HEAD.as_str() {
         true
     } else {
         return Err(BypassReason::Method);
@@ -301,15 +302,15 @@ mod tests {
     #[test]
     fn only_get_and_head_are_answered() {
         let h = HeaderMap::new();
-        assert!(classify_request(&Method::GET, &h).is_ok());
-        assert!(classify_request(&Method::HEAD, &h).unwrap().head);
+        assert!(classify_request(Method::GET.as_str(), &h).is_ok());
+        assert!(classify_request(Method::HEAD.as_str(), &h).unwrap().head);
         assert_eq!(
-            classify_request(&Method::POST, &h).unwrap_err(),
+            classify_request(Method::POST.as_str(), &h).unwrap_err(),
             BypassReason::Method
         );
         let ws = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
         assert_eq!(
-            classify_request(&Method::GET, &ws).unwrap_err(),
+            classify_request(Method::GET.as_str(), &ws).unwrap_err(),
             BypassReason::Upgrade
         );
         for upgrade in [
@@ -317,7 +318,7 @@ mod tests {
             headers(&[("upgrade", "h2c"), ("host", "a")]),
         ] {
             assert_eq!(
-                classify_request(&Method::GET, &upgrade).unwrap_err(),
+                classify_request(Method::GET.as_str(), &upgrade).unwrap_err(),
                 BypassReason::Upgrade
             );
         }
@@ -326,9 +327,17 @@ mod tests {
             ("connection", "keep-alive"),
             ("accept", "*/*"),
         ]);
-        assert!(!classify_request(&Method::GET, &plain).unwrap().authorized);
+        assert!(
+            !classify_request(Method::GET.as_str(), &plain)
+                .unwrap()
+                .authorized
+        );
         let signed = headers(&[("host", "a"), ("authorization", "Bearer x")]);
-        assert!(classify_request(&Method::GET, &signed).unwrap().authorized);
+        assert!(
+            classify_request(Method::GET.as_str(), &signed)
+                .unwrap()
+                .authorized
+        );
     }
 
     #[test]

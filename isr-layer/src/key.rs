@@ -181,18 +181,40 @@ impl RequestKey<'_> {
     }
 }
 
+/// The parts of a request target the key reads, as [`Uri`]'s accessors of the same names
+/// return them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) path_and_query: Option<&'a str>,
+    pub(crate) authority: Option<&'a str>,
+}
+
+impl<'a> From<&'a Uri> for Target<'a> {
+    fn from(uri: &'a Uri) -> Self {
+        Self {
+            path: uri.path(),
+            query: uri.query(),
+            path_and_query: uri.path_and_query().map(|pq| pq.as_str()),
+            authority: uri.authority().map(|a| a.as_str()),
+        }
+    }
+}
+
 /// Builds the key of a request.
 pub(crate) fn request_key<'a>(
     opts: &KeyOptions,
-    uri: &'a Uri,
+    target: impl Into<Target<'a>>,
     headers: &HeaderMap,
 ) -> Result<RequestKey<'a>, KeyError> {
-    let raw_path = uri.path();
+    let target = target.into();
+    let raw_path = target.path;
     if !raw_path.starts_with('/') {
         return Err(KeyError::NotAbsolute);
     }
     let path = normalize_path(raw_path)?;
-    let raw_query = uri.query();
+    let raw_query = target.query;
     let query = match (&opts.query, raw_query) {
         (_, None) | (QueryMode::Ignore, _) => None,
         (QueryMode::Full, Some(q)) => Some(without_tracking(normalize_escapes(q)?, opts)),
@@ -216,7 +238,7 @@ pub(crate) fn request_key<'a>(
     };
 
     let host = if opts.include_host {
-        Some(host_of(uri, headers).ok_or(KeyError::BadHost)?)
+        Some(host_of(target.authority, headers).ok_or(KeyError::BadHost)?)
     } else {
         None
     };
@@ -231,10 +253,10 @@ pub(crate) fn request_key<'a>(
     if host.is_none()
         && opts.headers.is_empty()
         && rewrite.is_none()
-        && let Some(pq) = uri.path_and_query()
+        && let Some(pq) = target.path_and_query
     {
         return Ok(RequestKey {
-            key: Cow::Borrowed(pq.as_str()),
+            key: Cow::Borrowed(pq),
             path: 0..raw_path.len(),
             rewrite,
             path_rewritten,
@@ -318,11 +340,11 @@ pub(crate) fn variant_key(primary: &str, names: &[HeaderName], headers: &HeaderM
     key
 }
 
-fn host_of(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+fn host_of(authority: Option<&str>, headers: &HeaderMap) -> Option<String> {
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))?;
+        .or(authority)?;
     // Only a real authority may join the key: `example.com/admin` as a Host header must not
     // make the key of another URL.
     let authority: http::uri::Authority = host.parse().ok()?;

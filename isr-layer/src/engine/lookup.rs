@@ -3,10 +3,10 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use http::Request;
 use http_body::Body;
 
 use super::regenerate::Regeneration;
+use super::request_head::{ReadHeaders, RequestHead, target_of};
 use super::respond::{Answer, Conditions, OwnedConditions, serve_entry};
 use super::visit::{Reply, Visit};
 use super::{Engine, RenderTarget};
@@ -37,23 +37,35 @@ pub enum Lookup<B: Body> {
 }
 
 /// See [`IsrLayer::lookup`].
-pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> Lookup<B> {
-    let class = match filters::classify_request(request.method(), request.headers()) {
+pub(crate) fn lookup<H: RequestHead + ?Sized, B: Body>(
+    engine: &Arc<Engine>,
+    head: &H,
+) -> Lookup<B> {
+    let mut headers = ReadHeaders::first(head, &engine.config.key);
+    let class = match filters::classify_request(head.method(), headers.map()) {
         Ok(class) => class,
-        Err(reason) => return bypass(engine, request, reason),
+        Err(reason) => return bypass(engine, head, reason),
     };
-    let key = match key::request_key(&engine.config.key, request.uri(), request.headers()) {
+    let target = target_of(head);
+    let key = match key::request_key(&engine.config.key, target, headers.map()) {
         Ok(key) => key,
-        Err(error) => return bypass(engine, request, BypassReason::from_key_error(error)),
+        Err(error) => return bypass(engine, head, BypassReason::from_key_error(error)),
     };
 
     let mut fallback = None;
-    let lookup = engine.lookup_key(&key.key, request.uri().query(), request.headers());
+    // Without `Vary` the lookup key is the primary key: borrowed, no allocation.
+    let lookup = match engine.variance(&key.key) {
+        None => Cow::Borrowed(&*key.key),
+        Some(variance) => {
+            headers.add(&variance.headers, !variance.cookies.is_empty());
+            Cow::Owned(variance.key(&key.key, target.query, headers.map()))
+        }
+    };
     if let Some(entry) = engine.store.get_local(&lookup)
         && (!class.authorized || entry.shared_with_authorization)
     {
         let now = engine.clock.now();
-        let conditions = Conditions::of(request.headers());
+        let conditions = Conditions::of(headers.map());
         match engine.freshness(&entry, now) {
             EntryState::Fresh => {
                 engine.trace_request(CacheStatus::Hit, &entry.key, entry.route(), None);
@@ -79,7 +91,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
                 );
                 let regeneration = Regeneration::due(engine, &entry, key.path_rewritten, || {
                     (
-                        render_target(&key, request, class.authorized, false),
+                        render_target(&key, head, class.authorized, false),
                         key.rewrite.clone(),
                     )
                 });
@@ -92,8 +104,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
         }
     }
 
-    let target = render_target(&key, request, class.authorized, class.head);
-    // Without `Vary` the lookup key is the primary key: one allocation serves both.
+    let target = render_target(&key, head, class.authorized, class.head);
     let lookup = match lookup {
         Cow::Borrowed(_) => Arc::clone(&target.primary),
         Cow::Owned(variant) => Arc::from(variant),
@@ -103,7 +114,7 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
             engine: Arc::clone(engine),
             lookup,
             fallback,
-            conditions: OwnedConditions::of(request.headers()),
+            conditions: OwnedConditions::of(headers.map()),
             head: class.head,
         },
         target,
@@ -111,30 +122,30 @@ pub(crate) fn lookup<A, B: Body>(engine: &Arc<Engine>, request: &Request<A>) -> 
     })
 }
 
-fn bypass<A, B: Body>(engine: &Engine, request: &Request<A>, reason: BypassReason) -> Lookup<B> {
-    engine.trace_request(
-        CacheStatus::Bypass,
-        request.uri().path(),
-        None,
-        Some(&reason),
-    );
+fn bypass<H: RequestHead + ?Sized, B: Body>(
+    engine: &Engine,
+    head: &H,
+    reason: BypassReason,
+) -> Lookup<B> {
+    engine.trace_request(CacheStatus::Bypass, head.path(), None, Some(&reason));
     Lookup::Bypass(reason)
 }
 
-/// What a render of this request is for.
-fn render_target<B>(
+/// What a render of this request is for: it takes every header of the request, since the
+/// response's `Vary` may name any of them.
+fn render_target<H: RequestHead + ?Sized>(
     key: &key::RequestKey<'_>,
-    request: &Request<B>,
+    head: &H,
     authorized: bool,
-    head: bool,
+    head_request: bool,
 ) -> RenderTarget {
     RenderTarget {
         primary: Arc::from(&*key.key),
         path: key.path.clone(),
-        request_headers: request.headers().clone(),
-        query: request.uri().query().map(Arc::from),
+        request_headers: head.header_map(),
+        query: head.query().map(Arc::from),
         authorized,
-        head,
+        head: head_request,
         path_rewritten: key.path_rewritten,
     }
 }

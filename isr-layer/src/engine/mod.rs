@@ -17,6 +17,7 @@ mod lookup;
 mod negotiate;
 mod regenerate;
 mod render_job;
+mod request_head;
 mod respond;
 mod store_trouble;
 mod tag_clock;
@@ -44,6 +45,7 @@ pub(crate) use self::flight::{FlightGuard, Flights, Join, Landing};
 pub use self::lookup::Lookup;
 pub(crate) use self::lookup::lookup;
 pub use self::regenerate::Regeneration;
+pub use self::request_head::RequestHead;
 pub use self::respond::{Answer, Page};
 use self::store_trouble::StoreTrouble;
 pub(crate) use self::tag_clock::TagClock;
@@ -180,6 +182,11 @@ impl Engine {
         headers: &http::HeaderMap,
     ) -> std::borrow::Cow<'k, str> {
         self.vary.lookup_key(primary, query, headers)
+    }
+
+    /// What the page of `primary` is known to vary on; `None` when it does not vary.
+    pub(crate) fn variance(&self, primary: &str) -> Option<Arc<Variance>> {
+        self.vary.variance(primary)
     }
 
     pub(crate) fn learn_vary(&self, primary: &Arc<str>, variance: Option<Arc<Variance>>) {

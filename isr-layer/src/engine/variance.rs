@@ -62,16 +62,21 @@ impl Default for VaryIndex {
 }
 
 impl VaryIndex {
+    /// What the page of `primary` is known to vary on; `None` when it does not vary.
+    pub(crate) fn variance(&self, primary: &str) -> Option<Arc<Variance>> {
+        if !self.any.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.names.get(primary)
+    }
+
     pub(crate) fn lookup_key<'k>(
         &self,
         primary: &'k str,
         query: Option<&str>,
         headers: &HeaderMap,
     ) -> Cow<'k, str> {
-        if !self.any.load(Ordering::Relaxed) {
-            return Cow::Borrowed(primary);
-        }
-        match self.names.get(primary) {
+        match self.variance(primary) {
             Some(variance) => Cow::Owned(variance.key(primary, query, headers)),
             None => Cow::Borrowed(primary),
         }
