@@ -308,6 +308,11 @@ mod tests {
             classify_request(Method::POST.as_str(), &h).unwrap_err(),
             BypassReason::Method
         );
+        // Methods are case-sensitive: `get` is another method.
+        assert_eq!(
+            classify_request("get", &h).unwrap_err(),
+            BypassReason::Method
+        );
         let ws = headers(&[("connection", "Upgrade"), ("upgrade", "websocket")]);
         assert_eq!(
             classify_request(Method::GET.as_str(), &ws).unwrap_err(),
@@ -351,6 +356,35 @@ mod tests {
         assert_eq!(d.max_age, Some(5));
         assert_eq!(d.shared_max_age(), Some(60));
         assert!(d.allows_authorized());
+    }
+
+    #[test]
+    fn each_of_rfc_9111s_three_directives_alone_shares_an_answer_to_authorization() {
+        let allows = |value: &'static str| {
+            Directives::parse(&headers(&[("cache-control", value)])).allows_authorized()
+        };
+        assert!(allows("public"));
+        assert!(allows("s-maxage=60"));
+        assert!(allows("must-revalidate"));
+        assert!(allows("Proxy-Revalidate"));
+        assert!(!allows("max-age=60"));
+        assert!(!allows("no-transform"));
+    }
+
+    #[test]
+    fn a_connection_upgrade_token_alone_bypasses_whatever_else_is_sent() {
+        for pairs in [
+            &[("connection", "Upgrade")][..],
+            &[("accept", "*/*"), ("connection", "keep-alive, upgrade")][..],
+        ] {
+            assert_eq!(
+                classify_request(Method::GET.as_str(), &headers(pairs)).unwrap_err(),
+                BypassReason::Upgrade,
+                "{pairs:?}"
+            );
+        }
+        let kept_alive = headers(&[("accept", "*/*"), ("connection", "keep-alive")]);
+        assert!(classify_request(Method::GET.as_str(), &kept_alive).is_ok());
     }
 
     #[test]

@@ -844,6 +844,26 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_its_headers_may_be_exactly_as_long_as_the_limit() {
+        let uri: Uri = "/p".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-tenant", http::HeaderValue::from_static("blue"));
+        let with_limit = |max_len| KeyOptions {
+            headers: vec![HeaderName::from_static("x-tenant")],
+            max_len,
+            ..KeyOptions::default()
+        };
+        let key = request_key(&with_limit(4096), &uri, &headers).unwrap().key;
+        assert_eq!(key, "/p\nx-tenant:blue,");
+        let exact = request_key(&with_limit(key.len()), &uri, &headers).unwrap();
+        assert_eq!(exact.key, key);
+        assert_eq!(
+            request_key(&with_limit(key.len() - 1), &uri, &headers).unwrap_err(),
+            KeyError::TooLong
+        );
+    }
+
+    #[test]
     fn host_and_headers_join_the_key_when_asked() {
         let opts = KeyOptions {
             include_host: true,

@@ -105,3 +105,17 @@ impl<S> Layer<S> for IsrLayer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_configuration_and_the_store() {
+        let isr = IsrLayer::builder().max_body_bytes(12_345).build().unwrap();
+        let debug = format!("{isr:?}");
+        for part in ["IsrLayer", "Engine", "12345", "MemoryStore"] {
+            assert!(debug.contains(part), "{part} in {debug}");
+        }
+    }
+}

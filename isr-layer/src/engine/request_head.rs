@@ -162,3 +162,122 @@ fn read_first(key: &KeyOptions, name: &str) -> bool {
         || (key.include_host && name == HOST.as_str())
         || key.headers.iter().any(|keyed| keyed.as_str() == name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An adapter's head: an `http::Request` that hides its header map, so the lookup has to
+    /// ask for headers by name.
+    struct Copying(Request<()>);
+
+    impl RequestHead for Copying {
+        fn method(&self) -> &str {
+            self.0.method().as_str()
+        }
+        fn path(&self) -> &str {
+            self.0.uri().path()
+        }
+        fn query(&self) -> Option<&str> {
+            self.0.uri().query()
+        }
+        fn path_and_query(&self) -> Option<&str> {
+            RequestHead::path_and_query(&self.0)
+        }
+        fn authority(&self) -> Option<&str> {
+            RequestHead::authority(&self.0)
+        }
+        fn copy_headers(&self, wanted: &dyn Fn(&str) -> bool, to: &mut HeaderMap) {
+            self.0.copy_headers(wanted, to);
+        }
+        fn header_map(&self) -> HeaderMap {
+            self.0.header_map()
+        }
+    }
+
+    fn browser_request() -> Request<()> {
+        Request::builder()
+            .uri("/docs?page=2")
+            .header("host", "example.com")
+            .header("accept-encoding", "gzip, br")
+            .header("accept-language", "fr")
+            .header("cookie", "theme=dark")
+            .header("if-none-match", "\"a\"")
+            .header("user-agent", "test")
+            .header("x-tenant", "blue")
+            .body(())
+            .unwrap()
+    }
+
+    fn names(map: &HeaderMap) -> Vec<&str> {
+        let mut names: Vec<_> = map.keys().map(HeaderName::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn an_http_request_is_read_in_place() {
+        let request = browser_request();
+        let key = KeyOptions::default();
+        let mut read = ReadHeaders::first(&request, &key);
+        read.add(&[HeaderName::from_static("accept-language")], true);
+        assert!(std::ptr::eq(read.map(), request.headers()));
+    }
+
+    #[test]
+    fn an_adapters_head_gives_the_headers_read_first_then_those_the_page_varies_on() {
+        let head = Copying(browser_request());
+        let key = KeyOptions::default();
+        let mut read = ReadHeaders::first(&head, &key);
+        assert_eq!(names(read.map()), ["accept-encoding", "if-none-match"]);
+
+        // A page varying on a header read already (Accept-Encoding) gets it once.
+        read.add(
+            &[
+                HeaderName::from_static("accept-language"),
+                HeaderName::from_static("accept-encoding"),
+            ],
+            true,
+        );
+        assert_eq!(
+            names(read.map()),
+            [
+                "accept-encoding",
+                "accept-language",
+                "cookie",
+                "if-none-match"
+            ]
+        );
+        assert_eq!(read.map().get_all("accept-encoding").iter().count(), 1);
+    }
+
+    #[test]
+    fn the_keys_own_headers_and_host_are_read_first_when_configured() {
+        let head = Copying(browser_request());
+        let key = KeyOptions {
+            include_host: true,
+            headers: vec![HeaderName::from_static("x-tenant")],
+            ..KeyOptions::default()
+        };
+        let read = ReadHeaders::first(&head, &key);
+        assert_eq!(
+            names(read.map()),
+            ["accept-encoding", "host", "if-none-match", "x-tenant"]
+        );
+    }
+
+    #[test]
+    fn the_target_is_read_as_the_uri_reads_it() {
+        let request = Request::get("http://example.com/a/b?x=1").body(()).unwrap();
+        let target = target_of(&request);
+        assert_eq!(
+            (
+                target.path,
+                target.query,
+                target.path_and_query,
+                target.authority
+            ),
+            ("/a/b", Some("x=1"), Some("/a/b?x=1"), Some("example.com"))
+        );
+    }
+}
