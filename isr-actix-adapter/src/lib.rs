@@ -38,6 +38,11 @@
 //! conformance suite runs the same scenarios against an axum app and an actix app and expects
 //! the same statuses, `x-isr-cache` values, bodies and render counts.
 //!
+//! A hit translates almost nothing: the engine reads the request's actix head in place (its
+//! [`RequestHead`](isr_layer::adapter::RequestHead)), asking only for the few headers it needs,
+//! and each cached page's headers are converted to actix's types once per entry. Only a
+//! render converts the whole request head.
+//!
 //! # Where renders run
 //!
 //! actix services are not `Send` and a `ServiceRequest` cannot be cloned (routing needs the

@@ -387,3 +387,29 @@ async fn a_list_with_one_bad_tag_applies_none_of_it() {
         "nothing purged"
     );
 }
+
+/// Subscribers hear of every invalidation: what, how, who asked, and when it took effect.
+#[tokio::test(start_paused = true)]
+async fn an_invalidation_is_announced_with_its_target_mode_origin_and_time() {
+    use isr_layer::invalidate::{InvalidationTarget, Origin as Asker};
+    use std::time::SystemTime;
+
+    let isr = isr();
+    let revalidator = isr.revalidator();
+    let mut events = revalidator.subscribe();
+    let before = SystemTime::now();
+    revalidator
+        .revalidate_tag_with("docs", InvalidationMode::Stale)
+        .await
+        .unwrap();
+    let event = events.recv().await.unwrap();
+    assert_eq!(event.target, InvalidationTarget::Tag("docs".to_owned()));
+    assert_eq!(event.mode, InvalidationMode::Stale);
+    assert_eq!(event.origin, Asker::Code);
+    // The clock is paused: the stamp is the moment the layer was built, give or take.
+    let off = match event.at.duration_since(before) {
+        Ok(after) => after,
+        Err(earlier) => earlier.duration(),
+    };
+    assert!(off < Duration::from_secs(60), "{:?}", event.at);
+}

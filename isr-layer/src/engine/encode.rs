@@ -413,6 +413,42 @@ mod tests {
         );
     }
 
+    /// The level asked for is the level used, whatever level the thread's kept encoder state
+    /// was made for: each page is byte for byte what a fresh encoder at its level makes.
+    #[cfg(all(feature = "gzip", feature = "zstd"))]
+    #[test]
+    fn each_page_is_encoded_at_the_level_asked_for() {
+        use std::io::Write;
+
+        // Varied enough that the levels find different matches.
+        let page: Vec<u8> = (0u64..3000)
+            .map(|i| format!("<li>{} of {}</li>", i.wrapping_mul(7919) % 1009, i % 97))
+            .collect::<String>()
+            .into_bytes();
+        let fresh_gzip = |level| {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+            encoder.write_all(&page).unwrap();
+            encoder.finish().unwrap()
+        };
+        let fresh_zstd = |level| zstd::bulk::compress(&page, level).unwrap();
+        // The two levels make different bytes of this page, so a wrong level shows.
+        assert_ne!(fresh_gzip(1), fresh_gzip(9));
+        assert_ne!(fresh_zstd(1), fresh_zstd(9));
+        // Levels in turn on one thread: each level after another one, and after itself.
+        for level in [1, 9, 9, 1] {
+            let gzip = gzip::compress(level, &page).unwrap();
+            let deflated = |gz: &[u8]| gz[10..gz.len() - 8].to_vec();
+            assert_eq!(
+                deflated(&gzip),
+                deflated(&fresh_gzip(level)),
+                "gzip {level}"
+            );
+            let zstd = zstd_reuse::compress(level, &page).unwrap();
+            assert_eq!(zstd, fresh_zstd(level as i32), "zstd {level}");
+        }
+    }
+
     #[test]
     fn what_does_not_shrink_is_not_kept() {
         assert!(compress(ContentCoding::Gzip, 6, b"x").is_none());
