@@ -413,3 +413,39 @@ async fn an_invalidation_is_announced_with_its_target_mode_origin_and_time() {
     };
     assert!(off < Duration::from_secs(60), "{:?}", event.at);
 }
+
+/// Past the bound on stamps the older half is folded into one: a page those stamps purged stays
+/// purged, and a page rendered after the newest folded stamp (and reached by no kept one) stays
+/// fresh.
+#[tokio::test(start_paused = true)]
+async fn folded_stamps_keep_purged_pages_purged_and_newer_pages_fresh() {
+    let origin = Origin::new();
+    tagged(&origin);
+    let isr = IsrLayer::builder()
+        .revalidate(Revalidate::Never)
+        .max_invalidation_stamps(4)
+        .build()
+        .unwrap();
+    let app = origin.behind(&isr);
+    let revalidator = isr.revalidator();
+    let purge = |tag: &'static str| {
+        let revalidator = revalidator.clone();
+        async move {
+            advance(1).await;
+            revalidator.revalidate_tag(tag).await.unwrap();
+        }
+    };
+
+    get(&app, "/products/q").await;
+    purge("product-q").await;
+    purge("product-b").await;
+    purge("product-c").await;
+    advance(1).await;
+    get(&app, "/products/p").await;
+    purge("product-d").await;
+    // The fifth stamp goes past the bound: q, b and c are folded, d and e kept.
+    purge("product-e").await;
+
+    assert_eq!(get(&app, "/products/p").await.cache(), "HIT");
+    assert_eq!(get(&app, "/products/q").await.cache(), "MISS");
+}
