@@ -157,10 +157,7 @@ pub(crate) fn to_http_response<B: MessageBody>(
     headers.reserve(head.headers().len());
     for (name, value) in head.headers().iter() {
         // Headers that do not translate are left out, as a proxy would.
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_str().as_bytes()),
-            http::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+        if let Some((name, value)) = http_header(name, value) {
             headers.append(name, value);
         }
     }
