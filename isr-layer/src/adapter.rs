@@ -5,8 +5,9 @@
 //! stored and regenerated is made here, so both give the same answers. An adapter only translates:
 //!
 //! 1. [`IsrLayer::lookup`](crate::IsrLayer::lookup) with the request's head (an `http::Request`,
-//!    or the adapter's own [`RequestHead`]) says what to do: answer from the cache ([`Lookup::Hit`], [`Lookup::Stale`]), call the
-//!    application as if there were no cache ([`Lookup::Bypass`]), or render ([`Lookup::Render`]).
+//!    or the adapter's own [`RequestHead`], read in place) says what to do: answer from the
+//!    cache ([`Lookup::Hit`], [`Lookup::Stale`]), call the application as if there were no
+//!    cache ([`Lookup::Bypass`]), or render ([`Lookup::Render`]).
 //! 2. A render is the adapter's [`Render`]: its application and the visitor's request, prepared
 //!    with [`prepare_headers`] and the canonical URI of [`Visit::rewrite`].
 //! 3. [`Visit::serve_local`] (or [`Regeneration::spawn_local`] for a stale entry) runs the
