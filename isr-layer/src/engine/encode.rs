@@ -435,10 +435,11 @@ mod tests {
         // The two levels make different bytes of this page, so a wrong level shows.
         assert_ne!(fresh_gzip(1), fresh_gzip(9));
         assert_ne!(fresh_zstd(1), fresh_zstd(9));
+        // The deflate stream between gzip's 10-byte header and 8-byte trailer.
+        let deflated = |gz: &[u8]| gz[10..gz.len() - 8].to_vec();
         // Levels in turn on one thread: each level after another one, and after itself.
         for level in [1, 9, 9, 1] {
             let gzip = gzip::compress(level, &page).unwrap();
-            let deflated = |gz: &[u8]| gz[10..gz.len() - 8].to_vec();
             assert_eq!(
                 deflated(&gzip),
                 deflated(&fresh_gzip(level)),

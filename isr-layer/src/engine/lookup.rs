@@ -46,8 +46,8 @@ pub(crate) fn lookup<H: RequestHead + ?Sized, B: Body>(
         Ok(class) => class,
         Err(reason) => return bypass(engine, head, reason),
     };
-    let target = target_of(head);
-    let key = match key::request_key(&engine.config.key, target, headers.map()) {
+    let request_target = target_of(head);
+    let key = match key::request_key(&engine.config.key, request_target, headers.map()) {
         Ok(key) => key,
         Err(error) => return bypass(engine, head, BypassReason::from_key_error(error)),
     };
@@ -58,7 +58,7 @@ pub(crate) fn lookup<H: RequestHead + ?Sized, B: Body>(
         None => Cow::Borrowed(&*key.key),
         Some(variance) => {
             headers.add(&variance.headers, !variance.cookies.is_empty());
-            Cow::Owned(variance.key(&key.key, target.query, headers.map()))
+            Cow::Owned(variance.key(&key.key, request_target.query, headers.map()))
         }
     };
     if let Some(entry) = engine.store.get_local(&lookup)
