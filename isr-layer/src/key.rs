@@ -622,6 +622,12 @@ mod tests {
         assert_eq!(key(&["a,b"]), key(&[" a ,  b "]));
         assert_ne!(key(&["a"]), key(&["b"]));
         assert_ne!(key(&["a,b"]), key(&["b,a"]), "order is part of the value");
+        assert_ne!(
+            key(&["a,b"]),
+            key(&["ab"]),
+            "the commas are part of the value"
+        );
+        assert_eq!(key(&["a, b", "c"]), "/p\n~x-theme=a,b,c");
     }
 
     #[test]
@@ -859,6 +865,23 @@ mod tests {
         assert_eq!(exact.key, key);
         assert_eq!(
             request_key(&with_limit(key.len() - 1), &uri, &headers).unwrap_err(),
+            KeyError::TooLong
+        );
+    }
+
+    #[test]
+    fn a_query_counts_toward_the_limit_with_its_question_mark() {
+        let uri: Uri = "/p?a=1".parse().unwrap();
+        let with_limit = |max_len| KeyOptions {
+            query: QueryMode::Full,
+            max_len,
+            ..KeyOptions::default()
+        };
+        let headers = HeaderMap::new();
+        let exact = request_key(&with_limit(6), &uri, &headers).unwrap();
+        assert_eq!(exact.key, "/p?a=1");
+        assert_eq!(
+            request_key(&with_limit(5), &uri, &headers).unwrap_err(),
             KeyError::TooLong
         );
     }
