@@ -2,9 +2,11 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use common::{Origin, advance, get, request, send, settle};
+use http_body_util::Full;
 use isr_layer::{IsrLayer, Revalidate};
 
 fn isr(ttl: u64) -> IsrLayer {
@@ -163,6 +165,41 @@ async fn a_conditional_miss_renders_the_whole_page() {
         .insert("range", "bytes=0-1".parse().unwrap());
     let got = send(&app, req).await;
     assert_eq!((got.status.as_u16(), got.cache()), (200, "MISS"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_miss_answers_the_visitors_condition_once_rendered() {
+    let origin = Origin::new();
+    origin.on_response(|_, res| *res.body_mut() = Full::new(Bytes::from_static(b"unchanged")));
+    let isr = isr(60);
+    let app = origin.behind(&isr);
+    let etag = get(&app, "/").await.header("etag").unwrap().to_owned();
+    isr.revalidator().revalidate_path("/").await.unwrap();
+
+    // The page was purged; its new render has the same bytes, so the visitor's copy is current.
+    let mut req = request("GET", "/");
+    req.headers_mut()
+        .insert("if-none-match", etag.parse().unwrap());
+    let got = send(&app, req).await;
+    assert_eq!(
+        (got.status.as_u16(), got.cache(), got.body.as_str()),
+        (304, "MISS", "")
+    );
+    assert_eq!(origin.renders(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_the_app_did_not_date_is_last_modified_when_rendered() {
+    let origin = Origin::new();
+    let app = origin.behind(&isr(60));
+    let before = SystemTime::now() - Duration::from_secs(1);
+    let got = get(&app, "/").await;
+    let after = SystemTime::now() + Duration::from_secs(1);
+    let modified = httpdate::parse_http_date(got.header("last-modified").unwrap()).unwrap();
+    assert!(
+        (before..=after).contains(&modified),
+        "{modified:?} is not between {before:?} and {after:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -7,6 +7,7 @@ mod common;
 use common::{Origin, advance, get, send, settle};
 use http::Request;
 use http_body_util::Full;
+use isr_layer::adapter::{Answer, Lookup, RequestHead};
 use isr_layer::{IsrLayer, IsrPolicyLayer, RenderContext, Revalidate};
 use tower::{Layer, ServiceExt};
 
@@ -175,4 +176,71 @@ async fn reading_the_whole_query_makes_the_page_dynamic() {
         "{}",
         other.body
     );
+}
+
+/// An adapter's head, as the actix middleware's: the lookup cannot borrow a header map and asks
+/// for the headers it reads by name.
+struct ByName(Request<Full<bytes::Bytes>>);
+
+impl RequestHead for ByName {
+    fn method(&self) -> &str {
+        self.0.method().as_str()
+    }
+    fn path(&self) -> &str {
+        self.0.uri().path()
+    }
+    fn query(&self) -> Option<&str> {
+        self.0.uri().query()
+    }
+    fn path_and_query(&self) -> Option<&str> {
+        RequestHead::path_and_query(&self.0)
+    }
+    fn authority(&self) -> Option<&str> {
+        RequestHead::authority(&self.0)
+    }
+    fn copy_headers(&self, wanted: &dyn Fn(&str) -> bool, to: &mut http::HeaderMap) {
+        self.0.copy_headers(wanted, to);
+    }
+    fn header_map(&self) -> http::HeaderMap {
+        self.0.header_map()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_adapter_head_is_looked_up_under_the_variant_of_its_cookie() {
+    let origin = Origin::new();
+    reading(&origin, |cx| format!("theme {:?}", cx.cookie("theme")));
+    let isr = isr();
+    let app = isr.layer(
+        IsrPolicyLayer::never()
+            .cookies(["theme"])
+            .layer(origin.service()),
+    );
+    for theme in ["dark", "light"] {
+        let rendered = app
+            .clone()
+            .oneshot(with_cookie("/p", &format!("theme={theme}")))
+            .await
+            .unwrap();
+        assert_eq!(rendered.headers()["x-isr-cache"], "MISS");
+    }
+    for (theme, body) in [
+        (
+            "dark",
+            "/p v1 | theme Some(\"dark\") | cookie Some(\"theme=dark\")",
+        ),
+        (
+            "light",
+            "/p v2 | theme Some(\"light\") | cookie Some(\"theme=light\")",
+        ),
+    ] {
+        let head = ByName(with_cookie("/p", &format!("theme={theme}; session=x")));
+        match isr.lookup::<_, Full<bytes::Bytes>>(&head) {
+            Lookup::Hit(Answer::Page(page)) => {
+                assert_eq!(String::from_utf8_lossy(page.body()), body);
+            }
+            other => panic!("{theme}: expected a hit, got {other:?}"),
+        }
+    }
+    assert_eq!(origin.renders(), 2);
 }

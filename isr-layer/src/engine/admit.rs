@@ -682,5 +682,10 @@ mod tests {
         assert_eq!(strong_etag(b"hello"), strong_etag(b"hello"));
         assert_ne!(strong_etag(b"hello"), strong_etag(b"hellO"));
         assert!(!strong_etag(b"x").to_str().unwrap().starts_with("W/"));
+        // Every digit of the 128-bit hash, most significant first.
+        for body in [&b"hello"[..], b"", b"<html>a page</html>"] {
+            let hash = xxhash_rust::xxh3::xxh3_128(body);
+            assert_eq!(strong_etag(body), format!("\"{hash:032x}\"").as_str());
+        }
     }
 }
