@@ -449,6 +449,7 @@ mod tests {
         assert_eq!(response.headers()["content-type"], "text/html");
         assert_eq!(response.headers()[AGE], "42");
         assert_eq!(response.headers()[CacheStatus::HEADER], "STALE");
+        assert!(!page_of(answer(&entry, false, &HeaderMap::new())).is_head());
         let page = page_of(answer(&entry, true, &HeaderMap::new()));
         assert!(page.is_head());
         assert_eq!(page.body().as_ref(), b"<p>page</p>");

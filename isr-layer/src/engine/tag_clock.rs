@@ -199,20 +199,68 @@ fn prune(tables: &mut Tables) {
 mod tests {
     use super::*;
 
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+
+    use crate::Revalidate;
+
     #[test]
     fn past_the_bound_about_half_the_stamps_are_folded_at_once() {
-        // Folding half at a time keeps pruning rare (one O(n) pass per n/2 purges).
+        // Folding half at a time keeps pruning rare (one O(n) pass per n/2 purges). The bound
+        // counts the stamps of tags, pages and layouts alike.
         let clock = crate::clock::Clock::new();
-        let tags = TagClock::new(100);
-        let names: Vec<String> = (0..101).map(|i| format!("t{i}")).collect();
-        for name in &names {
-            tags.invalidate(
-                &InvalidationTarget::Tag(name.clone()),
-                InvalidationMode::Expire,
-                &clock,
+        let kinds: [fn(String) -> InvalidationTarget; 3] = [
+            InvalidationTarget::Tag,
+            InvalidationTarget::Page,
+            InvalidationTarget::Layout,
+        ];
+        for kind in kinds {
+            let tags = TagClock::new(100);
+            for i in 0..101 {
+                tags.invalidate(&kind(format!("/t{i}")), InvalidationMode::Expire, &clock);
+                if i == 99 {
+                    assert_eq!(tags.len(), 100, "the bound itself is kept whole");
+                }
+            }
+            let left = tags.len();
+            assert!(
+                (45..=55).contains(&left),
+                "{left} stamps left of 101 ({:?})",
+                kind(String::new())
             );
         }
-        let left = tags.len();
-        assert!((45..=55).contains(&left), "{left} stamps left of 101");
+    }
+
+    #[test]
+    fn an_invalidation_made_elsewhere_reaches_the_renders_up_to_its_time() {
+        let tags = TagClock::new(100);
+        let at = 5_000_000;
+        let tagged = |rendered_at| {
+            Entry::fetched(
+                Arc::from("k"),
+                StatusCode::OK,
+                HeaderMap::new(),
+                Bytes::new(),
+                rendered_at,
+                rendered_at,
+                Revalidate::Never,
+                Box::from([Arc::from("t")]),
+            )
+        };
+        assert_eq!(tags.state(&tagged(at)), EntryState::Fresh);
+        tags.apply(&StampRecord {
+            target: InvalidationTarget::Tag("t".to_owned()),
+            mode: InvalidationMode::Expire,
+            at,
+        });
+        assert_eq!(tags.state(&tagged(at - 1)), EntryState::Invalidated);
+        assert_eq!(
+            tags.state(&tagged(at)),
+            EntryState::Invalidated,
+            "a render that started at the stamp's time"
+        );
+        assert_eq!(tags.state(&tagged(at + 1)), EntryState::Fresh);
     }
 }
