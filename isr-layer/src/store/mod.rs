@@ -93,6 +93,14 @@ pub struct StoreUsage {
     pub bytes: u64,
 }
 
+impl StoreUsage {
+    /// `entries` entries weighing `bytes` bytes: what a store of another crate reports from
+    /// [`Store::usage`].
+    pub const fn new(entries: u64, bytes: u64) -> Self {
+        Self { entries, bytes }
+    }
+}
+
 /// Which store keeps the entries and whether it answers, for operators (the inspector, the
 /// purge endpoint's `?view=stats`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,230 @@
+//! The render turn of instances sharing a store with a render lock (as Redis gives): two
+//! engines in one process over one shared tier, on the paused clock. A visitor waits for the
+//! instance holding the lock and serves its page; a regeneration adopts a newer page another
+//! instance stored instead of rendering; the lock outlives a render by a second.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{Origin, advance, get, settle};
+use isr_layer::store::{Entry, LockOutcome, LockToken, RenderLock, Store, StoreFuture, StoreUsage};
+use isr_layer::{IsrLayer, Revalidate};
+
+/// What the instances share: entries and render locks (a lock here never expires; the TTL
+/// each instance asks for is recorded).
+#[derive(Debug, Default)]
+struct Shared {
+    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    locks: Mutex<HashMap<String, String>>,
+    ttls: Mutex<Vec<Duration>>,
+    tokens: AtomicU64,
+}
+
+/// One instance's store: its own memory in front of the shared tier, as the Redis store keeps
+/// one.
+#[derive(Debug)]
+struct Instance {
+    local: Mutex<HashMap<String, Arc<Entry>>>,
+    shared: Arc<Shared>,
+}
+
+impl Instance {
+    fn over(shared: &Arc<Shared>) -> Self {
+        Self {
+            local: Mutex::default(),
+            shared: Arc::clone(shared),
+        }
+    }
+}
+
+impl Store for Instance {
+    fn get_local(&self, key: &str) -> Option<Arc<Entry>> {
+        self.local.lock().unwrap().get(key).cloned()
+    }
+
+    fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        let found = self.shared.entries.lock().unwrap().get(key).cloned();
+        if let Some(entry) = &found {
+            self.local
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), Arc::clone(entry));
+        }
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn is_local_only(&self) -> bool {
+        false
+    }
+
+    fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
+        let key = entry.key().to_owned();
+        self.local
+            .lock()
+            .unwrap()
+            .insert(key.clone(), Arc::clone(&entry));
+        self.shared.entries.lock().unwrap().insert(key, entry);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        self.local.lock().unwrap().remove(key);
+        self.shared.entries.lock().unwrap().remove(key);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn usage(&self) -> StoreUsage {
+        let local = self.local.lock().unwrap();
+        StoreUsage::new(
+            local.len() as u64,
+            local.values().map(|entry| entry.weight() as u64).sum(),
+        )
+    }
+
+    fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
+        let local = self.local.lock().unwrap();
+        local.values().take(limit).cloned().collect()
+    }
+
+    fn render_lock(&self) -> Option<&dyn RenderLock> {
+        Some(self)
+    }
+}
+
+impl RenderLock for Instance {
+    fn try_lock<'a>(&'a self, key: &'a str, ttl: Duration) -> StoreFuture<'a, LockOutcome> {
+        self.shared.ttls.lock().unwrap().push(ttl);
+        let mut locks = self.shared.locks.lock().unwrap();
+        let outcome = if locks.contains_key(key) {
+            LockOutcome::Held
+        } else {
+            let token = self
+                .shared
+                .tokens
+                .fetch_add(1, Ordering::Relaxed)
+                .to_string();
+            locks.insert(key.to_owned(), token.clone());
+            LockOutcome::Acquired(LockToken::new(token))
+        };
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a str, token: LockToken) -> StoreFuture<'a, ()> {
+        let mut locks = self.shared.locks.lock().unwrap();
+        if locks.get(key).map(String::as_str) == Some(token.as_str()) {
+            locks.remove(key);
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn instance(shared: &Arc<Shared>) -> IsrLayer {
+    IsrLayer::builder()
+        .revalidate(Revalidate::secs(60))
+        .store(Instance::over(shared))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_visitor_waits_for_the_instance_holding_the_lock_and_serves_its_page() {
+    let shared = Arc::new(Shared::default());
+    let (origin_a, origin_b) = (Origin::new(), Origin::new());
+    origin_a.set_delay(Duration::from_secs(5));
+    let a = origin_a.behind(&instance(&shared));
+    let b = origin_b.behind(&instance(&shared));
+
+    let rendering = tokio::spawn(get(&a, "/p"));
+    settle().await;
+    assert!(
+        shared.locks.lock().unwrap().contains_key("/p"),
+        "A holds the lock"
+    );
+    // B's visitor arrives while A renders: it waits (well inside the waiter timeout) for A's
+    // page instead of rendering its own.
+    let waiting = tokio::spawn(get(&b, "/p"));
+    advance(1).await;
+    assert!(!waiting.is_finished(), "B's visitor waits for A");
+    let (first, second) = (rendering.await.unwrap(), waiting.await.unwrap());
+
+    assert_eq!((first.cache(), first.body.as_str()), ("MISS", "/p v1"));
+    assert_eq!(
+        (second.status.as_u16(), second.body.as_str()),
+        (200, "/p v1")
+    );
+    assert_eq!((origin_a.renders(), origin_b.renders()), (1, 0));
+    assert!(
+        shared.locks.lock().unwrap().is_empty(),
+        "every lock given back"
+    );
+    // The lock outlives a render by a second (the regeneration timeout is 30 s by default).
+    let ttls = shared.ttls.lock().unwrap().clone();
+    assert!(!ttls.is_empty());
+    assert!(
+        ttls.iter().all(|ttl| *ttl == Duration::from_secs(31)),
+        "{ttls:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_regeneration_adopts_the_newer_page_another_instance_stored() {
+    let shared = Arc::new(Shared::default());
+    let (origin_a, origin_b) = (Origin::new(), Origin::new());
+    let a = origin_a.behind(&instance(&shared));
+    let b = origin_b.behind(&instance(&shared));
+
+    assert_eq!(get(&a, "/p").await.body, "/p v1");
+    assert_eq!(get(&b, "/p").await.body, "/p v1", "B serves A's page");
+    advance(61).await;
+    // Both copies are stale; A regenerates first and stores v2.
+    assert_eq!(get(&a, "/p").await.cache(), "STALE");
+    settle().await;
+    assert_eq!(origin_a.renders(), 2);
+
+    // B's stale visit starts a regeneration, which finds A's newer page and keeps it.
+    let stale = get(&b, "/p").await;
+    assert_eq!((stale.cache(), stale.body.as_str()), ("STALE", "/p v1"));
+    settle().await;
+    let hit = get(&b, "/p").await;
+    assert_eq!((hit.cache(), hit.body.as_str()), ("HIT", "/p v2"));
+    assert_eq!(origin_b.renders(), 0, "B never rendered");
+    assert!(
+        shared.locks.lock().unwrap().is_empty(),
+        "every lock given back"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_regeneration_steps_aside_while_another_instance_holds_the_lock() {
+    let shared = Arc::new(Shared::default());
+    let (origin_a, origin_b) = (Origin::new(), Origin::new());
+    let a = origin_a.behind(&instance(&shared));
+    let b = origin_b.behind(&instance(&shared));
+    get(&a, "/p").await;
+    get(&b, "/p").await;
+    advance(61).await;
+
+    // A's regeneration holds the lock for longer than a visitor would wait (10 s).
+    origin_a.set_delay(Duration::from_secs(20));
+    assert_eq!(get(&a, "/p").await.cache(), "STALE");
+    settle().await;
+    assert!(
+        shared.locks.lock().unwrap().contains_key("/p"),
+        "A holds the lock"
+    );
+    // B's regeneration does not wait for it, and does not render after a visitor's wait.
+    assert_eq!(get(&b, "/p").await.cache(), "STALE");
+    advance(25).await;
+    settle().await;
+    assert_eq!((origin_a.renders(), origin_b.renders()), (2, 0));
+    // B's next stale visit regenerates again, and adopts what A stored.
+    assert_eq!(get(&b, "/p").await.body, "/p v1");
+    settle().await;
+    let hit = get(&b, "/p").await;
+    assert_eq!((hit.cache(), hit.body.as_str()), ("HIT", "/p v2"));
+    assert_eq!(origin_b.renders(), 0);
+}
