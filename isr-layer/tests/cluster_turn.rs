@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Origin, advance, get, settle};
+use common::{Origin, OriginService, advance, get, settle};
+use isr_layer::service::IsrService;
 use isr_layer::store::{Entry, LockOutcome, LockToken, RenderLock, Store, StoreFuture, StoreUsage};
 use isr_layer::{IsrLayer, Revalidate};
 
@@ -130,23 +131,59 @@ fn instance(shared: &Arc<Shared>) -> IsrLayer {
         .unwrap()
 }
 
+/// Two instances, A and B, over one shared tier, each with an origin of its own.
+struct Fleet {
+    shared: Arc<Shared>,
+    origin_a: Origin,
+    origin_b: Origin,
+    a: IsrService<OriginService>,
+    b: IsrService<OriginService>,
+}
+
+impl Fleet {
+    fn new() -> Self {
+        let shared = Arc::new(Shared::default());
+        let (origin_a, origin_b) = (Origin::new(), Origin::new());
+        let a = origin_a.behind(&instance(&shared));
+        let b = origin_b.behind(&instance(&shared));
+        Self {
+            shared,
+            origin_a,
+            origin_b,
+            a,
+            b,
+        }
+    }
+
+    /// `/p` rendered by A, served by B from the shared tier, then stale on both.
+    async fn with_a_stale_page() -> Self {
+        let fleet = Self::new();
+        assert_eq!(get(&fleet.a, "/p").await.body, "/p v1");
+        assert_eq!(get(&fleet.b, "/p").await.body, "/p v1", "B serves A's page");
+        advance(61).await;
+        fleet
+    }
+
+    fn locked(&self, key: &str) -> bool {
+        self.shared.locks.lock().unwrap().contains_key(key)
+    }
+
+    fn renders(&self) -> (usize, usize) {
+        (self.origin_a.renders(), self.origin_b.renders())
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_visitor_waits_for_the_instance_holding_the_lock_and_serves_its_page() {
-    let shared = Arc::new(Shared::default());
-    let (origin_a, origin_b) = (Origin::new(), Origin::new());
-    origin_a.set_delay(Duration::from_secs(5));
-    let a = origin_a.behind(&instance(&shared));
-    let b = origin_b.behind(&instance(&shared));
+    let fleet = Fleet::new();
+    fleet.origin_a.set_delay(Duration::from_secs(5));
 
-    let rendering = tokio::spawn(get(&a, "/p"));
+    let rendering = tokio::spawn(get(&fleet.a, "/p"));
     settle().await;
-    assert!(
-        shared.locks.lock().unwrap().contains_key("/p"),
-        "A holds the lock"
-    );
+    assert!(fleet.locked("/p"), "A holds the lock");
     // B's visitor arrives while A renders: it waits (well inside the waiter timeout) for A's
     // page instead of rendering its own.
-    let waiting = tokio::spawn(get(&b, "/p"));
+    let waiting = tokio::spawn(get(&fleet.b, "/p"));
     advance(1).await;
     assert!(!waiting.is_finished(), "B's visitor waits for A");
     let (first, second) = (rendering.await.unwrap(), waiting.await.unwrap());
@@ -156,13 +193,10 @@ async fn a_visitor_waits_for_the_instance_holding_the_lock_and_serves_its_page()
         (second.status.as_u16(), second.body.as_str()),
         (200, "/p v1")
     );
-    assert_eq!((origin_a.renders(), origin_b.renders()), (1, 0));
-    assert!(
-        shared.locks.lock().unwrap().is_empty(),
-        "every lock given back"
-    );
+    assert_eq!(fleet.renders(), (1, 0));
+    assert!(!fleet.locked("/p"), "the lock given back");
     // The lock outlives a render by a second (the regeneration timeout is 30 s by default).
-    let ttls = shared.ttls.lock().unwrap().clone();
+    let ttls = fleet.shared.ttls.lock().unwrap().clone();
     assert!(!ttls.is_empty());
     assert!(
         ttls.iter().all(|ttl| *ttl == Duration::from_secs(31)),
@@ -172,59 +206,39 @@ async fn a_visitor_waits_for_the_instance_holding_the_lock_and_serves_its_page()
 
 #[tokio::test(start_paused = true)]
 async fn a_regeneration_adopts_the_newer_page_another_instance_stored() {
-    let shared = Arc::new(Shared::default());
-    let (origin_a, origin_b) = (Origin::new(), Origin::new());
-    let a = origin_a.behind(&instance(&shared));
-    let b = origin_b.behind(&instance(&shared));
-
-    assert_eq!(get(&a, "/p").await.body, "/p v1");
-    assert_eq!(get(&b, "/p").await.body, "/p v1", "B serves A's page");
-    advance(61).await;
-    // Both copies are stale; A regenerates first and stores v2.
-    assert_eq!(get(&a, "/p").await.cache(), "STALE");
+    let fleet = Fleet::with_a_stale_page().await;
+    // A regenerates first and stores v2.
+    assert_eq!(get(&fleet.a, "/p").await.cache(), "STALE");
     settle().await;
-    assert_eq!(origin_a.renders(), 2);
+    assert_eq!(fleet.renders(), (2, 0));
 
     // B's stale visit starts a regeneration, which finds A's newer page and keeps it.
-    let stale = get(&b, "/p").await;
+    let stale = get(&fleet.b, "/p").await;
     assert_eq!((stale.cache(), stale.body.as_str()), ("STALE", "/p v1"));
     settle().await;
-    let hit = get(&b, "/p").await;
+    let hit = get(&fleet.b, "/p").await;
     assert_eq!((hit.cache(), hit.body.as_str()), ("HIT", "/p v2"));
-    assert_eq!(origin_b.renders(), 0, "B never rendered");
-    assert!(
-        shared.locks.lock().unwrap().is_empty(),
-        "every lock given back"
-    );
+    assert_eq!(fleet.renders(), (2, 0), "B never rendered");
+    assert!(!fleet.locked("/p"), "the lock given back");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_regeneration_steps_aside_while_another_instance_holds_the_lock() {
-    let shared = Arc::new(Shared::default());
-    let (origin_a, origin_b) = (Origin::new(), Origin::new());
-    let a = origin_a.behind(&instance(&shared));
-    let b = origin_b.behind(&instance(&shared));
-    get(&a, "/p").await;
-    get(&b, "/p").await;
-    advance(61).await;
-
+    let fleet = Fleet::with_a_stale_page().await;
     // A's regeneration holds the lock for longer than a visitor would wait (10 s).
-    origin_a.set_delay(Duration::from_secs(20));
-    assert_eq!(get(&a, "/p").await.cache(), "STALE");
+    fleet.origin_a.set_delay(Duration::from_secs(20));
+    assert_eq!(get(&fleet.a, "/p").await.cache(), "STALE");
     settle().await;
-    assert!(
-        shared.locks.lock().unwrap().contains_key("/p"),
-        "A holds the lock"
-    );
+    assert!(fleet.locked("/p"), "A holds the lock");
     // B's regeneration does not wait for it, and does not render after a visitor's wait.
-    assert_eq!(get(&b, "/p").await.cache(), "STALE");
+    assert_eq!(get(&fleet.b, "/p").await.cache(), "STALE");
     advance(25).await;
     settle().await;
-    assert_eq!((origin_a.renders(), origin_b.renders()), (2, 0));
+    assert_eq!(fleet.renders(), (2, 0));
     // B's next stale visit regenerates again, and adopts what A stored.
-    assert_eq!(get(&b, "/p").await.body, "/p v1");
+    assert_eq!(get(&fleet.b, "/p").await.body, "/p v1");
     settle().await;
-    let hit = get(&b, "/p").await;
+    let hit = get(&fleet.b, "/p").await;
     assert_eq!((hit.cache(), hit.body.as_str()), ("HIT", "/p v2"));
-    assert_eq!(origin_b.renders(), 0);
+    assert_eq!(fleet.renders(), (2, 0));
 }
