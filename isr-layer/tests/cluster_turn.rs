@@ -1,7 +1,8 @@
 //! The render turn of instances sharing a store with a render lock (as Redis gives): two
-//! engines in one process over one shared tier, on the paused clock. A visitor waits for the
-//! instance holding the lock and serves its page; a regeneration adopts a newer page another
-//! instance stored instead of rendering; the lock outlives a render by a second.
+//! engines in one process over one shared tier, on the paused clock. A page another instance
+//! stored is a hit without a render turn; a visitor waits for the instance holding the lock and
+//! serves its page; a regeneration adopts a newer page another instance stored instead of
+//! rendering; the lock outlives a render by a second.
 
 mod common;
 
@@ -171,6 +172,22 @@ impl Fleet {
     fn renders(&self) -> (usize, usize) {
         (self.origin_a.renders(), self.origin_b.renders())
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_another_instance_stored_is_a_hit_without_a_turn() {
+    let fleet = Fleet::new();
+    assert_eq!(get(&fleet.a, "/p").await.cache(), "MISS");
+    let turns = fleet.shared.ttls.lock().unwrap().len();
+    // B reads A's page from the shared tier and serves it as it is: no render and no lock.
+    let hit = get(&fleet.b, "/p").await;
+    assert_eq!((hit.cache(), hit.body.as_str()), ("HIT", "/p v1"));
+    assert_eq!(fleet.renders(), (1, 0));
+    assert_eq!(
+        fleet.shared.ttls.lock().unwrap().len(),
+        turns,
+        "B took no render turn"
+    );
 }
 
 #[tokio::test(start_paused = true)]

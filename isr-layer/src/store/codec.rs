@@ -455,6 +455,21 @@ mod tests {
     }
 
     #[test]
+    fn the_shortest_record_is_read_as_far_as_its_version_and_checksum() {
+        // Magic, version and checksum (12 bytes) are enough to tell a record of another format
+        // (dropped quietly by the stores) from a damaged one (logged).
+        let mut short = b"ISR\x01".to_vec();
+        short.extend_from_slice(&[0; 8]);
+        assert_eq!(Entry::decode(&short).unwrap_err(), DecodeError::Version(1));
+        short[3] = VERSION;
+        assert_eq!(Entry::decode(&short).unwrap_err(), DecodeError::Checksum);
+        assert_eq!(
+            Entry::decode(&short[..11]).unwrap_err(),
+            DecodeError::Truncated
+        );
+    }
+
+    #[test]
     fn every_truncation_and_every_flipped_byte_is_rejected() {
         let bytes = sample().encode();
         for len in 0..bytes.len() {
