@@ -5,7 +5,7 @@
 # behaviour no test pins down. Not part of CI: it takes hours for every mutant on two cores.
 #
 #   scripts/mutants.sh [budget-minutes = 60] [shard = 0/1]
-#   MUTANTS_WORKSPACE=1 scripts/mutants.sh ...   (the file and Redis stores)
+#   MUTANTS_WORKSPACE=1 scripts/mutants.sh ...   (the file and Redis stores, with the stores suite)
 #   MUTANTS_ALL_TESTS=1 scripts/mutants.sh ...   (with the two slowest tests, see below)
 #
 # The run stops at the budget (whatever finished is reported); `shard k/n` tests every n-th
@@ -33,8 +33,10 @@ if command -v mold >/dev/null 2>&1; then
 fi
 ./scripts/ensure-redis.sh
 
-# The file and Redis stores are tested by the workspace's cross-crate suites (`tests/`), so
-# their mutants need every test of the workspace (`MUTANTS_WORKSPACE=1`, much slower); the
+# The file and Redis stores are tested by isr-layer's unit tests and by the workspace's stores
+# suite (`tests/tests/stores.rs`: two instances on one directory, a Redis node, a cluster and
+# Sentinel), so their mutants (`MUTANTS_WORKSPACE=1`) run those two: about three minutes a
+# mutant, the suite's processes and the crates above isr-layer built again each time. The
 # other modules are tested by isr-layer's own suite.
 files=(
     -f 'isr-layer/src/engine/*.rs'
@@ -53,7 +55,7 @@ files=(
 scope=(--test-workspace=false)
 if [ "${MUTANTS_WORKSPACE:-0}" = 1 ]; then
     files=(-f isr-layer/src/store/fs.rs -f 'isr-layer/src/store/redis/*.rs')
-    scope=(--test-workspace=true)
+    scope=(--test-package isr-layer --test-package isr-tests)
 fi
 
 # The two slowest tests of isr-layer's suite (a tag purge over 100,000 pages, 20 s in a debug
@@ -61,9 +63,12 @@ fi
 # each mutant's run unless MUTANTS_ALL_TESTS=1 (about 15 s a mutant instead of 35). A mutant
 # only they would catch then shows as missed: check a missed mutant of the tag clock or of
 # `engine/encode.rs` again with them before counting it.
-filter=()
-if [ "${MUTANTS_ALL_TESTS:-0}" != 1 ] && [ "${MUTANTS_WORKSPACE:-0}" != 1 ]; then
-    filter=(-- -E 'not (test(invalidating_a_tag_on_100k_pages_touches_none_of_them) | test(reused_encoder_state_never_leaks_into_the_next_page))')
+filter=(--)
+if [ "${MUTANTS_WORKSPACE:-0}" = 1 ]; then
+    filter+=(--lib --test stores)
+fi
+if [ "${MUTANTS_ALL_TESTS:-0}" != 1 ]; then
+    filter+=(-E 'not (test(invalidating_a_tag_on_100k_pages_touches_none_of_them) | test(reused_encoder_state_never_leaks_into_the_next_page))')
 fi
 
 set +e
