@@ -24,6 +24,7 @@ struct Shared {
     locks: Mutex<HashMap<String, String>>,
     ttls: Mutex<Vec<Duration>>,
     tokens: AtomicU64,
+    reads: AtomicU64,
 }
 
 /// One instance's store: its own memory in front of the shared tier, as the Redis store keeps
@@ -49,6 +50,7 @@ impl Store for Instance {
     }
 
     fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
+        self.shared.reads.fetch_add(1, Ordering::Relaxed);
         let found = self.shared.entries.lock().unwrap().get(key).cloned();
         if let Some(entry) = &found {
             self.local
@@ -139,20 +141,23 @@ struct Fleet {
     origin_b: Origin,
     a: IsrService<OriginService>,
     b: IsrService<OriginService>,
+    isr_b: IsrLayer,
 }
 
 impl Fleet {
     fn new() -> Self {
         let shared = Arc::new(Shared::default());
         let (origin_a, origin_b) = (Origin::new(), Origin::new());
+        let isr_b = instance(&shared);
         let a = origin_a.behind(&instance(&shared));
-        let b = origin_b.behind(&instance(&shared));
+        let b = origin_b.behind(&isr_b);
         Self {
             shared,
             origin_a,
             origin_b,
             a,
             b,
+            isr_b,
         }
     }
 
@@ -167,6 +172,10 @@ impl Fleet {
 
     fn locked(&self, key: &str) -> bool {
         self.shared.locks.lock().unwrap().contains_key(key)
+    }
+
+    fn reads(&self) -> u64 {
+        self.shared.reads.load(Ordering::Relaxed)
     }
 
     fn renders(&self) -> (usize, usize) {
@@ -188,6 +197,25 @@ async fn a_page_another_instance_stored_is_a_hit_without_a_turn() {
         turns,
         "B took no render turn"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_page_purged_here_is_read_from_the_shared_tier_once_with_the_render_turn() {
+    let fleet = Fleet::new();
+    assert_eq!(get(&fleet.b, "/p").await.cache(), "MISS");
+    fleet
+        .isr_b
+        .revalidator()
+        .revalidate_path("/p")
+        .await
+        .unwrap();
+    // The purged copy here is the shared tier's too: the render turn reads the shared tier in
+    // the same call as the lock (one round trip to Redis), not once more before it.
+    let reads = fleet.reads();
+    let again = get(&fleet.b, "/p").await;
+    assert_eq!((again.cache(), again.body.as_str()), ("MISS", "/p v2"));
+    assert_eq!(fleet.reads() - reads, 1);
+    assert_eq!(fleet.renders(), (0, 2));
 }
 
 #[tokio::test(start_paused = true)]
