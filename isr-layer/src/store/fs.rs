@@ -478,3 +478,23 @@ fn open_stamps(dir: &Path) -> Result<(fs::File, Vec<StampRecord>), StoreError> {
     let append = fs::OpenOptions::new().append(true).open(&path)?;
     Ok((append, records))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bounds_are_the_ones_asked_for_and_1_gib_and_64_mib_by_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        assert_eq!(store.inner.files.policy().max_capacity(), Some(1 << 30));
+        assert_eq!(store.inner.memory.max_bytes(), 64 << 20);
+        let store = FsStore::builder(dir.path())
+            .max_bytes(5_000)
+            .memory_bytes(700)
+            .open()
+            .unwrap();
+        assert_eq!(store.inner.files.policy().max_capacity(), Some(5_000));
+        assert_eq!(store.inner.memory.max_bytes(), 700);
+    }
+}

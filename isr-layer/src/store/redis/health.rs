@@ -178,6 +178,17 @@ mod tests {
     }
 
     #[test]
+    fn the_last_change_of_state_is_dated() {
+        let health = Health::new(MAX_PENDING_STAMPS);
+        assert_eq!(health.changed_at(), None, "never changed");
+        // Kept in whole milliseconds.
+        let before = SystemTime::now() - Duration::from_millis(1);
+        health.mark_down(&"refused");
+        let at = health.changed_at().expect("dated");
+        assert!(before <= at && at <= SystemTime::now(), "{at:?}");
+    }
+
+    #[test]
     fn while_redis_is_down_one_command_per_interval_probes_it() {
         let health = Health::new(MAX_PENDING_STAMPS);
         assert!(health.may_send_at(0), "up: every command goes");

@@ -496,6 +496,17 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
+    async fn a_reachable_redis_counts_no_outage() {
+        let store = testing::store(&testing::unique_prefix("up")).await;
+        store.put(entry("/p", "page")).await.unwrap();
+        assert!(store.is_healthy());
+        assert_eq!(store.outages(), 0);
+        let status = store.status();
+        assert!(status.reachable);
+        assert_eq!((status.outages, status.since), (0, None));
+    }
+
+    #[tokio::test]
     async fn an_unreachable_redis_counts_one_outage_and_memory_still_serves() {
         let store = testing::unreachable_store(&testing::unique_prefix("down")).await;
         assert!(!store.is_healthy(), "the first ping found out");
