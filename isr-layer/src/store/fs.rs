@@ -497,4 +497,26 @@ mod tests {
         assert_eq!(store.inner.files.policy().max_capacity(), Some(5_000));
         assert_eq!(store.inner.memory.max_bytes(), 700);
     }
+
+    #[test]
+    fn a_live_writers_temporary_file_is_removed_once_it_is_abandoned_by_age() {
+        // This process is alive: only the age rule can remove its files (a process id may have
+        // been reused by a live process since a crash).
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(TMP);
+        fs::create_dir_all(&tmp).unwrap();
+        let pid = std::process::id();
+        let in_flight = tmp.join(format!("abc.{pid}.7.0"));
+        let abandoned = tmp.join(format!("def.{pid}.7.1"));
+        fs::write(&in_flight, b"x").unwrap();
+        let file = fs::File::create(&abandoned).unwrap();
+        let two_hours = std::time::Duration::from_secs(7200);
+        file.set_modified(std::time::SystemTime::now() - two_hours)
+            .unwrap();
+        drop(file);
+
+        let _store = FsStore::open(dir.path()).unwrap();
+        assert!(in_flight.exists(), "a write in flight is left alone");
+        assert!(!abandoned.exists(), "an hour old: abandoned");
+    }
 }
