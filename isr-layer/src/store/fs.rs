@@ -498,6 +498,16 @@ mod tests {
         assert_eq!(store.inner.memory.max_bytes(), 700);
     }
 
+    #[tokio::test]
+    async fn a_file_that_cannot_be_read_is_an_error_not_a_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        assert!(store.get_shared("/p").await.unwrap().is_none(), "no file");
+        // Reading a directory fails whoever asks (root reads any file).
+        fs::create_dir_all(store.path_of("/p")).unwrap();
+        assert!(store.get_shared("/p").await.is_err());
+    }
+
     #[test]
     fn a_live_writers_temporary_file_is_removed_once_it_is_abandoned_by_age() {
         // This process is alive: only the age rule can remove its files (a process id may have
