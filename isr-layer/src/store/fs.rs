@@ -498,6 +498,18 @@ mod tests {
         assert_eq!(store.inner.memory.max_bytes(), 700);
     }
 
+    #[cfg(feature = "gzip")]
+    #[tokio::test]
+    async fn an_encoding_made_later_is_weighed_in_the_memory_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        let memory = store.clone();
+        crate::store::tier_tests::an_encoding_made_later_is_weighed(store, move || {
+            memory.inner.memory.usage().bytes
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn a_file_that_cannot_be_read_is_an_error_not_a_miss() {
         let dir = tempfile::tempdir().unwrap();

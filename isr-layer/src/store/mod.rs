@@ -28,6 +28,8 @@ mod lock;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(all(test, feature = "gzip", any(feature = "fs", feature = "redis")))]
+mod tier_tests;
 
 use std::fmt;
 use std::future::Future;

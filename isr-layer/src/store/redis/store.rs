@@ -506,6 +506,17 @@ pub(super) mod tests {
         assert_eq!((status.outages, status.since), (0, None));
     }
 
+    #[cfg(feature = "gzip")]
+    #[tokio::test]
+    async fn an_encoding_made_later_is_weighed_in_the_memory_tier() {
+        let store = testing::store(&testing::unique_prefix("reweigh")).await;
+        let memory = store.clone();
+        crate::store::tier_tests::an_encoding_made_later_is_weighed(store, move || {
+            memory.usage().bytes
+        })
+        .await;
+    }
+
     #[tokio::test]
     async fn an_unreachable_redis_counts_one_outage_and_memory_still_serves() {
         let store = testing::unreachable_store(&testing::unique_prefix("down")).await;
