@@ -408,6 +408,16 @@ mod tests {
         assert_eq!(slot_owner(&Value::Nil, 1), None);
         let garbage = Value::Array(vec![Value::Array(vec![Value::Int(0)]), bulk("x")]);
         assert_eq!(slot_owner(&garbage, 0), None);
+        // A host may come as a simple string too.
+        let simple = Value::Array(vec![Value::Array(vec![
+            Value::Int(0),
+            Value::Int(16383),
+            Value::Array(vec![
+                Value::SimpleString("10.0.0.4".into()),
+                Value::Int(7004),
+            ]),
+        ])]);
+        assert_eq!(slot_owner(&simple, 9), Some(("10.0.0.4".into(), 7004)));
     }
 
     #[test]
@@ -439,6 +449,11 @@ mod tests {
         ] {
             let connector = Connector::new(topology.clone(), TIMEOUT).expect("valid URLs");
             assert_eq!(connector.topology(), &topology);
+            let debug = format!("{connector:?}");
+            assert!(
+                debug.contains(&format!("{topology:?}")) && debug.contains("timeout: 200ms"),
+                "{debug}"
+            );
         }
         for topology in [
             Topology::Single("not a url".into()),
