@@ -506,6 +506,21 @@ pub(super) mod tests {
         assert_eq!((status.outages, status.since), (0, None));
     }
 
+    #[test]
+    fn every_topology_starts_from_the_documented_defaults() {
+        for builder in [
+            RedisStore::builder("redis://h"),
+            RedisStore::cluster(["redis://h:7000"]),
+            RedisStore::sentinel("m", ["redis://h:26379"]),
+        ] {
+            assert_eq!(builder.prefix, "isr");
+            assert_eq!(builder.memory_bytes, 64 << 20);
+            assert_eq!(builder.entry_ttl, Duration::from_secs(7 * 24 * 3600));
+            assert_eq!(builder.max_stamps, 100_000);
+            assert_eq!(builder.op_timeout, Duration::from_millis(500));
+        }
+    }
+
     #[cfg(feature = "gzip")]
     #[tokio::test]
     async fn an_encoding_made_later_is_weighed_in_the_memory_tier() {
