@@ -521,6 +521,18 @@ mod tests {
     }
 
     #[test]
+    fn two_stores_of_one_process_name_their_temporary_files_apart() {
+        // Each store counts its writes from 0: the writer number keeps two stores on one
+        // directory (a test, or an app that opens it twice) from writing one temporary file.
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            FsStore::open(dir.path()).unwrap(),
+            FsStore::open(dir.path()).unwrap(),
+        );
+        assert_ne!(a.inner.writer, b.inner.writer);
+    }
+
+    #[test]
     fn a_live_writers_temporary_file_is_removed_once_it_is_abandoned_by_age() {
         // This process is alive: only the age rule can remove its files (a process id may have
         // been reused by a live process since a crash).
