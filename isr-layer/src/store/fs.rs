@@ -520,6 +520,16 @@ mod tests {
         assert!(store.get_shared("/p").await.is_err());
     }
 
+    #[tokio::test]
+    async fn removing_a_key_without_a_file_is_done_and_a_file_that_stays_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        store.remove("/never-stored").await.unwrap();
+        // A directory where the file would be cannot be removed as a file.
+        fs::create_dir_all(store.path_of("/p")).unwrap();
+        assert!(store.remove("/p").await.is_err());
+    }
+
     #[test]
     fn two_stores_of_one_process_name_their_temporary_files_apart() {
         // Each store counts its writes from 0: the writer number keeps two stores on one

@@ -421,17 +421,23 @@ mod tests {
     }
 
     #[test]
-    fn each_topology_names_its_kind() {
-        assert_eq!(Topology::Single("redis://h".into()).kind(), "redis");
+    fn each_topology_names_its_kind_and_whether_a_replica_may_take_over() {
+        // Only where a failover may promote a replica does a purge wait for one (`WAIT`).
+        let single = Topology::Single("redis://h".into());
+        assert_eq!((single.kind(), single.is_replicated()), ("redis", false));
+        let cluster = Topology::Cluster(vec!["redis://h:7000".into()]);
         assert_eq!(
-            Topology::Cluster(vec!["redis://h:7000".into()]).kind(),
-            "redis-cluster"
+            (cluster.kind(), cluster.is_replicated()),
+            ("redis-cluster", true)
         );
         let sentinel = Topology::Sentinel {
             master: "mymaster".into(),
             sentinels: vec!["redis://h:26379".into()],
         };
-        assert_eq!(sentinel.kind(), "redis-sentinel");
+        assert_eq!(
+            (sentinel.kind(), sentinel.is_replicated()),
+            ("redis-sentinel", true)
+        );
     }
 
     #[tokio::test]
