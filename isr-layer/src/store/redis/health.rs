@@ -212,6 +212,17 @@ mod tests {
     }
 
     #[test]
+    fn the_gate_reads_the_clock_the_store_was_made_with() {
+        let health = Health::new(MAX_PENDING_STAMPS);
+        assert!(health.may_send(), "up: every command goes");
+        health.mark_down(&"refused");
+        // Three calls in a row span far less than two probe intervals: at most two of them
+        // (one probe per interval) go to Redis, the others fail fast.
+        let sent = (0..3).filter(|_| health.may_send()).count();
+        assert!(sent < 3, "{sent} of 3 calls went to a Redis that is down");
+    }
+
+    #[test]
     fn the_pending_queue_drops_the_oldest_past_its_bound_and_replays_in_order() {
         let health = Health::new(3);
         assert!(!health.has_pending());
