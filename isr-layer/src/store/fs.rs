@@ -531,6 +531,28 @@ mod tests {
     }
 
     #[test]
+    fn once_indexed_every_file_found_at_open_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let entries = dir.path().join(ENTRIES);
+        fs::create_dir_all(&entries).unwrap();
+        // The index reads names and sizes only; enough files that listing them takes a while.
+        for n in 0..2_000 {
+            fs::write(entries.join(format!("{n:04}.{SUFFIX}")), b"12345").unwrap();
+        }
+        fs::write(entries.join("other.txt"), b"not an entry").unwrap();
+
+        let store = FsStore::open(dir.path()).unwrap();
+        store.wait_indexed();
+        assert!(
+            store.inner.indexing.lock().unwrap().is_none(),
+            "the indexing thread is joined"
+        );
+        let usage = store.usage();
+        assert_eq!((usage.entries, usage.bytes), (2_000, 10_000));
+        store.wait_indexed(); // a second call returns at once
+    }
+
+    #[test]
     fn two_stores_of_one_process_name_their_temporary_files_apart() {
         // Each store counts its writes from 0: the writer number keeps two stores on one
         // directory (a test, or an app that opens it twice) from writing one temporary file.
