@@ -482,6 +482,7 @@ fn open_stamps(dir: &Path) -> Result<(fs::File, Vec<StampRecord>), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::tier_tests::entry;
 
     #[test]
     fn the_bounds_are_the_ones_asked_for_and_1_gib_and_64_mib_by_default() {
@@ -549,6 +550,27 @@ mod tests {
         );
         let usage = store.usage();
         assert_eq!((usage.entries, usage.bytes), (2_000, 10_000));
+    }
+
+    #[tokio::test]
+    async fn a_file_holding_another_keys_entry_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        // What a hash collision would look like: the file of "/a" holds the entry of "/b".
+        fs::write(store.path_of("/a"), entry("/b", "other page").encode()).unwrap();
+        assert!(store.get_shared("/a").await.unwrap().is_none());
+        assert!(store.get_local("/a").is_none());
+    }
+
+    #[tokio::test]
+    async fn the_entries_listed_are_those_of_the_memory_tier() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        assert!(store.local_entries(10).is_empty());
+        store.put(entry("/p", "page")).await.unwrap();
+        let listed = store.local_entries(10);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(&*listed[0].key, "/p");
     }
 
     #[test]

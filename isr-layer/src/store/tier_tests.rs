@@ -1,21 +1,42 @@
 //! What the unit tests of the stores with a memory tier (files, Redis) share.
 
-use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Request, Response, header};
-use http_body_util::Full;
-use tower::{Layer, ServiceExt, service_fn};
+use http::{HeaderMap, StatusCode};
 
-use super::Store;
-use crate::{IsrLayer, Revalidate};
+use super::Entry;
+use crate::Revalidate;
+
+/// An entry of `key` whose body is `body`.
+pub(super) fn entry(key: &str, body: &'static str) -> Arc<Entry> {
+    Arc::new(Entry::fetched(
+        Arc::from(key),
+        StatusCode::OK,
+        HeaderMap::new(),
+        Bytes::from_static(body.as_bytes()),
+        1,
+        2,
+        Revalidate::Never,
+        Box::default(),
+    ))
+}
 
 /// A page asked for gzip-compressed after its identity `MISS`: the encoding is made then, and
 /// the store's memory tier (its bytes read by `memory_bytes`) weighs the entry again with it.
+#[cfg(feature = "gzip")]
 pub(super) async fn an_encoding_made_later_is_weighed<S>(store: S, memory_bytes: impl Fn() -> u64)
 where
-    S: Store + 'static,
+    S: super::Store + 'static,
 {
+    use std::convert::Infallible;
+
+    use http::{Request, Response, header};
+    use http_body_util::Full;
+    use tower::{Layer, ServiceExt, service_fn};
+
+    use crate::IsrLayer;
+
     let isr = IsrLayer::builder()
         .revalidate(Revalidate::secs(60))
         .store(store)

@@ -120,8 +120,8 @@ mod tests {
 
     use super::*;
     use crate::store::Store;
-    use crate::store::redis::store::tests::entry;
     use crate::store::redis::testing;
+    use crate::store::tier_tests::entry;
 
     const TTL: Duration = Duration::from_secs(30);
 

@@ -424,27 +424,10 @@ impl Store for RedisStore {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
-    use bytes::Bytes;
-    use http::{HeaderMap, StatusCode};
-
+mod tests {
     use super::*;
-    use crate::policy::Revalidate;
     use crate::store::redis::testing;
-
-    /// An entry of `key` whose body is `body`.
-    pub(in crate::store::redis) fn entry(key: &str, body: &'static str) -> Arc<Entry> {
-        Arc::new(Entry::fetched(
-            Arc::from(key),
-            StatusCode::OK,
-            HeaderMap::new(),
-            Bytes::from_static(body.as_bytes()),
-            1,
-            2,
-            Revalidate::Never,
-            Box::default(),
-        ))
-    }
+    use crate::store::tier_tests::entry;
 
     #[tokio::test]
     async fn the_redis_store_has_every_capability() {

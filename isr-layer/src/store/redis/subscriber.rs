@@ -162,8 +162,8 @@ mod tests {
     use super::*;
     use crate::invalidate::{InvalidationMode, InvalidationTarget};
     use crate::store::Store;
-    use crate::store::redis::store::tests::entry;
     use crate::store::redis::testing;
+    use crate::store::tier_tests::entry;
 
     #[test]
     fn resubscribing_backs_off_from_fifty_milliseconds_to_two_seconds() {
