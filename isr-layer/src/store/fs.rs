@@ -563,6 +563,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_written_by_another_process_comes_under_the_byte_bound_once_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::open(dir.path()).unwrap();
+        store.wait_indexed();
+        // Written after this store listed the directory, as another process would.
+        let bytes = entry("/p", "page").encode();
+        fs::write(store.path_of("/p"), &bytes).unwrap();
+        assert_eq!(store.usage().entries, 0, "not indexed");
+        assert!(store.get_shared("/p").await.unwrap().is_some());
+        let usage = store.usage();
+        assert_eq!((usage.entries, usage.bytes), (1, bytes.len() as u64));
+    }
+
+    #[tokio::test]
     async fn the_entries_listed_are_those_of_the_memory_tier() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
