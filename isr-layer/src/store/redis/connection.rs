@@ -384,6 +384,36 @@ mod tests {
 
     const TIMEOUT: Duration = Duration::from_millis(200);
 
+    #[tokio::test]
+    async fn behind_sentinel_the_primary_found_is_reused_until_a_command_fails() {
+        // No sentinel listens there: asking the sentinels fails.
+        let topology = Topology::Sentinel {
+            master: "m".into(),
+            sentinels: vec!["redis://127.0.0.1:1".into()],
+        };
+        let connector = Connector::new(topology, TIMEOUT).unwrap();
+        assert!(
+            connector.connection().await.is_err(),
+            "no primary known yet"
+        );
+        let Way::Sentinel { primary, .. } = &connector.way else {
+            unreachable!("a Sentinel topology")
+        };
+        // As if the sentinels had named the test's Redis.
+        *primary.write().unwrap() = Some(crate::store::redis::testing::raw().await);
+        let mut connection = connector.connection().await.expect("the primary kept");
+        let pong: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(pong, "PONG");
+        connector.failed();
+        assert!(
+            connector.connection().await.is_err(),
+            "forgotten: the sentinels are asked again"
+        );
+    }
+
     #[test]
     fn the_owner_of_a_slot_is_read_from_cluster_slots() {
         let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
