@@ -489,6 +489,22 @@ mod tests {
         assert_eq!((status.outages, status.since), (0, None));
     }
 
+    #[tokio::test]
+    async fn debug_names_the_topology_the_prefix_and_the_health() {
+        let prefix = testing::unique_prefix("debug");
+        let store = testing::store(&prefix).await;
+        let debug = format!("{store:?}");
+        for part in [
+            "RedisStore",
+            "127.0.0.1",
+            &prefix,
+            "healthy: true",
+            "memory",
+        ] {
+            assert!(debug.contains(part), "{part} in {debug}");
+        }
+    }
+
     #[test]
     fn every_topology_starts_from_the_documented_defaults() {
         for builder in [
