@@ -599,6 +599,30 @@ mod tests {
         assert_ne!(a.inner.writer, b.inner.writer);
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn another_live_processs_temporary_file_is_left_and_a_gone_ones_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(TMP);
+        fs::create_dir_all(&tmp).unwrap();
+        // The process that started this test runs; a child that has exited is gone.
+        let live = std::os::unix::process::parent_id();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let in_flight = tmp.join(format!("abc.{live}.7.0"));
+        let crashed = tmp.join(format!("def.{gone}.7.0"));
+        fs::write(&in_flight, b"x").unwrap();
+        fs::write(&crashed, b"x").unwrap();
+
+        let _store = FsStore::open(dir.path()).unwrap();
+        assert!(
+            in_flight.exists(),
+            "another process's write in flight is left alone"
+        );
+        assert!(!crashed.exists(), "its writer is gone");
+    }
+
     #[test]
     fn a_live_writers_temporary_file_is_removed_once_it_is_abandoned_by_age() {
         // This process is alive: only the age rule can remove its files (a process id may have
