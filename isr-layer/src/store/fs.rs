@@ -484,10 +484,25 @@ mod tests {
     use super::*;
     use crate::store::tier_tests::entry;
 
-    #[test]
-    fn the_bounds_are_the_ones_asked_for_and_1_gib_and_64_mib_by_default() {
+    /// A store in a new temporary directory, removed when the directory is dropped.
+    fn fresh() -> (tempfile::TempDir, FsStore) {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::open(dir.path()).unwrap();
+        (dir, store)
+    }
+
+    /// A new temporary directory with the store's temporary files' directory, before a store
+    /// opens it.
+    fn with_tmp() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join(TMP);
+        fs::create_dir_all(&tmp).unwrap();
+        (dir, tmp)
+    }
+
+    #[test]
+    fn the_bounds_are_the_ones_asked_for_and_1_gib_and_64_mib_by_default() {
+        let (dir, store) = fresh();
         assert_eq!(store.inner.files.policy().max_capacity(), Some(1 << 30));
         assert_eq!(store.inner.memory.max_bytes(), 64 << 20);
         let store = FsStore::builder(dir.path())
@@ -502,8 +517,7 @@ mod tests {
     #[cfg(feature = "gzip")]
     #[tokio::test]
     async fn an_encoding_made_later_is_weighed_in_the_memory_tier() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
+        let (_dir, store) = fresh();
         let memory = store.clone();
         crate::store::tier_tests::an_encoding_made_later_is_weighed(store, move || {
             memory.inner.memory.usage().bytes
@@ -513,8 +527,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_that_cannot_be_read_is_an_error_not_a_miss() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
+        let (_dir, store) = fresh();
         assert!(store.get_shared("/p").await.unwrap().is_none(), "no file");
         // Reading a directory fails whoever asks (root reads any file).
         fs::create_dir_all(store.path_of("/p")).unwrap();
@@ -523,8 +536,7 @@ mod tests {
 
     #[tokio::test]
     async fn removing_a_key_without_a_file_is_done_and_a_file_that_stays_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
+        let (_dir, store) = fresh();
         store.remove("/never-stored").await.unwrap();
         // A directory where the file would be cannot be removed as a file.
         fs::create_dir_all(store.path_of("/p")).unwrap();
@@ -554,8 +566,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_holding_another_keys_entry_is_not_served() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
+        let (_dir, store) = fresh();
         // What a hash collision would look like: the file of "/a" holds the entry of "/b".
         fs::write(store.path_of("/a"), entry("/b", "other page").encode()).unwrap();
         assert!(store.get_shared("/a").await.unwrap().is_none());
@@ -564,8 +575,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_file_written_by_another_process_comes_under_the_byte_bound_once_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
+        let (_dir, store) = fresh();
         store.wait_indexed();
         // Written after this store listed the directory, as another process would.
         let bytes = entry("/p", "page").encode();
@@ -578,8 +588,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_entries_listed_are_those_of_the_memory_tier() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = FsStore::open(dir.path()).unwrap();
+        let (_dir, store) = fresh();
         assert!(store.local_entries(10).is_empty());
         store.put(entry("/p", "page")).await.unwrap();
         let listed = store.local_entries(10);
@@ -602,9 +611,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn another_live_processs_temporary_file_is_left_and_a_gone_ones_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().join(TMP);
-        fs::create_dir_all(&tmp).unwrap();
+        let (dir, tmp) = with_tmp();
         // The process that started this test runs; a child that has exited is gone.
         let live = std::os::unix::process::parent_id();
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -627,9 +634,7 @@ mod tests {
     fn a_live_writers_temporary_file_is_removed_once_it_is_abandoned_by_age() {
         // This process is alive: only the age rule can remove its files (a process id may have
         // been reused by a live process since a crash).
-        let dir = tempfile::tempdir().unwrap();
-        let tmp = dir.path().join(TMP);
-        fs::create_dir_all(&tmp).unwrap();
+        let (dir, tmp) = with_tmp();
         let pid = std::process::id();
         let in_flight = tmp.join(format!("abc.{pid}.7.0"));
         let abandoned = tmp.join(format!("def.{pid}.7.1"));

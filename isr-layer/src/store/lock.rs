@@ -105,6 +105,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::store::tier_tests::entry;
     use crate::store::{MemoryStore, StoreError, StoreUsage};
 
     /// A store whose lock and shared tier answer as told, recording what was asked in order.
@@ -175,25 +176,12 @@ mod tests {
         }
     }
 
-    fn page() -> Arc<Entry> {
-        Arc::new(Entry::fetched(
-            Arc::from("/p"),
-            http::StatusCode::OK,
-            http::HeaderMap::new(),
-            bytes::Bytes::from_static(b"page"),
-            1,
-            2,
-            crate::policy::Revalidate::Never,
-            Box::default(),
-        ))
-    }
-
     const TTL: Duration = Duration::from_secs(5);
 
     #[tokio::test]
     async fn the_default_try_lock_then_get_reads_after_taking_the_lock() {
         let store = Scripted::default();
-        store.memory.put(page()).await.unwrap();
+        store.memory.put(entry("/p", "page")).await.unwrap();
         let lock = store.render_lock().expect("a lock");
         let (outcome, entry) = lock.try_lock_then_get("/p", TTL).await.unwrap();
         assert_eq!(outcome, LockOutcome::Acquired(LockToken::new("t")));

@@ -28,7 +28,7 @@ mod lock;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
-#[cfg(all(test, any(feature = "fs", feature = "redis")))]
+#[cfg(test)]
 mod tier_tests;
 
 use std::fmt;

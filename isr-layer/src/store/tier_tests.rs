@@ -1,4 +1,4 @@
-//! What the unit tests of the stores with a memory tier (files, Redis) share.
+//! What the stores' unit tests share.
 
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ pub(super) fn entry(key: &str, body: &'static str) -> Arc<Entry> {
 
 /// A page asked for gzip-compressed after its identity `MISS`: the encoding is made then, and
 /// the store's memory tier (its bytes read by `memory_bytes`) weighs the entry again with it.
-#[cfg(feature = "gzip")]
+#[cfg(all(feature = "gzip", any(feature = "fs", feature = "redis")))]
 pub(super) async fn an_encoding_made_later_is_weighed<S>(store: S, memory_bytes: impl Fn() -> u64)
 where
     S: super::Store + 'static,
