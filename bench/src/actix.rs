@@ -2,6 +2,8 @@
 //! by actix-web with one worker.
 //!
 //! - `actix-static`: the physical limit on actix: a handler returning a fixed `Bytes` body.
+//! - `actix-static-head`: the same bytes with the hit's seven headers (fixed values appended to
+//!   the response's map per answer): the limit for the hit's answer on actix.
 //! - `actix-isr-hit`: the origin (a 5 ms render) behind `IsrActix`, revalidate never: every
 //!   request after the first is a `HIT`.
 //! - `actix-isr-hit-html`: the same with the ~8 KB HTML article of the browser-traffic modes:
@@ -10,7 +12,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_web::http::header::ContentType;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType, HeaderName, HeaderValue};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use bytes::Bytes;
 use isr_actix_adapter::IsrActix;
@@ -49,6 +52,31 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
             .bind(addr)?
             .run()
         }
+        "actix-static-head" => {
+            let body = Bytes::from(page(1));
+            HttpServer::new(move || {
+                let body = body.clone();
+                App::new()
+                    .app_data(renders.clone())
+                    .route("/__renders", web::get().to(count))
+                    .route(
+                        "/",
+                        web::get().to(move || {
+                            let mut response =
+                                HttpResponse::with_body(StatusCode::OK, body.clone());
+                            let headers = response.headers_mut();
+                            for (name, value) in HIT_HEAD {
+                                headers.append(name, HeaderValue::from_static(value));
+                            }
+                            async move { response }
+                        }),
+                    )
+            })
+            .workers(1)
+            .shutdown_timeout(1)
+            .bind(addr)?
+            .run()
+        }
         "actix-isr-hit" | "actix-isr-hit-html" => {
             let isr = IsrLayer::builder().revalidate(Revalidate::Never).build()?;
             let html = mode == "actix-isr-hit-html";
@@ -75,6 +103,18 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
     actix_web::rt::System::new().block_on(server)?;
     Ok(())
 }
+
+/// The hit's head as fixed values (`actix-static-head`): what `actix-isr-hit` answers, without
+/// the cache. `Content-Length` and `Date` are actix's own in both.
+const HIT_HEAD: [(HeaderName, &str); 7] = [
+    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+    (header::CACHE_CONTROL, "s-maxage=31536000"),
+    (header::VARY, "accept-encoding"),
+    (header::ETAG, "\"b4c29b7bee7acf0c06d096011a508b1f\""),
+    (header::LAST_MODIFIED, "Fri, 04 Dec 2026 13:12:59 GMT"),
+    (header::AGE, "0"),
+    (HeaderName::from_static("x-isr-cache"), "HIT"),
+];
 
 /// The render count. Unlike the axum modes, where it is routed outside the layer, it sits
 /// behind `IsrActix` here (the middleware wraps the whole app); `no-store` keeps it uncached.

@@ -16,6 +16,7 @@
 //!   isr-fs-l2      isr-fs-hit with no room in memory: every hit reads and decodes the file
 //!   isr-redis-l2   isr-redis-hit with no room in memory: every hit is a GET from Redis
 //!   actix-static   the physical limit on actix-web (one worker)
+//!   actix-static-head  actix-static with the hit's seven headers (fixed values)
 //!   actix-isr-hit  the origin on actix-web behind IsrActix, on HIT
 //!
 //!   static-br      the physical limit for compressed HTML: the article, Brotli (quality 5)
@@ -349,7 +350,7 @@ async fn renders(State(origin): State<Origin>) -> String {
     origin.renders.load(Ordering::Relaxed).to_string()
 }
 
-const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-isr-hit|static-br|static-gzip|origin-html|isr-hit-html|compress-outside|compress-outside-identity|compress-outside-identity-br|actix-isr-hit-html|stream-nocache|stream-isr|same-process> <port>";
+const USAGE: &str = "usage: bench-server <static|nocache|isr-hit|isr-stale|isr-miss|arc-hit|isr-fs-hit|isr-redis-hit|isr-fs-l2|isr-redis-l2|actix-static|actix-static-head|actix-isr-hit|static-br|static-gzip|origin-html|isr-hit-html|compress-outside|compress-outside-identity|compress-outside-identity-br|actix-isr-hit-html|stream-nocache|stream-isr|same-process> <port>";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
