@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use common::{Origin, OriginService, advance, get, settle};
 use isr_layer::service::IsrService;
-use isr_layer::store::{Entry, LockOutcome, LockToken, RenderLock, Store, StoreFuture, StoreUsage};
+use isr_layer::store::{
+    Entry, LockOutcome, LockToken, MemoryStore, RenderLock, Store, StoreFuture, StoreUsage,
+};
 use isr_layer::{IsrLayer, Revalidate};
 
 /// What the instances share: entries and render locks (a lock here never expires; the TTL
@@ -27,18 +29,18 @@ struct Shared {
     reads: AtomicU64,
 }
 
-/// One instance's store: its own memory in front of the shared tier, as the Redis store keeps
-/// one.
+/// One instance's store: its own memory store in front of the shared tier, as the Redis store
+/// keeps one.
 #[derive(Debug)]
 struct Instance {
-    local: Mutex<HashMap<String, Arc<Entry>>>,
+    local: MemoryStore,
     shared: Arc<Shared>,
 }
 
 impl Instance {
     fn over(shared: &Arc<Shared>) -> Self {
         Self {
-            local: Mutex::default(),
+            local: MemoryStore::default(),
             shared: Arc::clone(shared),
         }
     }
@@ -46,19 +48,18 @@ impl Instance {
 
 impl Store for Instance {
     fn get_local(&self, key: &str) -> Option<Arc<Entry>> {
-        self.local.lock().unwrap().get(key).cloned()
+        self.local.get_local(key)
     }
 
     fn get_shared<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<Arc<Entry>>> {
         self.shared.reads.fetch_add(1, Ordering::Relaxed);
         let found = self.shared.entries.lock().unwrap().get(key).cloned();
-        if let Some(entry) = &found {
-            self.local
-                .lock()
-                .unwrap()
-                .insert(key.to_owned(), Arc::clone(entry));
-        }
-        Box::pin(async move { Ok(found) })
+        Box::pin(async move {
+            if let Some(entry) = &found {
+                self.local.put(Arc::clone(entry)).await?;
+            }
+            Ok(found)
+        })
     }
 
     fn is_local_only(&self) -> bool {
@@ -66,32 +67,25 @@ impl Store for Instance {
     }
 
     fn put(&self, entry: Arc<Entry>) -> StoreFuture<'_, ()> {
-        let key = entry.key().to_owned();
-        self.local
+        self.shared
+            .entries
             .lock()
             .unwrap()
-            .insert(key.clone(), Arc::clone(&entry));
-        self.shared.entries.lock().unwrap().insert(key, entry);
-        Box::pin(async { Ok(()) })
+            .insert(entry.key().to_owned(), Arc::clone(&entry));
+        self.local.put(entry)
     }
 
     fn remove<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        self.local.lock().unwrap().remove(key);
         self.shared.entries.lock().unwrap().remove(key);
-        Box::pin(async { Ok(()) })
+        self.local.remove(key)
     }
 
     fn usage(&self) -> StoreUsage {
-        let local = self.local.lock().unwrap();
-        StoreUsage::new(
-            local.len() as u64,
-            local.values().map(|entry| entry.weight() as u64).sum(),
-        )
+        self.local.usage()
     }
 
     fn local_entries(&self, limit: usize) -> Vec<Arc<Entry>> {
-        let local = self.local.lock().unwrap();
-        local.values().take(limit).cloned().collect()
+        self.local.local_entries(limit)
     }
 
     fn render_lock(&self) -> Option<&dyn RenderLock> {
