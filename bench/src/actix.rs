@@ -28,49 +28,34 @@ pub(crate) fn serve(mode: &str, port: u16) -> Result<(), Box<dyn std::error::Err
     let renders = web::Data::new(AtomicU64::new(0));
     let addr = ("127.0.0.1", port);
     let server = match mode {
-        "actix-static" => {
+        "actix-static" | "actix-static-head" => {
             let body = Bytes::from(page(1));
+            let with_head = mode == "actix-static-head";
             HttpServer::new(move || {
                 let body = body.clone();
+                let fixed = if with_head {
+                    web::get().to(move || {
+                        let mut response = HttpResponse::with_body(StatusCode::OK, body.clone());
+                        let headers = response.headers_mut();
+                        for (name, value) in HIT_HEAD {
+                            headers.append(name, HeaderValue::from_static(value));
+                        }
+                        async move { response }
+                    })
+                } else {
+                    web::get().to(move || {
+                        let body = body.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type(ContentType::html())
+                                .body(body)
+                        }
+                    })
+                };
                 App::new()
                     .app_data(renders.clone())
                     .route("/__renders", web::get().to(count))
-                    .route(
-                        "/",
-                        web::get().to(move || {
-                            let body = body.clone();
-                            async move {
-                                HttpResponse::Ok()
-                                    .content_type(ContentType::html())
-                                    .body(body)
-                            }
-                        }),
-                    )
-            })
-            .workers(1)
-            .shutdown_timeout(1)
-            .bind(addr)?
-            .run()
-        }
-        "actix-static-head" => {
-            let body = Bytes::from(page(1));
-            HttpServer::new(move || {
-                let body = body.clone();
-                App::new()
-                    .app_data(renders.clone())
-                    .route("/__renders", web::get().to(count))
-                    .route(
-                        "/",
-                        web::get().to(move || {
-                            let mut response =
-                                HttpResponse::with_body(StatusCode::OK, body.clone());
-                            let headers = response.headers_mut();
-                            for (name, value) in HIT_HEAD {
-                                headers.append(name, HeaderValue::from_static(value));
-                            }
-                            async move { response }
-                        }),
-                    )
+                    .route("/", fixed)
             })
             .workers(1)
             .shutdown_timeout(1)
