@@ -513,6 +513,83 @@ async fn failover_under_load(topology: Topology) {
     assert_eq!(a.renders() + b.renders(), before + 1, "no lock left behind");
 }
 
+/// What `tracing` writes on the recording thread: the test's own future runs there under
+/// `#[tokio::test]`, and a purge shares its stamp inline in it.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    /// Records warnings and errors on this thread until the guard is dropped.
+    fn record(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_max_level(tracing::Level::WARN)
+                .with_ansi(false)
+                .finish(),
+        )
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.text().matches(needle).count()
+    }
+}
+
+/// A purge no replica acknowledges within the wait (the replica of the node holding the stamps
+/// is stopped) is applied and shared all the same, and the log says, once, that a failover now
+/// could lose it; the stopped replica, once running again, holds the stamp.
+async fn replica_stopped(topology: Topology) {
+    const WARNING: &str = "an invalidation stamp is on the primary but on no replica yet";
+    let fleet = Fleet::start(topology).await;
+    let prefix = unique_prefix("fleet-replica-stopped");
+    let ((a, store_a), (b, store_b)) =
+        two_sites(&fleet, &prefix, Duration::ZERO, Duration::from_secs(5)).await;
+    healthy("both instances reach the fleet", &[&store_a, &store_b]).await;
+    let channel = format!("{prefix}:invalidations");
+    isr_tests::eventually("A and B subscribed", SETTLE, async || {
+        fleet.subscribers(&channel).await >= 2
+    })
+    .await;
+    assert_eq!(a.get("/docs").await.0, "MISS");
+    assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
+
+    let stamps = format!("{prefix}:stamps");
+    let replica = fleet.replica(&stamps).await;
+    let log = Log::default();
+    let recording = log.record();
+    replica.freeze();
+    let purged = a.isr.revalidator().revalidate_tag("p:/docs").await;
+    replica.thaw();
+    drop(recording);
+    purged.unwrap();
+    assert_eq!(log.count(WARNING), 1, "{}", log.text());
+    eventually("the purge reached B", async || {
+        b.get("/docs").await;
+        b.renders() == 1
+    })
+    .await;
+    assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
+    isr_tests::eventually("the replica holds the stamp", SETTLE, async || {
+        format!("{:?}", fleet.replica_stamps(&stamps).await).contains("p:/docs")
+    })
+    .await;
+}
+
 /// One test per scenario, in a module per topology.
 macro_rules! scenarios {
     ($topology:ident: $($name:ident => $scenario:ident,)*) => {
@@ -547,6 +624,7 @@ mod cluster {
     scenarios! {
         Cluster:
         a_failover_under_load_fails_no_request_and_loses_no_purge => failover_under_load,
+        a_purge_no_replica_acknowledges_is_applied_shared_and_logged => replica_stopped,
     }
 }
 
@@ -555,5 +633,6 @@ mod sentinel {
     scenarios! {
         Sentinel:
         a_failover_under_load_fails_no_request_and_loses_no_purge => failover_under_load,
+        a_purge_no_replica_acknowledges_is_applied_shared_and_logged => replica_stopped,
     }
 }
