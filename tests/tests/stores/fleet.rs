@@ -4,7 +4,7 @@
 //! stale and a cold storm rendered once, the backend down at start-up, killed and restarted,
 //! paused; and,
 //! where a replica can take over, a failover under load that fails no visitor request and
-//! loses no purge.
+//! loses no purge, and a purge no replica acknowledges in time, applied and logged.
 
 use std::sync::atomic::AtomicBool;
 
