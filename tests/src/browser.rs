@@ -154,6 +154,22 @@ impl Browser {
         self.find(css).await;
     }
 
+    /// Waits (up to 5 s) until the page's URL contains `part`: after a click that submits a
+    /// form, the old page can still be read until the browser has navigated.
+    pub async fn wait_for_url(&self, part: &str) {
+        let mut last = String::new();
+        for _ in 0..attempts(ELEMENT_WAIT) {
+            last = bounded("read the URL", self.client.current_url())
+                .await
+                .to_string();
+            if last.contains(part) {
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        panic!("the URL never contained {part:?} within {ELEMENT_WAIT:?} (last {last})");
+    }
+
     /// The rendered text of the first element matching `css`, waiting (up to 5 s) for it.
     pub async fn text(&self, css: &str) -> String {
         // The element found may be replaced by a navigation still under way: read it again.

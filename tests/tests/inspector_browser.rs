@@ -85,6 +85,7 @@ async fn drive(server: &Server, framework: &str) {
     // Filter by tag: the guides, not the product (50 on the first page).
     browser.fill("#filter-tag", "docs").await;
     browser.click("#filter-button").await;
+    browser.wait_for_url("tag=docs").await;
     assert_eq!(browser.text("#matched").await, "80");
     assert_eq!(browser.count("tr.entry").await, 50);
     assert_eq!(browser.count("tr.entry td.state-fresh").await, 50);
