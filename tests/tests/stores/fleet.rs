@@ -130,6 +130,15 @@ impl Fleet {
         total
     }
 
+    /// Waits until `instances` stores under `prefix` subscribed to its invalidations.
+    async fn wait_subscribed(&self, prefix: &str, instances: i64) {
+        let channel = format!("{prefix}:invalidations");
+        isr_tests::eventually("the instances subscribed", SETTLE, async || {
+            self.subscribers(&channel).await >= instances
+        })
+        .await;
+    }
+
     /// Whether the stamps hash under `prefix` holds a stamp naming `needle`.
     async fn stamps_hold(&self, prefix: &str, needle: &str) -> bool {
         let stamps = format!("{prefix}:stamps");
@@ -239,11 +248,7 @@ async fn share_purge_and_storms(topology: Topology) {
     assert_eq!((a.renders(), b.renders()), (1, 0));
 
     // One purge, sent once after both instances subscribed, reaches B.
-    let channel = format!("{prefix}:invalidations");
-    isr_tests::eventually("A and B subscribed", SETTLE, async || {
-        fleet.subscribers(&channel).await >= 2
-    })
-    .await;
+    fleet.wait_subscribed(&prefix, 2).await;
     a.isr.revalidator().revalidate_tag("p:/docs").await.unwrap();
     // Acknowledged once a replica holds the stamp too: a failover now would not lose it.
     let stamps = format!("{prefix}:stamps");
@@ -560,11 +565,7 @@ async fn replica_stopped(topology: Topology) {
     let ((a, store_a), (b, store_b)) =
         two_sites(&fleet, &prefix, Duration::ZERO, Duration::from_secs(5)).await;
     healthy("both instances reach the fleet", &[&store_a, &store_b]).await;
-    let channel = format!("{prefix}:invalidations");
-    isr_tests::eventually("A and B subscribed", SETTLE, async || {
-        fleet.subscribers(&channel).await >= 2
-    })
-    .await;
+    fleet.wait_subscribed(&prefix, 2).await;
     assert_eq!(a.get("/docs").await.0, "MISS");
     assert_eq!(b.get("/docs").await, ("HIT".into(), "/docs v1".into()));
 
